@@ -1,0 +1,25 @@
+use pitboss_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("reference '{reference}' was already used for a different {kind} ({existing}); a reference may only be replayed with the same data")]
+    ReferenceReused { kind: String, reference: String, existing: String },
+    #[error("insufficient funds in {account}: {available} available, {needed} needed")]
+    InsufficientFunds { account: String, available: i64, needed: i64 },
+    #[error("a {kind} '{reference}' that is {from} cannot become {to}")]
+    InvalidTransition { kind: String, reference: String, from: String, to: String },
+    #[error("no {kind} with reference '{reference}'")]
+    NotFound { kind: String, reference: String },
+    #[error("transaction does not balance: debits {debits}, credits {credits}")]
+    Unbalanced { debits: i64, credits: i64 },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<pitboss_store::sqlx::Error> for LedgerError {
+    fn from(e: pitboss_store::sqlx::Error) -> Self {
+        LedgerError::Store(StoreError::Sqlx(e))
+    }
+}

@@ -1,0 +1,419 @@
+//! Recording transactions and moving them through their statuses.
+//!
+//! Postings are append-only. A hold writes `pending` postings; posting it writes the negated
+//! `pending` rows and the same amounts as `posted`; voiding writes only the negated rows.
+//! The cached columns of player accounts change in the same transaction, and the overdraft
+//! check is part of the UPDATE itself, so two concurrent spends cannot both pass it.
+
+use chrono::{DateTime, Utc};
+use pitboss_core::time::{from_micros, to_micros};
+use pitboss_core::{Currency, new_id};
+use pitboss_store::{StoreError, Tx, exec, sqlx, tx};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::accounts::{self, tracks_balance};
+use crate::types::{LedgerTransaction, NewTransaction, Transfer, TxKind, TxStatus};
+use crate::LedgerError;
+
+/// What `record` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// A new transaction.
+    Created(LedgerTransaction),
+    /// The same reference with the same data was recorded before: nothing changed.
+    Replayed(LedgerTransaction),
+}
+
+impl Recorded {
+    pub fn transaction(&self) -> &LedgerTransaction {
+        match self {
+            Recorded::Created(t) | Recorded::Replayed(t) => t,
+        }
+    }
+}
+
+/// The idempotency fingerprint: what must match when a reference is used again.
+pub fn request_hash(kind: TxKind, player: Option<Uuid>, currency: Currency, amount: i64, detail: Option<&str>) -> String {
+    let text = format!(
+        "{kind}|{}|{currency}|{amount}|{}",
+        player.map(|p| p.to_string()).unwrap_or_default(),
+        detail.unwrap_or_default()
+    );
+    hex_digest(&text)
+}
+
+fn hex_digest(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Records a transaction, or recognises a replay of one.
+pub async fn record(tx: &mut Tx, new: NewTransaction, now: DateTime<Utc>) -> Result<Recorded, LedgerError> {
+    let hash = request_hash(new.kind, new.player_id, new.currency, new.amount, new.detail.as_deref());
+    if let Some(existing) = find(tx, new.kind, &new.reference).await? {
+        return if existing.request_hash == hash {
+            Ok(Recorded::Replayed(existing))
+        } else {
+            Err(reused(&existing))
+        };
+    }
+    let (debits, credits) = new.transfers.iter().fold((0i64, 0i64), |(d, c), t| (d + t.amount, c + t.amount));
+    if new.transfers.iter().any(|t| t.amount < 0 || t.debit == t.credit) {
+        return Err(LedgerError::Invalid("a transfer needs a positive amount and two different accounts".into()));
+    }
+    if debits != credits {
+        return Err(LedgerError::Unbalanced { debits, credits });
+    }
+    let now_us = to_micros(now);
+    let status = if new.failed {
+        TxStatus::Failed
+    } else if new.hold {
+        TxStatus::Pending
+    } else {
+        TxStatus::Completed
+    };
+    let id = new_id();
+    let inserted = exec!(
+        tx,
+        "INSERT INTO ledger_transactions (id, kind, reference, request_hash, player_id, currency, amount, status, held, \
+         description, occurred_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+        id,
+        new.kind.as_str(),
+        &new.reference,
+        &hash,
+        new.player_id,
+        new.currency.as_str(),
+        new.amount,
+        status.as_str(),
+        new.hold && !new.failed,
+        &new.description,
+        to_micros(new.occurred_at),
+        now_us,
+    )
+    .map_err(StoreError::from);
+    match inserted {
+        // Another transaction recorded the same reference between our check and insert.
+        Err(e) if e.is_unique_violation() => {
+            return Err(LedgerError::ReferenceReused {
+                kind: new.kind.to_string(),
+                reference: new.reference.clone(),
+                existing: "recorded concurrently".into(),
+            });
+        }
+        other => other?,
+    };
+    if !new.failed {
+        let phase = if new.hold { Phase::Pending } else { Phase::Posted };
+        for t in new.transfers.iter().filter(|t| t.amount > 0) {
+            accounts::ensure(tx, &t.debit, new.currency, now_us).await?;
+            accounts::ensure(tx, &t.credit, new.currency, now_us).await?;
+            post(tx, id, &t.debit, Side::Debit, phase, t.amount, new.allow_overdraft, now_us).await?;
+            post(tx, id, &t.credit, Side::Credit, phase, t.amount, true, now_us).await?;
+        }
+    }
+    history(tx, id, None, status, new.description.as_deref(), &new.actor, now_us).await?;
+    let created = find(tx, new.kind, &new.reference).await?.ok_or_else(|| LedgerError::NotFound {
+        kind: new.kind.to_string(),
+        reference: new.reference.clone(),
+    })?;
+    Ok(Recorded::Created(created))
+}
+
+fn reused(existing: &LedgerTransaction) -> LedgerError {
+    LedgerError::ReferenceReused {
+        kind: existing.kind.to_string(),
+        reference: existing.reference.clone(),
+        existing: format!(
+            "{} {} for player {}",
+            pitboss_core::Money::new(existing.amount, existing.currency),
+            existing.status,
+            existing.player_id.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
+        ),
+    }
+}
+
+/// Checks that `kind`/`reference` was recorded with this data; a mismatch is refused.
+pub fn check_same(existing: &LedgerTransaction, player: Option<Uuid>, currency: Currency, amount: i64) -> Result<(), LedgerError> {
+    if existing.request_hash == request_hash(existing.kind, player, currency, amount, None) {
+        Ok(())
+    } else {
+        Err(reused(existing))
+    }
+}
+
+/// Moves a transaction to `to`. Moving to the status it already has changes nothing.
+///
+/// Allowed: pending → completed (posts the hold) or failed (voids it); completed → disputed
+/// or reversed; disputed → completed or reversed. Reversing posts the opposite of every
+/// posted amount and may take a player below zero (the money was already spent).
+pub async fn transition(
+    tx: &mut Tx,
+    id: Uuid,
+    to: TxStatus,
+    reason: Option<&str>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<LedgerTransaction, LedgerError> {
+    let current = get_in(tx, id).await?;
+    if current.status == to {
+        return Ok(current);
+    }
+    use TxStatus::*;
+    let now_us = to_micros(now);
+    match (current.status, to) {
+        (Pending, Completed) | (Pending, Failed) => {
+            let release = outstanding_holds(tx, id).await?;
+            for (account, debit, credit) in release {
+                insert_posting(tx, id, &account, Phase::Pending, -debit, -credit, now_us).await?;
+                if to == Completed {
+                    insert_posting(tx, id, &account, Phase::Posted, debit, credit, now_us).await?;
+                }
+                if tracks_balance(&account) {
+                    let (pd, pc) = if to == Completed { (debit, credit) } else { (0, 0) };
+                    exec!(
+                        tx,
+                        "UPDATE ledger_accounts SET pending_debits = pending_debits - $1, pending_credits = pending_credits - $2, \
+                         posted_debits = posted_debits + $3, posted_credits = posted_credits + $4, updated_at = $5 WHERE code = $6",
+                        debit,
+                        credit,
+                        pd,
+                        pc,
+                        now_us,
+                        &account,
+                    )?;
+                }
+            }
+        }
+        (Completed, Disputed) | (Disputed, Completed) => {}
+        (Completed, Reversed) | (Disputed, Reversed) => {
+            for (account, debit, credit) in posted_totals(tx, id).await? {
+                // The opposite of what was posted: debits become credits.
+                if credit > 0 {
+                    post(tx, id, &account, Side::Debit, Phase::Posted, credit, true, now_us).await?;
+                }
+                if debit > 0 {
+                    post(tx, id, &account, Side::Credit, Phase::Posted, debit, true, now_us).await?;
+                }
+            }
+        }
+        (from, to) => {
+            return Err(LedgerError::InvalidTransition {
+                kind: current.kind.to_string(),
+                reference: current.reference.clone(),
+                from: from.to_string(),
+                to: to.to_string(),
+            });
+        }
+    }
+    exec!(
+        tx,
+        "UPDATE ledger_transactions SET status = $1, held = $2, updated_at = $3 WHERE id = $4",
+        to.as_str(),
+        false,
+        now_us,
+        id,
+    )?;
+    history(tx, id, Some(current.status), to, reason, actor, now_us).await?;
+    get_in(tx, id).await
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Posted,
+    Pending,
+}
+
+impl Phase {
+    fn as_str(self) -> &'static str {
+        match self {
+            Phase::Posted => "posted",
+            Phase::Pending => "pending",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Debit,
+    Credit,
+}
+
+/// Writes one posting and keeps the account's cached balance in step. A debit of a player
+/// account fails with `InsufficientFunds` unless `allow_overdraft`.
+#[allow(clippy::too_many_arguments)]
+async fn post(
+    tx: &mut Tx,
+    transaction: Uuid,
+    account: &str,
+    side: Side,
+    phase: Phase,
+    amount: i64,
+    allow_overdraft: bool,
+    now_us: i64,
+) -> Result<(), LedgerError> {
+    if tracks_balance(account) {
+        let column = match (side, phase) {
+            (Side::Debit, Phase::Posted) => "posted_debits",
+            (Side::Debit, Phase::Pending) => "pending_debits",
+            (Side::Credit, Phase::Posted) => "posted_credits",
+            (Side::Credit, Phase::Pending) => "pending_credits",
+        };
+        let check = side == Side::Debit && !allow_overdraft;
+        let sql = format!(
+            "UPDATE ledger_accounts SET {column} = {column} + $1, updated_at = $2 WHERE code = $3 \
+             AND ($4 OR posted_credits - posted_debits - pending_debits >= $1)"
+        );
+        let changed = exec!(tx, &sql, amount, now_us, account, !check)?;
+        if changed == 0 {
+            let available = available(tx, account).await?;
+            return Err(LedgerError::InsufficientFunds { account: account.to_string(), available, needed: amount });
+        }
+    }
+    let (debit, credit) = match side {
+        Side::Debit => (amount, 0),
+        Side::Credit => (0, amount),
+    };
+    insert_posting(tx, transaction, account, phase, debit, credit, now_us).await
+}
+
+async fn insert_posting(
+    tx: &mut Tx,
+    transaction: Uuid,
+    account: &str,
+    phase: Phase,
+    debit: i64,
+    credit: i64,
+    now_us: i64,
+) -> Result<(), LedgerError> {
+    exec!(
+        tx,
+        "INSERT INTO ledger_postings (id, transaction_id, account_code, phase, debit, credit, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        new_id(),
+        transaction,
+        account,
+        phase.as_str(),
+        debit,
+        credit,
+        now_us,
+    )?;
+    Ok(())
+}
+
+async fn available(tx: &mut Tx, account: &str) -> Result<i64, LedgerError> {
+    let v: Option<i64> = tx!(tx, |c| {
+        sqlx::query_scalar("SELECT posted_credits - posted_debits - pending_debits FROM ledger_accounts WHERE code = $1")
+            .bind(account)
+            .fetch_optional(c)
+            .await
+    })?;
+    Ok(v.unwrap_or(0))
+}
+
+/// Per account, the hold amounts not yet released.
+async fn outstanding_holds(tx: &mut Tx, id: Uuid) -> Result<Vec<(String, i64, i64)>, LedgerError> {
+    sums_by_phase(tx, id, Phase::Pending).await
+}
+
+async fn posted_totals(tx: &mut Tx, id: Uuid) -> Result<Vec<(String, i64, i64)>, LedgerError> {
+    sums_by_phase(tx, id, Phase::Posted).await
+}
+
+async fn sums_by_phase(tx: &mut Tx, id: Uuid, phase: Phase) -> Result<Vec<(String, i64, i64)>, LedgerError> {
+    let rows: Vec<(String, i64, i64)> = tx!(tx, |c| {
+        sqlx::query_as(
+            "SELECT account_code, CAST(SUM(debit) AS BIGINT), CAST(SUM(credit) AS BIGINT) FROM ledger_postings \
+             WHERE transaction_id = $1 AND phase = $2 GROUP BY account_code ORDER BY account_code",
+        )
+        .bind(id)
+        .bind(phase.as_str())
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(rows.into_iter().filter(|(_, d, c)| *d != 0 || *c != 0).collect())
+}
+
+async fn history(
+    tx: &mut Tx,
+    id: Uuid,
+    from: Option<TxStatus>,
+    to: TxStatus,
+    reason: Option<&str>,
+    actor: &str,
+    now_us: i64,
+) -> Result<(), LedgerError> {
+    exec!(
+        tx,
+        "INSERT INTO ledger_status_history (id, transaction_id, from_status, to_status, reason, actor, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        new_id(),
+        id,
+        from.map(|s| s.as_str()),
+        to.as_str(),
+        reason,
+        actor,
+        now_us,
+    )?;
+    Ok(())
+}
+
+pub(crate) const TX_COLUMNS: &str = "id, kind, reference, request_hash, player_id, currency, amount, status, held, \
+    description, occurred_at, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TxRow {
+    id: Uuid,
+    kind: String,
+    reference: String,
+    request_hash: String,
+    player_id: Option<Uuid>,
+    currency: String,
+    amount: i64,
+    status: String,
+    held: bool,
+    description: Option<String>,
+    occurred_at: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TxRow {
+    pub(crate) fn into_transaction(self) -> LedgerTransaction {
+        LedgerTransaction {
+            id: self.id,
+            kind: self.kind.parse().unwrap_or(TxKind::Adjustment),
+            reference: self.reference,
+            request_hash: self.request_hash,
+            player_id: self.player_id,
+            currency: self.currency.parse().unwrap_or(Currency::EUR),
+            amount: self.amount,
+            status: self.status.parse().unwrap_or(TxStatus::Pending),
+            held: self.held,
+            description: self.description,
+            occurred_at: from_micros(self.occurred_at),
+            created_at: from_micros(self.created_at),
+            updated_at: from_micros(self.updated_at),
+        }
+    }
+}
+
+/// The transaction with this idempotency key, inside `tx`.
+pub async fn find(tx: &mut Tx, kind: TxKind, reference: &str) -> Result<Option<LedgerTransaction>, LedgerError> {
+    let sql = format!("SELECT {TX_COLUMNS} FROM ledger_transactions WHERE kind = $1 AND reference = $2");
+    let row: Option<TxRow> = tx!(tx, |c| {
+        sqlx::query_as(&sql).bind(kind.as_str()).bind(reference).fetch_optional(c).await
+    })?;
+    Ok(row.map(TxRow::into_transaction))
+}
+
+async fn get_in(tx: &mut Tx, id: Uuid) -> Result<LedgerTransaction, LedgerError> {
+    let sql = format!("SELECT {TX_COLUMNS} FROM ledger_transactions WHERE id = $1");
+    let row: Option<TxRow> = tx!(tx, |c| sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?;
+    row.map(TxRow::into_transaction)
+        .ok_or_else(|| LedgerError::NotFound { kind: "transaction".into(), reference: id.to_string() })
+}
+
+/// A transfer helper for callers that build transactions.
+pub fn transfer(debit: String, credit: String, amount: i64) -> Transfer {
+    Transfer { debit, credit, amount }
+}

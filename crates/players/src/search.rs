@@ -1,0 +1,158 @@
+//! Finding players: by id, external id, email, phone or name, with filters and keyset pagination.
+
+use chrono::{DateTime, Utc};
+use pitboss_core::time::to_micros;
+use pitboss_store::{Db, db, sqlx};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::profile::{KycStatus, Player, PlayerStatus};
+use crate::repo::{COLUMNS, PlayerRow};
+use crate::PlayerError;
+
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 500;
+
+/// A search. Every filter given must hold; results come newest first.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PlayerQuery {
+    /// Matches a player id, an external id, an email, a phone number, or the start of a name.
+    pub q: Option<String>,
+    pub country: Option<String>,
+    pub status: Option<PlayerStatus>,
+    pub kyc_status: Option<KycStatus>,
+    pub vip_tier: Option<String>,
+    pub traffic_source: Option<String>,
+    pub affiliate_id: Option<String>,
+    pub tag: Option<String>,
+    pub currency: Option<String>,
+    pub registered_from: Option<DateTime<Utc>>,
+    pub registered_to: Option<DateTime<Utc>>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+    /// The `next` cursor of the previous page.
+    pub after: Option<Uuid>,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next: Option<Uuid>,
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+    Id(Uuid),
+}
+
+/// Runs the search.
+pub async fn search(db: &Db, query: &PlayerQuery) -> Result<Page<Player>, PlayerError> {
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(PlayerError::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
+    }
+    let mut clauses: Vec<String> = Vec::new();
+    let mut binds: Vec<Bind> = Vec::new();
+    // Adds a bind value and returns its placeholder.
+    let mut arg = |b: Bind| {
+        binds.push(b);
+        format!("${}", binds.len())
+    };
+
+    if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if let Ok(id) = Uuid::parse_str(q) {
+            clauses.push(format!("id = {}", arg(Bind::Id(id))));
+        } else if q.contains('@') {
+            clauses.push(format!("email = {}", arg(Bind::Text(q.to_lowercase()))));
+        } else if let Ok(phone) = crate::profile::phone(q) {
+            // The same text may also be a numeric external id.
+            let (p, e) = (arg(Bind::Text(phone)), arg(Bind::Text(q.to_string())));
+            clauses.push(format!("(phone = {p} OR external_id = {e})"));
+        } else {
+            let e = arg(Bind::Text(q.to_string()));
+            let n = arg(Bind::Text(format!("{}%", escape_like(&q.to_lowercase()))));
+            clauses.push(format!("(external_id = {e} OR search_name LIKE {n} ESCAPE '\\')"));
+        }
+    }
+    let text_filters = [
+        ("country", query.country.as_ref().map(|c| c.trim().to_ascii_uppercase())),
+        ("status", query.status.map(|s| s.as_str().to_string())),
+        ("kyc_status", query.kyc_status.map(|k| k.as_str().to_string())),
+        ("vip_tier", query.vip_tier.as_ref().map(|v| v.to_lowercase())),
+        ("traffic_source", query.traffic_source.clone()),
+        ("affiliate_id", query.affiliate_id.clone()),
+        ("currency", query.currency.as_ref().map(|c| c.to_ascii_uppercase())),
+    ];
+    for (column, value) in text_filters {
+        if let Some(v) = value {
+            clauses.push(format!("{column} = {}", arg(Bind::Text(v))));
+        }
+    }
+    if let Some(t) = &query.tag {
+        clauses.push(format!("id IN (SELECT player_id FROM player_tags WHERE tag = {})", arg(Bind::Text(t.to_lowercase()))));
+    }
+    if let Some(t) = query.registered_from {
+        clauses.push(format!("registered_at >= {}", arg(Bind::Int(to_micros(t)))));
+    }
+    if let Some(t) = query.registered_to {
+        clauses.push(format!("registered_at < {}", arg(Bind::Int(to_micros(t)))));
+    }
+    if let Some(after) = query.after {
+        clauses.push(format!("id < {}", arg(Bind::Id(after))));
+    }
+    let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    // One extra row tells whether there is a next page.
+    let sql = format!("SELECT {COLUMNS} FROM players {filter} ORDER BY id DESC LIMIT {}", limit + 1);
+
+    let mut rows: Vec<PlayerRow> = db!(db, |c| {
+        let mut q = sqlx::query_as(&sql);
+        for b in &binds {
+            q = match b {
+                Bind::Text(s) => q.bind(s.as_str()),
+                Bind::Int(i) => q.bind(*i),
+                Bind::Id(u) => q.bind(*u),
+            };
+        }
+        q.fetch_all(c).await
+    })?;
+    let has_more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let players = with_tags(db, rows).await?;
+    let next = if has_more { players.last().map(|p| p.id) } else { None };
+    Ok(Page { items: players, next })
+}
+
+async fn with_tags(db: &Db, rows: Vec<PlayerRow>) -> Result<Vec<Player>, PlayerError> {
+    let ids: Vec<Uuid> = rows.iter().map(PlayerRow::id).collect();
+    let mut tags: std::collections::HashMap<Uuid, Vec<String>> = Default::default();
+    if !ids.is_empty() {
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT player_id, tag FROM player_tags WHERE player_id IN ({}) ORDER BY tag", marks.join(", "));
+        let pairs: Vec<(Uuid, String)> = db!(db, |c| {
+            let mut q = sqlx::query_as(&sql);
+            for id in &ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(c).await
+        })?;
+        for (id, tag) in pairs {
+            tags.entry(id).or_default().push(tag);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let t = tags.remove(&r.id()).unwrap_or_default();
+            r.into_player(t)
+        })
+        .collect())
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
