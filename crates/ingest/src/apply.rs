@@ -1,0 +1,186 @@
+//! What each event type does: to the player profile, the ledger and the aggregates.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use pitboss_core::event::{EventBody, EventError, EventType};
+use pitboss_core::{Currency, Envelope};
+use pitboss_payments::operations::{self, Change, Context};
+use pitboss_payments::{LedgerError, TxKind};
+use pitboss_players::{Activity, NewPlayer, PlayerError, PlayerPatch, stats};
+use pitboss_store::{StoreError, Tx};
+use uuid::Uuid;
+
+/// The actor recorded for changes that platform events cause.
+const ACTOR: &str = "platform";
+
+pub(crate) enum ApplyError {
+    /// The event is refused; its savepoint is rolled back and the batch goes on.
+    Rejected(EventError),
+    /// The database failed; the batch fails as a whole.
+    Store(StoreError),
+}
+
+impl From<StoreError> for ApplyError {
+    fn from(e: StoreError) -> Self {
+        ApplyError::Store(e)
+    }
+}
+
+impl From<PlayerError> for ApplyError {
+    fn from(e: PlayerError) -> Self {
+        match e {
+            PlayerError::Store(s) => ApplyError::Store(s),
+            PlayerError::Invalid { field, message } => ApplyError::Rejected(EventError::new(format!("payload.{field}"), message)),
+            other => ApplyError::Rejected(EventError::new("player_id", other.to_string())),
+        }
+    }
+}
+
+impl From<LedgerError> for ApplyError {
+    fn from(e: LedgerError) -> Self {
+        let field = match &e {
+            LedgerError::Store(_) => "",
+            LedgerError::InsufficientFunds { .. } => "payload.amount",
+            LedgerError::ReferenceReused { .. } => "payload",
+            LedgerError::InvalidTransition { .. } => "type",
+            _ => "payload",
+        };
+        match e {
+            LedgerError::Store(s) => ApplyError::Store(s),
+            other => ApplyError::Rejected(EventError::new(field, other.to_string())),
+        }
+    }
+}
+
+/// Players looked up during one batch: most batches name the same players many times.
+#[derive(Default)]
+pub(crate) struct PlayerCache {
+    known: HashMap<String, (Uuid, Currency)>,
+}
+
+impl PlayerCache {
+    async fn find(&mut self, tx: &mut Tx, external_id: &str) -> Result<(Uuid, Currency), ApplyError> {
+        if let Some(p) = self.known.get(external_id) {
+            return Ok(*p);
+        }
+        match pitboss_players::id_by_external(tx, external_id).await? {
+            Some(p) => {
+                self.known.insert(external_id.to_string(), p);
+                Ok(p)
+            }
+            None => Err(ApplyError::Rejected(EventError::new(
+                "player_id",
+                format!("unknown player '{external_id}': send player.registered for this player first"),
+            ))),
+        }
+    }
+}
+
+/// What applying an event did.
+pub(crate) struct Applied {
+    pub player: Option<Uuid>,
+    /// Set when the event was accepted but changed nothing (a replay or a stale payment event).
+    pub note: Option<String>,
+}
+
+pub(crate) async fn apply(tx: &mut Tx, players: &mut PlayerCache, event: &Envelope, now: DateTime<Utc>) -> Result<Applied, ApplyError> {
+    use EventType as T;
+    if let EventBody::PlayerRegistered(r) = &event.body {
+        let new = NewPlayer::from_event(&event.player_ref, event.occurred_at, r)?;
+        let player = match pitboss_players::create(tx, new, now).await {
+            Err(PlayerError::DuplicateExternalId(id)) => {
+                return Err(ApplyError::Rejected(EventError::new(
+                    "player_id",
+                    format!("player '{id}' is already registered; send player.updated to change the profile"),
+                )));
+            }
+            other => other?,
+        };
+        players.known.insert(player.external_id.clone(), (player.id, player.currency));
+        return Ok(Applied { player: Some(player.id), note: None });
+    }
+
+    let (player, currency) = players.find(tx, &event.player_ref).await?;
+    let ctx = Context { player, currency, occurred_at: event.occurred_at, now, actor: ACTOR };
+    let check_currency = |c: Currency| {
+        if c == currency {
+            Ok(())
+        } else {
+            Err(ApplyError::Rejected(EventError::new(
+                "payload.currency",
+                format!("{c} does not match the player's wallet currency {currency}"),
+            )))
+        }
+    };
+    let record = |activity: Activity| (activity, event.occurred_at);
+    let (change, activity): (Option<Change>, Option<(Activity, DateTime<Utc>)>) = match &event.body {
+        EventBody::PlayerRegistered(_) => unreachable!("handled above"),
+        EventBody::PlayerUpdated(u) => {
+            let patch = PlayerPatch::from_event(u)?;
+            pitboss_players::update(tx, player, &patch, now).await?;
+            (None, None)
+        }
+        EventBody::SessionStarted(_) => (None, Some(record(Activity::SessionStarted))),
+        EventBody::SessionEnded(_) => (None, None),
+        EventBody::Payment(t, p) => {
+            check_currency(p.currency)?;
+            let (kind, amount, reference) = (payment_kind(*t), p.amount.minor(), p.transaction_id.as_str());
+            let change = match t {
+                T::DepositRequested | T::WithdrawalRequested => {
+                    operations::payment_requested(tx, &ctx, kind, reference, amount).await?
+                }
+                T::DepositCompleted | T::WithdrawalCompleted => {
+                    operations::payment_completed(tx, &ctx, kind, reference, amount).await?
+                }
+                T::WithdrawalCancelled => {
+                    let reason = p.reason.as_deref().unwrap_or("cancelled");
+                    operations::payment_failed(tx, &ctx, kind, reference, amount, Some(reason)).await?
+                }
+                _ => operations::payment_failed(tx, &ctx, kind, reference, amount, p.reason.as_deref()).await?,
+            };
+            let activity = match (kind, change.settled) {
+                (TxKind::Deposit, true) => Some(record(Activity::DepositCompleted { amount })),
+                (TxKind::Withdrawal, true) => Some(record(Activity::WithdrawalCompleted { amount })),
+                _ => None,
+            };
+            (Some(change), activity)
+        }
+        EventBody::GameRound(g) => {
+            check_currency(g.currency)?;
+            let (stake, win) = (g.stake.minor(), g.win.minor());
+            let change = operations::game_round(tx, &ctx, &g.round_id, stake, win).await?;
+            let activity = change.settled.then(|| record(Activity::Round { stake, win }));
+            (Some(change), activity)
+        }
+        EventBody::Bonus(t, b) => {
+            check_currency(b.currency)?;
+            let amount = b.amount.minor();
+            let kind = match t {
+                T::BonusGranted => TxKind::BonusGrant,
+                T::BonusConverted => TxKind::BonusConvert,
+                T::BonusForfeited => TxKind::BonusForfeit,
+                // Wagering progress moves no money; consumers (loyalty, CRM) read it from the bus.
+                _ => return Ok(Applied { player: Some(player), note: None }),
+            };
+            let change = operations::bonus(tx, &ctx, kind, &b.bonus_id, amount).await?;
+            let activity = match (kind, change.settled) {
+                (TxKind::BonusGrant, true) => Some(record(Activity::BonusGranted { amount })),
+                (TxKind::BonusConvert, true) => Some(record(Activity::BonusConverted { amount })),
+                _ => None,
+            };
+            (Some(change), activity)
+        }
+    };
+    if let Some((activity, at)) = activity {
+        stats::record(tx, player, activity, at, now).await?;
+    }
+    Ok(Applied { player: Some(player), note: change.and_then(|c| c.note) })
+}
+
+fn payment_kind(t: EventType) -> TxKind {
+    match t {
+        EventType::DepositRequested | EventType::DepositCompleted | EventType::DepositFailed => TxKind::Deposit,
+        _ => TxKind::Withdrawal,
+    }
+}

@@ -1,0 +1,203 @@
+//! One batch: parse, de-duplicate, apply each item under a savepoint, commit once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use pitboss_core::event::EventError;
+use pitboss_core::time::to_micros;
+use pitboss_core::{Envelope, new_id};
+use pitboss_bus::Message;
+use pitboss_store::{Db, StoreError, Tx, exec, sqlx, tx};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::Notify;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::apply::{self, Applied, ApplyError, PlayerCache};
+
+/// The most events one request may carry.
+pub const MAX_BATCH: usize = 5_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    /// Applied and stored; it will not be lost.
+    Accepted,
+    /// An event with this id was accepted before; nothing changed.
+    Duplicate,
+    /// Refused for the reason given; nothing changed. Fix it and send it again.
+    Rejected,
+}
+
+/// The fate of one item of a batch, in the order sent.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ItemReport {
+    pub index: usize,
+    /// The event id, when the item had a readable one.
+    pub id: Option<Uuid>,
+    pub status: ItemStatus,
+    /// For accepted events that changed nothing (a replayed or stale payment), why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<EventError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct BatchReport {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    pub items: Vec<ItemReport>,
+}
+
+/// Applies batches of events. Cheap to clone.
+#[derive(Clone)]
+pub struct Ingestor {
+    db: Db,
+    relay: Option<Arc<Notify>>,
+}
+
+impl Ingestor {
+    pub fn new(db: Db) -> Ingestor {
+        Ingestor { db, relay: None }
+    }
+
+    /// Pokes the outbox relay after each commit, so events go out without waiting for a poll.
+    pub fn with_relay(mut self, relay: Arc<Notify>) -> Ingestor {
+        self.relay = Some(relay);
+        self
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Ingests one batch. An `Err` means the database failed and nothing of the batch was
+    /// accepted: the client should send the whole batch again (duplicates are recognised).
+    pub async fn ingest(&self, items: &[Value], received_at: DateTime<Utc>) -> Result<BatchReport, StoreError> {
+        let mut reports: Vec<ItemReport> = Vec::with_capacity(items.len());
+        let mut valid: Vec<(usize, Envelope, String)> = Vec::with_capacity(items.len());
+        let mut seen: HashMap<Uuid, String> = HashMap::new();
+        for (index, item) in items.iter().enumerate() {
+            match Envelope::parse(item, received_at) {
+                Err(error) => {
+                    let id = item.get("id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
+                    reports.push(rejected(index, id, error));
+                }
+                Ok(event) => {
+                    let hash = event.content_hash();
+                    match seen.get(&event.id) {
+                        Some(h) if *h == hash => reports.push(report(index, Some(event.id), ItemStatus::Duplicate, None)),
+                        Some(_) => reports.push(rejected(index, Some(event.id), id_reused())),
+                        None => {
+                            seen.insert(event.id, hash.clone());
+                            reports.push(report(index, Some(event.id), ItemStatus::Accepted, None));
+                            valid.push((index, event, hash));
+                        }
+                    }
+                }
+            }
+        }
+
+        if !valid.is_empty() {
+            let mut tx = self.db.begin().await?;
+            let mut players = PlayerCache::default();
+            for (index, event, hash) in &valid {
+                reports[*index] = apply_one(&mut tx, &mut players, *index, event, hash).await?;
+            }
+            tx.commit().await?;
+            if let Some(relay) = &self.relay {
+                relay.notify_one();
+            }
+        }
+
+        let count = |s: ItemStatus| reports.iter().filter(|r| r.status == s).count();
+        let result = BatchReport {
+            accepted: count(ItemStatus::Accepted),
+            duplicates: count(ItemStatus::Duplicate),
+            rejected: count(ItemStatus::Rejected),
+            items: reports,
+        };
+        metrics::counter!("pitboss_events_ingested_total", "outcome" => "accepted").increment(result.accepted as u64);
+        metrics::counter!("pitboss_events_ingested_total", "outcome" => "duplicate").increment(result.duplicates as u64);
+        metrics::counter!("pitboss_events_ingested_total", "outcome" => "rejected").increment(result.rejected as u64);
+        Ok(result)
+    }
+}
+
+fn report(index: usize, id: Option<Uuid>, status: ItemStatus, note: Option<String>) -> ItemReport {
+    ItemReport { index, id, status, note, error: None }
+}
+
+fn rejected(index: usize, id: Option<Uuid>, error: EventError) -> ItemReport {
+    ItemReport { index, id, status: ItemStatus::Rejected, note: None, error: Some(error) }
+}
+
+fn id_reused() -> EventError {
+    EventError::new("id", "this id was already used for a different event; every event needs its own id")
+}
+
+/// Applies one event inside a savepoint: all of it, or none of it.
+async fn apply_one(
+    tx: &mut Tx,
+    players: &mut PlayerCache,
+    index: usize,
+    event: &Envelope,
+    hash: &str,
+) -> Result<ItemReport, StoreError> {
+    // Claim the id first: a duplicate costs one statement and applies nothing.
+    tx.savepoint().await?;
+    let now = Utc::now();
+    let claimed = exec!(
+        tx,
+        "INSERT INTO events (id, type, player_ref, occurred_at, received_at, source, content_hash, body, outcome) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'accepted') ON CONFLICT (id) DO NOTHING",
+        event.id,
+        event.event_type.as_str(),
+        &event.player_ref,
+        to_micros(event.occurred_at),
+        to_micros(event.received_at),
+        &event.source,
+        hash,
+        event.to_json().to_string(),
+    )?;
+    if claimed == 0 {
+        tx.release_savepoint().await?;
+        let stored: Option<String> = tx!(tx, |c| {
+            sqlx::query_scalar("SELECT content_hash FROM events WHERE id = $1").bind(event.id).fetch_optional(c).await
+        })?;
+        return Ok(if stored.as_deref() == Some(hash) {
+            report(index, Some(event.id), ItemStatus::Duplicate, None)
+        } else {
+            rejected(index, Some(event.id), id_reused())
+        });
+    }
+    match apply::apply(tx, players, event, now).await {
+        Ok(Applied { player, note }) => {
+            if player.is_some() || note.is_some() {
+                exec!(tx, "UPDATE events SET player_id = $1, outcome = $2 WHERE id = $3", player, note.as_deref().unwrap_or("accepted"), event.id)?;
+            }
+            let mut payload = event.to_json();
+            if let (Some(p), Some(o)) = (player, payload.as_object_mut()) {
+                o.insert("pitboss_player_id".into(), Value::String(p.to_string()));
+            }
+            let message = Message {
+                id: new_id(),
+                topic: event.event_type.as_str().to_string(),
+                key: player.map(|p| p.to_string()).unwrap_or_else(|| event.player_ref.clone()),
+                payload: payload.to_string(),
+            };
+            pitboss_bus::outbox::enqueue(tx, &message, to_micros(now)).await?;
+            tx.release_savepoint().await?;
+            Ok(report(index, Some(event.id), ItemStatus::Accepted, note))
+        }
+        Err(ApplyError::Rejected(error)) => {
+            tx.rollback_to_savepoint().await?;
+            Ok(rejected(index, Some(event.id), error))
+        }
+        Err(ApplyError::Store(e)) => Err(e),
+    }
+}
