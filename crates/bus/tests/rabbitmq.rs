@@ -68,6 +68,13 @@ where
     }
 }
 
+/// The transport's warnings (reconnects, retries) in the test output; `RUST_LOG` for more.
+fn logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("pitboss_bus=info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+}
+
 fn message(topic: &str, key: &str, seq: usize) -> Message {
     Message {
         id: pitboss_core::new_id(),
@@ -87,6 +94,7 @@ async fn a_message_arrives_whole_and_publishing_survives_a_lost_connection() {
 }
 
 async fn round_trip(names: &Names) -> anyhow::Result<()> {
+    logs();
     let bus = RabbitMq::connect(&amqp_url(), &names.exchange).await?;
     bus.health().await?;
     let received = Arc::new(Mutex::new(Vec::<Message>::new()));
@@ -224,6 +232,7 @@ async fn every_message_takes_effect_exactly_once_through_lost_connections_and_a_
 }
 
 async fn exactly_once(names: &Names) -> anyhow::Result<()> {
+    logs();
     let db = pitboss_store::testing::postgres().await?;
     {
         let mut tx = db.begin().await?;

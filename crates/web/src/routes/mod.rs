@@ -1,0 +1,5 @@
+pub mod access;
+pub mod events;
+pub mod payments;
+pub mod players;
+pub mod system;

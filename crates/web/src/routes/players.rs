@@ -1,0 +1,157 @@
+//! The player profile API.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use chrono::Utc;
+use pitboss_auth::{AuditEntry, Scope, audit};
+use pitboss_core::event::EventType;
+use pitboss_core::new_id;
+use pitboss_payments::Balance;
+use pitboss_players::{NewPlayer, Player, PlayerPatch, PlayerQuery, PlayerStats, stats};
+use pitboss_store::Tx;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::extract::{Authenticated, Json, Path, Query};
+use crate::{AppState, Problem};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/players", get(search).post(create))
+        .route("/players/{id}", get(fetch).patch(update))
+        .route("/players/{id}/stats", get(player_stats))
+        .route("/players/{id}/balances", get(balances))
+}
+
+/// One page of players.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct PlayerPage {
+    pub items: Vec<Player>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<Uuid>,
+}
+
+/// Search players by id, external id, email, phone or name, with filters; newest first.
+#[utoipa::path(get, path = "/api/v1/players", tag = "players", params(PlayerQuery),
+    responses((status = 200, body = PlayerPage), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn search(State(s): State<AppState>, caller: Authenticated, Query(q): Query<PlayerQuery>) -> Result<axum::Json<PlayerPage>, Problem> {
+    caller.require(Scope::PlayersRead)?;
+    let page = pitboss_players::search(&s.db, &q).await?;
+    Ok(axum::Json(PlayerPage { items: page.items, next: page.next }))
+}
+
+/// Create a player profile. The external id must be new.
+#[utoipa::path(post, path = "/api/v1/players", tag = "players", request_body = NewPlayer,
+    responses((status = 201, body = Player), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn create(
+    State(s): State<AppState>,
+    caller: Authenticated,
+    Json(new): Json<NewPlayer>,
+) -> Result<(StatusCode, axum::Json<Player>), Problem> {
+    let caller = caller.require(Scope::PlayersWrite)?;
+    let now = Utc::now();
+    let mut tx = s.db.begin().await?;
+    let player = pitboss_players::create(&mut tx, new, now).await?;
+    audit::record(&mut tx, &AuditEntry::new(caller.actor(), "player.create", "player", player.id).details(json!({
+        "external_id": player.external_id,
+    })))
+    .await?;
+    announce(&mut tx, EventType::PlayerRegistered, &player, serde_json::to_value(&player).unwrap_or_default()).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(player)))
+}
+
+/// A player's profile.
+#[utoipa::path(get, path = "/api/v1/players/{id}", tag = "players", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Player), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn fetch(State(s): State<AppState>, caller: Authenticated, Path(id): Path<Uuid>) -> Result<axum::Json<Player>, Problem> {
+    caller.require(Scope::PlayersRead)?;
+    Ok(axum::Json(pitboss_players::get(&s.db, id).await?))
+}
+
+/// Change a player's profile. Send `expected_version` to refuse the change if someone else
+/// changed the profile since you read it.
+#[utoipa::path(patch, path = "/api/v1/players/{id}", tag = "players", params(("id" = Uuid, Path)), request_body = PlayerPatch,
+    responses((status = 200, body = Player), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn update(
+    State(s): State<AppState>,
+    caller: Authenticated,
+    Path(id): Path<Uuid>,
+    Json(patch): Json<PlayerPatch>,
+) -> Result<axum::Json<Player>, Problem> {
+    let caller = caller.require(Scope::PlayersWrite)?;
+    let now = Utc::now();
+    let mut tx = s.db.begin().await?;
+    let before = pitboss_players::get_in(&mut tx, id).await?;
+    let after = pitboss_players::update(&mut tx, id, &patch, now).await?;
+    if after.version != before.version {
+        let changes = changed_fields(&before, &after);
+        audit::record(&mut tx, &AuditEntry::new(caller.actor(), "player.update", "player", id).details(changes.clone())).await?;
+        announce(&mut tx, EventType::PlayerUpdated, &after, changes).await?;
+    }
+    tx.commit().await?;
+    Ok(axum::Json(after))
+}
+
+/// Activity aggregates: lifetime, and the trailing 7, 30 and 90 days.
+#[utoipa::path(get, path = "/api/v1/players/{id}/stats", tag = "players", params(("id" = Uuid, Path)),
+    responses((status = 200, body = PlayerStats), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn player_stats(State(s): State<AppState>, caller: Authenticated, Path(id): Path<Uuid>) -> Result<axum::Json<PlayerStats>, Problem> {
+    caller.require(Scope::PlayersRead)?;
+    Ok(axum::Json(stats::get(&s.db, id, Utc::now()).await?))
+}
+
+/// The player's ledger balances (cash and bonus).
+#[utoipa::path(get, path = "/api/v1/players/{id}/balances", tag = "payments", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<Balance>)),
+    security(("api_key" = [])))]
+pub async fn balances(State(s): State<AppState>, caller: Authenticated, Path(id): Path<Uuid>) -> Result<axum::Json<Vec<Balance>>, Problem> {
+    caller.require(Scope::LedgerRead)?;
+    pitboss_players::get(&s.db, id).await?;
+    Ok(axum::Json(pitboss_payments::queries::player_balances(&s.db, id).await?))
+}
+
+/// `{field: {"from": .., "to": ..}}` for every field that changed.
+fn changed_fields(before: &Player, after: &Player) -> Value {
+    let (b, a) = (serde_json::to_value(before).unwrap_or_default(), serde_json::to_value(after).unwrap_or_default());
+    let mut out = serde_json::Map::new();
+    if let (Some(b), Some(a)) = (b.as_object(), a.as_object()) {
+        for (k, v) in a {
+            if matches!(k.as_str(), "updated_at" | "version") {
+                continue;
+            }
+            if b.get(k) != Some(v) {
+                out.insert(k.clone(), json!({"from": b.get(k), "to": v}));
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// Puts the change on the bus (through the outbox), so other modules hear of API changes as
+/// they hear of platform events.
+async fn announce(tx: &mut Tx, kind: EventType, player: &Player, payload: Value) -> Result<(), Problem> {
+    let now = Utc::now();
+    let envelope = json!({
+        "id": new_id(), "type": kind, "version": 1, "player_id": player.external_id,
+        "occurred_at": now, "received_at": now, "source": "pitboss-api", "payload": payload,
+        "pitboss_player_id": player.id,
+    });
+    let message = pitboss_bus::Message {
+        id: new_id(),
+        topic: kind.as_str().to_string(),
+        key: player.id.to_string(),
+        payload: envelope.to_string(),
+    };
+    pitboss_bus::outbox::enqueue(tx, &message, pitboss_core::time::to_micros(now)).await?;
+    Ok(())
+}

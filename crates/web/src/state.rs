@@ -1,0 +1,75 @@
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use pitboss_bus::Transport;
+use pitboss_ingest::Ingestor;
+use pitboss_store::Db;
+
+/// A part of Pitboss that a process can run on its own (`pitboss serve --target ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    /// `POST /api/v1/events` and the outbox relay.
+    Ingest,
+    /// The player profile API.
+    Players,
+    /// The ledger API.
+    Payments,
+}
+
+impl Target {
+    pub const ALL: [Target; 3] = [Target::Ingest, Target::Players, Target::Payments];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Target::Ingest => "ingest",
+            Target::Players => "players",
+            Target::Payments => "payments",
+        }
+    }
+
+    /// Parses `all` or a comma list such as `ingest,players`.
+    pub fn parse_list(s: &str) -> Result<BTreeSet<Target>, String> {
+        let mut out = BTreeSet::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if part == "all" {
+                out.extend(Target::ALL);
+            } else {
+                out.insert(part.parse()?);
+            }
+        }
+        if out.is_empty() {
+            return Err("name at least one target".into());
+        }
+        Ok(out)
+    }
+}
+
+impl FromStr for Target {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Target::ALL.into_iter().find(|t| t.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Target::ALL.iter().map(|t| t.name()).collect();
+            format!("unknown target '{s}'; targets are: all, {}", names.join(", "))
+        })
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub ingestor: Ingestor,
+    pub transport: Arc<dyn Transport>,
+    pub targets: Arc<BTreeSet<Target>>,
+}
+
+impl AppState {
+    pub fn new(db: Db, ingestor: Ingestor, transport: Arc<dyn Transport>, targets: BTreeSet<Target>) -> AppState {
+        AppState { db, ingestor, transport, targets: Arc::new(targets) }
+    }
+
+    pub fn runs(&self, t: Target) -> bool {
+        self.targets.contains(&t)
+    }
+}
