@@ -1,1 +1,26 @@
-fn main() {}
+//! `pitboss`: the one binary. It serves any set of modules (`serve --target`), runs a
+//! self-contained demo, drives a server with synthetic traffic, migrates, benchmarks, and
+//! manages API keys. Every command that touches data takes the same store settings.
+
+mod bench;
+mod cli;
+mod config;
+mod demo;
+mod serve;
+mod simulate;
+mod synth;
+mod telemetry;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    match cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Configuration: defaults, then a TOML file, then `PITBOSS_*` environment variables, then
+//! command-line flags; each later source wins. Every setting is listed in [`SETTINGS`] with
+//! its meaning, and `pitboss config` prints the effective values with secrets redacted.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "pitboss.toml";
+
+/// Every setting: (key, meaning). The environment variable is `PITBOSS_` + the key in capitals.
+pub const SETTINGS: &[(&str, &str)] = &[
+    ("data_dir", "Directory of the embedded store (SQLite file pitboss.db) and of demo credentials."),
+    ("database_url", "PostgreSQL URL (postgres://user:pass@host/db). When set, it is used instead of the embedded store."),
+    ("database_max_connections", "Connections in the database pool (readers, for SQLite)."),
+    ("listen", "Address the HTTP server listens on."),
+    ("targets", "Modules this process runs: all, or a comma list of ingest, players, payments."),
+    ("bus_transport", "Event bus transport: in-process, or rabbitmq."),
+    ("amqp_url", "RabbitMQ URL, used when bus_transport = rabbitmq."),
+    ("amqp_exchange", "RabbitMQ topic exchange the relay publishes to."),
+    ("relay_batch_size", "Outbox rows the relay publishes per batch (1 to 1000)."),
+    ("shutdown_grace_seconds", "How long a shutdown waits for in-flight requests and the outbox flush."),
+    ("log_format", "Log lines as text or json."),
+    ("log_level", "Log filter, e.g. info, or pitboss_ingest=debug,info."),
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub database_max_connections: u32,
+    pub listen: SocketAddr,
+    pub targets: String,
+    pub bus_transport: String,
+    pub amqp_url: String,
+    pub amqp_exchange: String,
+    pub relay_batch_size: usize,
+    pub shutdown_grace_seconds: u64,
+    pub log_format: String,
+    pub log_level: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("./pitboss-data"),
+            database_url: None,
+            database_max_connections: 16,
+            listen: "127.0.0.1:8080".parse().expect("a valid address"),
+            targets: "all".into(),
+            bus_transport: "in-process".into(),
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            amqp_exchange: "pitboss.events".into(),
+            relay_batch_size: 500,
+            shutdown_grace_seconds: 30,
+            log_format: "text".into(),
+            log_level: "info".into(),
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the setting to the other sources.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<String>,
+}
+
+impl Settings {
+    /// Reads the settings: defaults < file < environment < overrides.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Settings> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(f) => {
+                if !f.exists() {
+                    bail!("the configuration file {} does not exist", f.display());
+                }
+                figment = figment.merge(Toml::file(f));
+            }
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
+            None => {}
+        }
+        // PITBOSS_CONFIG names the file, it is not a setting.
+        figment = figment.merge(Env::prefixed("PITBOSS_").ignore(&["CONFIG"]));
+        figment = figment.merge(Serialized::defaults(overrides));
+        let mut s: Settings = figment.extract().context("reading the configuration")?;
+        if s.database_url.as_deref().is_some_and(|u| u.trim().is_empty()) {
+            s.database_url = None;
+        }
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            bail!("database_url must be a postgres:// URL (leave it unset for the embedded SQLite store)");
+        }
+        if !matches!(self.bus_transport.as_str(), "in-process" | "rabbitmq") {
+            bail!("bus_transport must be in-process or rabbitmq, not '{}'", self.bus_transport);
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("log_format must be text or json, not '{}'", self.log_format);
+        }
+        if !(1..=1000).contains(&self.relay_batch_size) {
+            bail!("relay_batch_size must be between 1 and 1000");
+        }
+        pitboss_web::Target::parse_list(&self.targets).map_err(anyhow::Error::msg)?;
+        Ok(())
+    }
+
+    pub fn store(&self) -> pitboss_store::StoreSettings {
+        pitboss_store::StoreSettings {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            max_connections: self.database_max_connections,
+        }
+    }
+
+    /// The effective settings as a commented TOML file, with passwords in URLs replaced.
+    pub fn describe(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = shown.database_url.as_deref().map(redact_url);
+        shown.amqp_url = redact_url(&shown.amqp_url);
+        let table = toml::Value::try_from(&shown).unwrap_or(toml::Value::Table(Default::default()));
+        let mut out = String::new();
+        for (key, meaning) in SETTINGS {
+            out.push_str(&format!("# {meaning} (env PITBOSS_{})\n", key.to_uppercase()));
+            match table.get(key) {
+                Some(v) => out.push_str(&format!("{key} = {v}\n\n")),
+                None => out.push_str(&format!("# {key} is not set\n\n")),
+            }
+        }
+        out
+    }
+}
+
+/// `scheme://user:secret@host/...` → `scheme://user:****@host/...`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
+    let rest = &url[scheme_end..];
+    let Some(at) = rest.find('@') else { return url.to_string() };
+    let userinfo = &rest[..at];
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{}{user}:****{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_is_documented() {
+        let table = toml::Value::try_from(Settings::default()).unwrap();
+        let mut keys: Vec<&str> = table.as_table().unwrap().keys().map(String::as_str).collect();
+        keys.push("database_url");
+        for k in keys {
+            assert!(SETTINGS.iter().any(|(key, _)| *key == k), "setting {k} has no description");
+        }
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/pitboss"), "postgres://app:****@db:5432/pitboss");
+        assert_eq!(redact_url("postgres://db/pitboss"), "postgres://db/pitboss");
+        let mut s = Settings::default();
+        s.database_url = Some("postgres://app:s3cret@db/pitboss".into());
+        let text = s.describe();
+        assert!(!text.contains("s3cret"));
+        assert!(!text.contains("guest:guest"));
+    }
+
+    #[test]
+    fn file_environment_and_flags_layer_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("p.toml", "listen = \"127.0.0.1:9000\"\nlog_level = \"debug\"\nrelay_batch_size = 50")?;
+            jail.set_env("PITBOSS_LOG_LEVEL", "warn");
+            let flags = Overrides { data_dir: Some("/tmp/x".into()), ..Default::default() };
+            let s = Settings::load(Some(Path::new("p.toml")), &flags).map_err(|e| e.to_string())?;
+            assert_eq!(s.listen.port(), 9000);
+            assert_eq!(s.log_level, "warn");
+            assert_eq!(s.relay_batch_size, 50);
+            assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_reason() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PITBOSS_BUS_TRANSPORT", "carrier-pigeon");
+            let err = Settings::load(None, &Overrides::default()).unwrap_err().to_string();
+            assert!(err.contains("bus_transport"), "{err}");
+            Ok(())
+        });
+    }
+}

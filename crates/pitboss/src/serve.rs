@@ -1,0 +1,110 @@
+//! `pitboss serve`: the HTTP server, the outbox relay, and a graceful shutdown that finishes
+//! in-flight requests and flushes the outbox before exiting.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use pitboss_bus::relay::Relay;
+use pitboss_bus::{Transport, in_process::InProcess, rabbitmq::RabbitMq};
+use pitboss_ingest::Ingestor;
+use pitboss_store::Db;
+use pitboss_web::{AppState, Target};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Settings;
+
+/// A running server: its address, and the handle that stops it.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, finishes in-flight requests, flushes the outbox, and waits.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.task.await.context("the server task failed")?
+    }
+}
+
+pub async fn transport(settings: &Settings) -> anyhow::Result<Arc<dyn Transport>> {
+    Ok(match settings.bus_transport.as_str() {
+        "rabbitmq" => Arc::new(
+            RabbitMq::connect(&settings.amqp_url, &settings.amqp_exchange)
+                .await
+                .with_context(|| format!("connecting to RabbitMQ at {}", crate::config::redact_url(&settings.amqp_url)))?,
+        ),
+        _ => Arc::new(InProcess::new()),
+    })
+}
+
+/// Starts the server on an open database; returns once it is listening.
+pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
+    pitboss_web::install_recorder();
+    let targets: BTreeSet<Target> = Target::parse_list(&settings.targets).map_err(anyhow::Error::msg)?;
+    let transport = transport(settings).await?;
+    let relay = Relay::new(db.clone(), transport.clone()).with_batch_size(settings.relay_batch_size);
+    let mut ingestor = Ingestor::new(db.clone());
+    let runs_relay = targets.contains(&Target::Ingest);
+    if runs_relay {
+        ingestor = ingestor.with_relay(relay.notifier());
+    }
+    let state = AppState::new(db.clone(), ingestor, transport, targets.clone());
+    let app = pitboss_web::app(state);
+    let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let grace = Duration::from_secs(settings.shutdown_grace_seconds);
+    let names: Vec<&str> = targets.iter().map(|t| t.name()).collect();
+    tracing::info!(%addr, targets = names.join(","), engine = db.engine().name(), "pitboss is serving");
+
+    let task = tokio::spawn(async move {
+        let relay_task = runs_relay.then(|| tokio::spawn(relay.run(stopped.clone())));
+        let mut http_stop = stopped.clone();
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        });
+        server.await.context("the HTTP server failed")?;
+        // Requests are done; the relay sees the same signal and flushes what they wrote.
+        if let Some(t) = relay_task
+            && tokio::time::timeout(grace, t).await.is_err()
+        {
+            tracing::warn!("the outbox flush did not finish in time; the rest goes out on the next start");
+        }
+        db.close().await;
+        Ok(())
+    });
+    Ok(Running { addr, stop, task })
+}
+
+/// Serves until SIGINT or SIGTERM.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let db = crate::cli::open(&settings).await?;
+    let running = start(&settings, db).await?;
+    println!("pitboss is listening on http://{}", running.addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests and flushing the outbox");
+    running.stop().await
+}
+
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
