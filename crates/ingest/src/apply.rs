@@ -84,7 +84,21 @@ pub(crate) struct Applied {
     pub note: Option<String>,
 }
 
-pub(crate) async fn apply(tx: &mut Tx, players: &mut PlayerCache, event: &Envelope, now: DateTime<Utc>) -> Result<Applied, ApplyError> {
+/// The player an event is about (`None` for a registration, whose player does not exist yet).
+pub(crate) async fn resolve(tx: &mut Tx, players: &mut PlayerCache, event: &Envelope) -> Result<Option<(Uuid, Currency)>, ApplyError> {
+    match event.body {
+        EventBody::PlayerRegistered(_) => Ok(None),
+        _ => players.find(tx, &event.player_ref).await.map(Some),
+    }
+}
+
+pub(crate) async fn apply(
+    tx: &mut Tx,
+    players: &mut PlayerCache,
+    event: &Envelope,
+    resolved: Option<(Uuid, Currency)>,
+    now: DateTime<Utc>,
+) -> Result<Applied, ApplyError> {
     use EventType as T;
     if let EventBody::PlayerRegistered(r) = &event.body {
         let new = NewPlayer::from_event(&event.player_ref, event.occurred_at, r)?;
@@ -101,7 +115,10 @@ pub(crate) async fn apply(tx: &mut Tx, players: &mut PlayerCache, event: &Envelo
         return Ok(Applied { player: Some(player.id), note: None });
     }
 
-    let (player, currency) = players.find(tx, &event.player_ref).await?;
+    let (player, currency) = match resolved {
+        Some(p) => p,
+        None => players.find(tx, &event.player_ref).await?,
+    };
     let ctx = Context { player, currency, occurred_at: event.occurred_at, now, actor: ACTOR };
     let check_currency = |c: Currency| {
         if c == currency {

@@ -148,16 +148,23 @@ async fn apply_one(
     event: &Envelope,
     hash: &str,
 ) -> Result<ItemReport, StoreError> {
-    // Claim the id first: a duplicate costs one statement and applies nothing.
+    // Who the event is about, before anything is written: an unknown player is refused here.
+    let player = match apply::resolve(tx, players, event).await {
+        Ok(p) => p,
+        Err(ApplyError::Rejected(error)) => return Ok(rejected(index, Some(event.id), error)),
+        Err(ApplyError::Store(e)) => return Err(e),
+    };
+    // Claim the id: a duplicate costs one statement and applies nothing.
     tx.savepoint().await?;
     let now = Utc::now();
     let claimed = exec!(
         tx,
-        "INSERT INTO events (id, type, player_ref, occurred_at, received_at, source, content_hash, body, outcome) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'accepted') ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO events (id, type, player_ref, player_id, occurred_at, received_at, source, content_hash, body, outcome) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'accepted') ON CONFLICT (id) DO NOTHING",
         event.id,
         event.event_type.as_str(),
         &event.player_ref,
+        player.map(|(id, _)| id),
         to_micros(event.occurred_at),
         to_micros(event.received_at),
         &event.source,
@@ -175,11 +182,19 @@ async fn apply_one(
             rejected(index, Some(event.id), id_reused())
         });
     }
-    match apply::apply(tx, players, event, now).await {
-        Ok(Applied { player, note }) => {
-            if player.is_some() || note.is_some() {
-                exec!(tx, "UPDATE events SET player_id = $1, outcome = $2 WHERE id = $3", player, note.as_deref().unwrap_or("accepted"), event.id)?;
+    match apply::apply(tx, players, event, player, now).await {
+        Ok(Applied { player: applied_to, note }) => {
+            // A registration learns its player id only now; a replay or stale event says why it changed nothing.
+            if applied_to != player.map(|(id, _)| id) || note.is_some() {
+                exec!(
+                    tx,
+                    "UPDATE events SET player_id = $1, outcome = $2 WHERE id = $3",
+                    applied_to,
+                    note.as_deref().unwrap_or("accepted"),
+                    event.id
+                )?;
             }
+            let player = applied_to;
             let mut payload = event.to_json();
             if let (Some(p), Some(o)) = (player, payload.as_object_mut()) {
                 o.insert("pitboss_player_id".into(), Value::String(p.to_string()));

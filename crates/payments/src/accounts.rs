@@ -2,7 +2,7 @@
 //! where money went without a join.
 
 use pitboss_core::Currency;
-use pitboss_store::{Tx, exec};
+use pitboss_store::{Tx, sqlx, tx};
 use uuid::Uuid;
 
 use crate::LedgerError;
@@ -50,19 +50,30 @@ fn describe(code: &str) -> (String, Option<Uuid>) {
     }
 }
 
-/// Opens the account if it is new. Cheap when it exists: one index probe, no write.
-pub async fn ensure(tx: &mut Tx, code: &str, currency: Currency, now_us: i64) -> Result<(), LedgerError> {
-    let (kind, player) = describe(code);
-    exec!(
-        tx,
+/// Opens the accounts that are new, in one statement. Cheap when they exist: index probes,
+/// no writes.
+pub async fn ensure_all(tx: &mut Tx, codes: &[&str], currency: Currency, now_us: i64) -> Result<(), LedgerError> {
+    if codes.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..codes.len())
+        .map(|i| {
+            let b = i * 5;
+            format!("(${}, ${}, ${}, ${}, ${}, ${n}, ${n})", b + 1, b + 2, b + 3, b + 4, b + 5, n = codes.len() * 5 + 1)
+        })
+        .collect();
+    let sql = format!(
         "INSERT INTO ledger_accounts (code, kind, player_id, currency, tracks_balance, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (code) DO NOTHING",
-        code,
-        kind,
-        player,
-        currency.as_str(),
-        tracks_balance(code),
-        now_us,
-    )?;
+         VALUES {} ON CONFLICT (code) DO NOTHING",
+        rows.join(", ")
+    );
+    tx!(tx, |c| {
+        let mut q = sqlx::query(&sql);
+        for code in codes {
+            let (kind, player) = describe(code);
+            q = q.bind(*code).bind(kind).bind(player).bind(currency.as_str()).bind(tracks_balance(code));
+        }
+        q.bind(now_us).execute(c).await.map(|_| ())
+    })?;
     Ok(())
 }

@@ -8,7 +8,9 @@
 use chrono::{DateTime, Utc};
 use pitboss_core::time::{from_micros, to_micros};
 use pitboss_core::{Currency, new_id};
-use pitboss_store::{StoreError, Tx, exec, sqlx, tx};
+use std::collections::BTreeMap;
+
+use pitboss_store::{Tx, exec, sqlx, tx};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -73,10 +75,13 @@ pub async fn record(tx: &mut Tx, new: NewTransaction, now: DateTime<Utc>) -> Res
         TxStatus::Completed
     };
     let id = new_id();
+    let held = new.hold && !new.failed;
+    // ON CONFLICT: a concurrent writer of the same key waits for ours, then finds it taken.
     let inserted = exec!(
         tx,
         "INSERT INTO ledger_transactions (id, kind, reference, request_hash, player_id, currency, amount, status, held, \
-         description, occurred_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+         description, occurred_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+         ON CONFLICT (kind, reference) DO NOTHING",
         id,
         new.kind.as_str(),
         &new.reference,
@@ -85,38 +90,44 @@ pub async fn record(tx: &mut Tx, new: NewTransaction, now: DateTime<Utc>) -> Res
         new.currency.as_str(),
         new.amount,
         status.as_str(),
-        new.hold && !new.failed,
+        held,
         &new.description,
         to_micros(new.occurred_at),
         now_us,
-    )
-    .map_err(StoreError::from);
-    match inserted {
-        // Another transaction recorded the same reference between our check and insert.
-        Err(e) if e.is_unique_violation() => {
-            return Err(LedgerError::ReferenceReused {
-                kind: new.kind.to_string(),
-                reference: new.reference.clone(),
-                existing: "recorded concurrently".into(),
-            });
-        }
-        other => other?,
-    };
+    )?;
+    if inserted == 0 {
+        let existing = find(tx, new.kind, &new.reference).await?.ok_or_else(|| LedgerError::NotFound {
+            kind: new.kind.to_string(),
+            reference: new.reference.clone(),
+        })?;
+        return if existing.request_hash == hash { Ok(Recorded::Replayed(existing)) } else { Err(reused(&existing)) };
+    }
     if !new.failed {
         let phase = if new.hold { Phase::Pending } else { Phase::Posted };
-        for t in new.transfers.iter().filter(|t| t.amount > 0) {
-            accounts::ensure(tx, &t.debit, new.currency, now_us).await?;
-            accounts::ensure(tx, &t.credit, new.currency, now_us).await?;
-            post(tx, id, &t.debit, Side::Debit, phase, t.amount, new.allow_overdraft, now_us).await?;
-            post(tx, id, &t.credit, Side::Credit, phase, t.amount, true, now_us).await?;
-        }
+        let legs: Vec<Leg> = new
+            .transfers
+            .iter()
+            .filter(|t| t.amount > 0)
+            .flat_map(|t| [Leg::debit(&t.debit, phase, t.amount), Leg::credit(&t.credit, phase, t.amount)])
+            .collect();
+        write_legs(tx, id, new.currency, &legs, !new.allow_overdraft, now_us).await?;
     }
     history(tx, id, None, status, new.description.as_deref(), &new.actor, now_us).await?;
-    let created = find(tx, new.kind, &new.reference).await?.ok_or_else(|| LedgerError::NotFound {
-        kind: new.kind.to_string(),
-        reference: new.reference.clone(),
-    })?;
-    Ok(Recorded::Created(created))
+    Ok(Recorded::Created(LedgerTransaction {
+        id,
+        kind: new.kind,
+        reference: new.reference,
+        player_id: new.player_id,
+        currency: new.currency,
+        amount: new.amount,
+        status,
+        held,
+        description: new.description,
+        occurred_at: from_micros(to_micros(new.occurred_at)),
+        created_at: from_micros(now_us),
+        updated_at: from_micros(now_us),
+        request_hash: hash,
+    }))
 }
 
 fn reused(existing: &LedgerTransaction) -> LedgerError {
@@ -160,42 +171,25 @@ pub async fn transition(
     }
     use TxStatus::*;
     let now_us = to_micros(now);
-    match (current.status, to) {
+    let legs: Vec<Leg> = match (current.status, to) {
         (Pending, Completed) | (Pending, Failed) => {
-            let release = outstanding_holds(tx, id).await?;
-            for (account, debit, credit) in release {
-                insert_posting(tx, id, &account, Phase::Pending, -debit, -credit, now_us).await?;
+            let mut legs = Vec::new();
+            for (account, debit, credit) in outstanding_holds(tx, id).await? {
+                // Release the hold; on completion, post the same amounts.
+                legs.push(Leg { account: account.clone(), phase: Phase::Pending, debit: -debit, credit: -credit });
                 if to == Completed {
-                    insert_posting(tx, id, &account, Phase::Posted, debit, credit, now_us).await?;
-                }
-                if tracks_balance(&account) {
-                    let (pd, pc) = if to == Completed { (debit, credit) } else { (0, 0) };
-                    exec!(
-                        tx,
-                        "UPDATE ledger_accounts SET pending_debits = pending_debits - $1, pending_credits = pending_credits - $2, \
-                         posted_debits = posted_debits + $3, posted_credits = posted_credits + $4, updated_at = $5 WHERE code = $6",
-                        debit,
-                        credit,
-                        pd,
-                        pc,
-                        now_us,
-                        &account,
-                    )?;
+                    legs.push(Leg { account, phase: Phase::Posted, debit, credit });
                 }
             }
+            legs
         }
-        (Completed, Disputed) | (Disputed, Completed) => {}
-        (Completed, Reversed) | (Disputed, Reversed) => {
-            for (account, debit, credit) in posted_totals(tx, id).await? {
-                // The opposite of what was posted: debits become credits.
-                if credit > 0 {
-                    post(tx, id, &account, Side::Debit, Phase::Posted, credit, true, now_us).await?;
-                }
-                if debit > 0 {
-                    post(tx, id, &account, Side::Credit, Phase::Posted, debit, true, now_us).await?;
-                }
-            }
-        }
+        (Completed, Disputed) | (Disputed, Completed) => Vec::new(),
+        // The opposite of everything posted: debits become credits.
+        (Completed, Reversed) | (Disputed, Reversed) => posted_totals(tx, id)
+            .await?
+            .into_iter()
+            .map(|(account, debit, credit)| Leg { account, phase: Phase::Posted, debit: credit, credit: debit })
+            .collect(),
         (from, to) => {
             return Err(LedgerError::InvalidTransition {
                 kind: current.kind.to_string(),
@@ -204,7 +198,9 @@ pub async fn transition(
                 to: to.to_string(),
             });
         }
-    }
+    };
+    // Settling a hold moves reserved money; a reversal may take the player below zero.
+    write_legs(tx, id, current.currency, &legs, false, now_us).await?;
     exec!(
         tx,
         "UPDATE ledger_transactions SET status = $1, held = $2, updated_at = $3 WHERE id = $4",
@@ -232,71 +228,102 @@ impl Phase {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Side {
-    Debit,
-    Credit,
-}
-
-/// Writes one posting and keeps the account's cached balance in step. A debit of a player
-/// account fails with `InsufficientFunds` unless `allow_overdraft`.
-#[allow(clippy::too_many_arguments)]
-async fn post(
-    tx: &mut Tx,
-    transaction: Uuid,
-    account: &str,
-    side: Side,
-    phase: Phase,
-    amount: i64,
-    allow_overdraft: bool,
-    now_us: i64,
-) -> Result<(), LedgerError> {
-    if tracks_balance(account) {
-        let column = match (side, phase) {
-            (Side::Debit, Phase::Posted) => "posted_debits",
-            (Side::Debit, Phase::Pending) => "pending_debits",
-            (Side::Credit, Phase::Posted) => "posted_credits",
-            (Side::Credit, Phase::Pending) => "pending_credits",
-        };
-        let check = side == Side::Debit && !allow_overdraft;
-        let sql = format!(
-            "UPDATE ledger_accounts SET {column} = {column} + $1, updated_at = $2 WHERE code = $3 \
-             AND ($4 OR posted_credits - posted_debits - pending_debits >= $1)"
-        );
-        let changed = exec!(tx, &sql, amount, now_us, account, !check)?;
-        if changed == 0 {
-            let available = available(tx, account).await?;
-            return Err(LedgerError::InsufficientFunds { account: account.to_string(), available, needed: amount });
-        }
-    }
-    let (debit, credit) = match side {
-        Side::Debit => (amount, 0),
-        Side::Credit => (0, amount),
-    };
-    insert_posting(tx, transaction, account, phase, debit, credit, now_us).await
-}
-
-async fn insert_posting(
-    tx: &mut Tx,
-    transaction: Uuid,
-    account: &str,
+/// One posting to be written: an amount on one side of one account, in one phase.
+/// Negative amounts release a hold.
+struct Leg {
+    account: String,
     phase: Phase,
     debit: i64,
     credit: i64,
+}
+
+impl Leg {
+    fn debit(account: &str, phase: Phase, amount: i64) -> Leg {
+        Leg { account: account.to_string(), phase, debit: amount, credit: 0 }
+    }
+
+    fn credit(account: &str, phase: Phase, amount: i64) -> Leg {
+        Leg { account: account.to_string(), phase, debit: 0, credit: amount }
+    }
+}
+
+/// Writes a transaction's legs: opens accounts it has not seen, moves each player account's
+/// cached balance in one statement (refusing an overdraft when `check_overdraft`), and appends
+/// the postings in one statement. Accounts are updated in code order, so two transactions
+/// touching the same accounts lock them in the same order.
+async fn write_legs(
+    tx: &mut Tx,
+    transaction: Uuid,
+    currency: Currency,
+    legs: &[Leg],
+    check_overdraft: bool,
     now_us: i64,
 ) -> Result<(), LedgerError> {
-    exec!(
-        tx,
-        "INSERT INTO ledger_postings (id, transaction_id, account_code, phase, debit, credit, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        new_id(),
-        transaction,
-        account,
-        phase.as_str(),
-        debit,
-        credit,
-        now_us,
-    )?;
+    if legs.is_empty() {
+        return Ok(());
+    }
+    // Per account: posted debits, posted credits, pending debits, pending credits.
+    let mut deltas: BTreeMap<&str, [i64; 4]> = BTreeMap::new();
+    for leg in legs {
+        let d = deltas.entry(&leg.account).or_default();
+        let (debit, credit) = match leg.phase {
+            Phase::Posted => (0, 1),
+            Phase::Pending => (2, 3),
+        };
+        d[debit] += leg.debit;
+        d[credit] += leg.credit;
+    }
+    let codes: Vec<&str> = deltas.keys().copied().collect();
+    accounts::ensure_all(tx, &codes, currency, now_us).await?;
+    for (code, [pd, pc, hd, hc]) in &deltas {
+        if !tracks_balance(code) {
+            continue;
+        }
+        let spend = pd + hd;
+        let checked = check_overdraft && spend > 0;
+        let changed = exec!(
+            tx,
+            "UPDATE ledger_accounts SET posted_debits = posted_debits + $1, posted_credits = posted_credits + $2, \
+             pending_debits = pending_debits + $3, pending_credits = pending_credits + $4, updated_at = $5 \
+             WHERE code = $6 AND ($7 OR posted_credits - posted_debits - pending_debits >= $8)",
+            pd,
+            pc,
+            hd,
+            hc,
+            now_us,
+            *code,
+            !checked,
+            spend,
+        )?;
+        if changed == 0 {
+            let available = available(tx, code).await?;
+            return Err(LedgerError::InsufficientFunds { account: code.to_string(), available, needed: spend });
+        }
+    }
+    let rows: Vec<String> = (0..legs.len())
+        .map(|i| {
+            let b = i * 7;
+            format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO ledger_postings (id, transaction_id, account_code, phase, debit, credit, created_at) VALUES {}",
+        rows.join(", ")
+    );
+    tx!(tx, |c| {
+        let mut q = sqlx::query(&sql);
+        for leg in legs {
+            q = q
+                .bind(new_id())
+                .bind(transaction)
+                .bind(leg.account.as_str())
+                .bind(leg.phase.as_str())
+                .bind(leg.debit)
+                .bind(leg.credit)
+                .bind(now_us);
+        }
+        q.execute(c).await.map(|_| ())
+    })?;
     Ok(())
 }
 
