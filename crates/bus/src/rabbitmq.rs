@@ -429,7 +429,6 @@ async fn deliver(
             _ = stop.wait_for(|stopped| *stopped) => return Ended::Stopped,
             next = deliveries.next() => next,
         };
-        tracing::debug!("DBG next = {:?}", next.as_ref().map(|r| r.as_ref().map(|d| d.delivery_tag)));
         let delivery = match next {
             Some(Ok(delivery)) => delivery,
             Some(Err(error)) => return Ended::Broken(error.to_string()),
@@ -446,17 +445,12 @@ async fn deliver(
                 continue;
             }
         };
-        tracing::debug!("DBG handling {}", message.id);
-        let handled = handler.handle(&message).await;
-        tracing::debug!("DBG handled {}", message.id);
-        if let Err(error) = handled {
+        if let Err(error) = handler.handle(&message).await {
             tracing::warn!(%consumer, message = %message.id, %error, "consumer failed; the message will be redelivered");
             let _ = delivery.nack(BasicNackOptions { requeue: true, multiple: false }).await;
             return Ended::HandlerFailed;
         }
-        let acked = delivery.ack(BasicAckOptions::default()).await;
-        tracing::debug!("DBG acked {:?}", acked);
-        if let Err(error) = acked {
+        if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
             // Applied but not acknowledged: it comes again, and the consumer drops it.
             return Ended::Broken(error.to_string());
         }
