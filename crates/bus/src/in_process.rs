@@ -10,9 +10,12 @@ use tokio::sync::RwLock;
 
 use crate::{BusError, Handler, Message, Transport};
 
+/// Subscribed handlers, by consumer name.
+type Subscribers = Vec<(String, Arc<dyn Handler>)>;
+
 #[derive(Default, Clone)]
 pub struct InProcess {
-    handlers: Arc<RwLock<Vec<(String, Arc<dyn Handler>)>>>,
+    handlers: Arc<RwLock<Subscribers>>,
 }
 
 impl InProcess {

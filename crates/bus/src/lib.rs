@@ -13,6 +13,11 @@ pub mod outbox;
 pub mod rabbitmq;
 pub mod relay;
 
+pub use consumer::{Applied, apply_once, handler_fn};
+pub use in_process::InProcess;
+pub use rabbitmq::RabbitMq;
+pub use relay::Relay;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

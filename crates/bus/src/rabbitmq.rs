@@ -10,16 +10,23 @@
 //! reconnects with back-off and re-declares its queue, and the broker redelivers whatever was
 //! unacknowledged. Both can duplicate a message, never lose one: consumers dedupe with
 //! [`crate::consumer::apply_once`].
+//!
+//! A consumer handles one message at a time, so one key's messages take effect in order. When
+//! its handler fails (or panics) the message goes back to the queue with everything prefetched
+//! behind it, and comes again after a back-off that grows to a few seconds. There is no
+//! delivery limit: a message that can never be applied holds its consumer up (and says so in
+//! the log) rather than being skipped out of order.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-    BasicRejectOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, BasicRejectOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
@@ -47,6 +54,8 @@ const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// 320 CONNECTION_FORCED: how a forced close is reported in AMQP.
 const REPLY_FORCED: u16 = 320;
+/// How often a wait on the broker checks that its connection is still up.
+const LIVENESS_CHECK: Duration = Duration::from_millis(100);
 const REPLY_SUCCESS: u16 = 200;
 
 /// The durable queue of one consumer.
@@ -76,11 +85,18 @@ pub struct RabbitMq {
     shared: Arc<Shared>,
 }
 
+/// An open channel and the connection under it.
+#[derive(Clone)]
+struct Link {
+    connection: Arc<Connection>,
+    channel: Channel,
+}
+
 struct Shared {
     endpoint: Arc<Endpoint>,
     /// The confirm-mode channel; the lock is held for a whole batch so batches go out one
     /// after the other, in the order the relay sends them.
-    publisher: Mutex<Option<Channel>>,
+    publisher: Mutex<Option<Link>>,
     publisher_connection: Slot,
     subscriptions: StdMutex<Vec<Subscription>>,
     /// Turns true on [`RabbitMq::close`]; dropped with the last clone, which stops consumers too.
@@ -107,8 +123,8 @@ impl RabbitMq {
             }),
         };
         {
-            let mut channel = bus.shared.publisher.lock().await;
-            bus.publisher_channel(&mut channel).await?;
+            let mut link = bus.shared.publisher.lock().await;
+            bus.publisher_link(&mut link).await?;
         }
         Ok(bus)
     }
@@ -119,7 +135,8 @@ impl RabbitMq {
 
     /// Stops every subscription of this transport (each finishes the message in hand; what
     /// it had prefetched goes back to its queue) and closes the connections. Queues stay, and
-    /// keep collecting messages for the consumer's next start.
+    /// keep collecting messages for the consumer's next start. A closed transport takes no
+    /// new subscriptions.
     pub async fn close(&self) {
         self.shared.stop.send_replace(true);
         let subscriptions = std::mem::take(&mut *lock(&self.shared.subscriptions));
@@ -130,52 +147,62 @@ impl RabbitMq {
                 close_slot(&subscription.connection, REPLY_SUCCESS, "consumer stopped").await;
             }
         }
-        let mut channel = self.shared.publisher.lock().await;
-        *channel = None;
+        let mut link = self.shared.publisher.lock().await;
+        *link = None;
         close_slot(&self.shared.publisher_connection, REPLY_SUCCESS, "publisher stopped").await;
     }
 
-    /// Cuts every connection of this transport (the publisher's and each consumer's) the way
-    /// a broker restart would, to show in tests that publishing and consuming recover.
+    /// Cuts every connection of this transport (the publisher's and each consumer's) without
+    /// stopping anything, so that tests can show publishing and consuming recover from a lost
+    /// connection.
     pub async fn close_connection_for_test(&self) {
         let mut slots = vec![self.shared.publisher_connection.clone()];
         slots.extend(lock(&self.shared.subscriptions).iter().map(|s| s.connection.clone()));
         for slot in slots {
             let connection = lock(&slot).clone();
             if let Some(connection) = connection {
-                let _ = tokio::time::timeout(CONNECT_TIMEOUT, connection.close(REPLY_FORCED, "closed for a test"))
-                    .await;
+                let _ =
+                    tokio::time::timeout(CONNECT_TIMEOUT, connection.close(REPLY_FORCED, "closed for a test")).await;
             }
         }
     }
 
     /// The confirm-mode publisher channel, opening a new connection if there is none or the
     /// last one died.
-    async fn publisher_channel(&self, current: &mut Option<Channel>) -> Result<Channel, BusError> {
-        if let Some(channel) = current.as_ref() {
-            if channel.status().connected() && slot_connected(&self.shared.publisher_connection) {
-                return Ok(channel.clone());
-            }
+    async fn publisher_link(&self, current: &mut Option<Link>) -> Result<Link, BusError> {
+        if let Some(link) = current.as_ref()
+            && link.channel.status().connected()
+            && link.connection.status().connected()
+        {
+            return Ok(link.clone());
         }
         *current = None;
         close_slot(&self.shared.publisher_connection, REPLY_SUCCESS, "replaced").await;
         let endpoint = &self.shared.endpoint;
         let slot = &self.shared.publisher_connection;
-        let channel = within(CONNECT_TIMEOUT, "open the publisher channel", async {
-            let connection = open_connection(&endpoint.url, "pitboss publisher", slot).await?;
+        let link = within(CONNECT_TIMEOUT, "open the publisher channel", async {
+            let name = format!("pitboss publisher {}", endpoint.exchange);
+            let connection = open_connection(&endpoint.url, &name, slot).await?;
             let channel = connection.create_channel().await.map_err(amqp("open a channel"))?;
             declare_exchange(&channel, &endpoint.exchange).await?;
             channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(amqp("enable publisher confirms"))?;
-            Ok(channel)
+            Ok(Link { connection, channel })
         })
-        .await?;
+        .await;
+        let link = match link {
+            Ok(link) => link,
+            Err(error) => {
+                close_slot(slot, REPLY_SUCCESS, "setup failed").await;
+                return Err(error);
+            }
+        };
         tracing::info!(exchange = %endpoint.exchange, "RabbitMQ publisher connected");
-        *current = Some(channel.clone());
-        Ok(channel)
+        *current = Some(link.clone());
+        Ok(link)
     }
 
     /// Forgets the publisher channel after a failure, so that the next publish starts afresh.
-    async fn reset_publisher(&self, current: &mut Option<Channel>) {
+    async fn reset_publisher(&self, current: &mut Option<Link>) {
         *current = None;
         close_slot(&self.shared.publisher_connection, REPLY_SUCCESS, "reset after an error").await;
     }
@@ -192,11 +219,14 @@ impl Transport for RabbitMq {
             return Ok(());
         }
         let mut current = self.shared.publisher.lock().await;
-        let channel = self.publisher_channel(&mut current).await?;
+        let link = self.publisher_link(&mut current).await?;
         let sent = within(
             CONFIRM_TIMEOUT,
             "publish a batch",
-            publish_confirmed(&channel, &self.shared.endpoint.exchange, messages),
+            while_connected(
+                &link.connection,
+                publish_confirmed(&link.channel, &self.shared.endpoint.exchange, messages),
+            ),
         )
         .await;
         match sent {
@@ -216,17 +246,9 @@ impl Transport for RabbitMq {
         let slot = Slot::default();
         // The first attach happens here, not in the task, so that the queue exists and is
         // bound when this returns: everything published afterwards reaches this consumer.
-        let deliveries = attach(&endpoint, &queue, &slot).await?;
+        let attached = attach(&endpoint, &queue, &slot).await?;
         let stop = self.shared.stop.subscribe();
-        let task = tokio::spawn(consume(
-            endpoint,
-            consumer.to_string(),
-            queue,
-            handler,
-            slot.clone(),
-            deliveries,
-            stop,
-        ));
+        let task = tokio::spawn(consume(endpoint, consumer.to_string(), queue, handler, slot.clone(), attached, stop));
         lock(&self.shared.subscriptions).push(Subscription { connection: slot, task });
         Ok(())
     }
@@ -238,12 +260,33 @@ impl Transport for RabbitMq {
         let mut current = tokio::time::timeout(CONNECT_TIMEOUT, self.shared.publisher.lock())
             .await
             .map_err(|_| BusError::Transport("the RabbitMQ publisher is busy reconnecting".into()))?;
-        self.publisher_channel(&mut current).await.map(|_| ())
+        self.publisher_link(&mut current).await.map(|_| ())
     }
 }
 
 fn amqp(context: &'static str) -> impl Fn(lapin::Error) -> BusError {
     move |error| BusError::Transport(format!("RabbitMQ: cannot {context}: {error}"))
+}
+
+/// Awaits `work` unless the connection closes first: lapin can leave the promise of a frame
+/// unresolved when the connection goes away under it (seen with acks), which would hang the
+/// caller for good.
+async fn while_connected<T>(
+    connection: &Connection,
+    work: impl Future<Output = Result<T, BusError>>,
+) -> Result<T, BusError> {
+    let closed = async {
+        loop {
+            tokio::time::sleep(LIVENESS_CHECK).await;
+            if !connection.status().connected() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        done = work => done,
+        () = closed => Err(BusError::Transport("RabbitMQ: the connection closed".into())),
+    }
 }
 
 async fn within<T>(
@@ -273,10 +316,10 @@ fn slot_connected(slot: &Slot) -> bool {
 
 async fn close_slot(slot: &Slot, code: u16, reason: &str) {
     let connection = lock(slot).take();
-    if let Some(connection) = connection {
-        if connection.status().connected() {
-            let _ = tokio::time::timeout(CONNECT_TIMEOUT, connection.close(code, reason)).await;
-        }
+    if let Some(connection) = connection
+        && connection.status().connected()
+    {
+        let _ = tokio::time::timeout(CONNECT_TIMEOUT, connection.close(code, reason)).await;
     }
 }
 
@@ -336,7 +379,13 @@ async fn publish_confirmed(channel: &Channel, exchange: &str, messages: &[Messag
 
 /// Opens a consumer connection: declares the exchange and the consumer's quorum queue, binds
 /// it to every topic and starts consuming with manual acks.
-async fn attach(endpoint: &Endpoint, queue: &str, slot: &Slot) -> Result<lapin::Consumer, BusError> {
+/// A live subscription: the connection it runs on and its stream of deliveries.
+struct Attached {
+    connection: Arc<Connection>,
+    deliveries: lapin::Consumer,
+}
+
+async fn attach(endpoint: &Endpoint, queue: &str, slot: &Slot) -> Result<Attached, BusError> {
     let attached = within(CONNECT_TIMEOUT, "subscribe", async {
         let connection = open_connection(&endpoint.url, &format!("pitboss consumer {queue}"), slot).await?;
         let channel = connection.create_channel().await.map_err(amqp("open a channel"))?;
@@ -353,10 +402,11 @@ async fn attach(endpoint: &Endpoint, queue: &str, slot: &Slot) -> Result<lapin::
             .map_err(amqp("bind the queue"))?;
         channel.basic_qos(PREFETCH, BasicQosOptions::default()).await.map_err(amqp("set the prefetch"))?;
         let tag = format!("{queue}.{}", Uuid::now_v7().simple());
-        channel
+        let deliveries = channel
             .basic_consume(queue, &tag, BasicConsumeOptions::default(), FieldTable::default())
             .await
-            .map_err(amqp("start consuming"))
+            .map_err(amqp("start consuming"))?;
+        Ok(Attached { connection, deliveries })
     })
     .await;
     if attached.is_err() {
@@ -380,19 +430,20 @@ async fn consume(
     queue: String,
     handler: Arc<dyn Handler>,
     slot: Slot,
-    mut deliveries: lapin::Consumer,
+    mut attached: Attached,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut backoff = MIN_BACKOFF;
     loop {
-        match deliver(&consumer, handler.as_ref(), &mut deliveries, &mut stop, &mut backoff).await {
+        match deliver(&consumer, handler.as_ref(), &mut attached, &mut stop, &mut backoff).await {
             Ended::Stopped => {
                 close_slot(&slot, REPLY_SUCCESS, "consumer stopped").await;
                 return;
             }
             Ended::Broken(reason) => tracing::warn!(%consumer, %reason, "RabbitMQ subscription broke; reconnecting"),
-            // Closing the channel returns the prefetched messages behind the failed one to
-            // the queue, so after the back-off they come again in their order.
+            // The failed message is not nacked: the broker would hand it straight back behind
+            // the ones prefetched after it. Closing the connection instead returns all of them
+            // to the queue in their order, and after the back-off they come again from there.
             Ended::HandlerFailed => {}
         }
         loop {
@@ -405,7 +456,7 @@ async fn consume(
             match attach(&endpoint, &queue, &slot).await {
                 Ok(resumed) => {
                     tracing::info!(%consumer, "RabbitMQ subscription resumed");
-                    deliveries = resumed;
+                    attached = resumed;
                     break;
                 }
                 Err(error) => tracing::warn!(%consumer, %error, "RabbitMQ subscription could not resume"),
@@ -419,38 +470,50 @@ async fn consume(
 async fn deliver(
     consumer: &str,
     handler: &dyn Handler,
-    deliveries: &mut lapin::Consumer,
+    attached: &mut Attached,
     stop: &mut watch::Receiver<bool>,
     backoff: &mut Duration,
 ) -> Ended {
+    let connection = attached.connection.clone();
     loop {
         let next = tokio::select! {
             biased;
             _ = stop.wait_for(|stopped| *stopped) => return Ended::Stopped,
-            next = deliveries.next() => next,
+            next = while_connected(&connection, async { Ok(attached.deliveries.next().await) }) => next,
         };
         let delivery = match next {
-            Some(Ok(delivery)) => delivery,
-            Some(Err(error)) => return Ended::Broken(error.to_string()),
-            None => return Ended::Broken("the subscription was cancelled".into()),
+            Ok(Some(Ok(delivery))) => delivery,
+            Ok(Some(Err(error))) => return Ended::Broken(error.to_string()),
+            Ok(None) => return Ended::Broken("the subscription was cancelled".into()),
+            Err(error) => return Ended::Broken(error.to_string()),
         };
         let message = match decode(&delivery) {
             Ok(message) => message,
             Err(reason) => {
                 // Not one of ours, and it never will be: redelivering it would block the queue.
                 tracing::error!(%consumer, %reason, "dropping a malformed RabbitMQ message");
-                if let Err(error) = delivery.reject(BasicRejectOptions { requeue: false }).await {
+                let rejected = delivery.reject(BasicRejectOptions { requeue: false });
+                if let Err(error) = while_connected(&connection, async { rejected.await.map_err(amqp("reject")) }).await
+                {
                     return Ended::Broken(error.to_string());
                 }
                 continue;
             }
         };
-        if let Err(error) = handler.handle(&message).await {
+        // A panicking handler is a failing one: the message comes again, the consumer lives on.
+        let handled = AssertUnwindSafe(handler.handle(&message)).catch_unwind().await.unwrap_or_else(|_| {
+            Err(BusError::Handler {
+                consumer: consumer.to_string(),
+                message: message.id,
+                reason: "the handler panicked".into(),
+            })
+        });
+        if let Err(error) = handled {
             tracing::warn!(%consumer, message = %message.id, %error, "consumer failed; the message will be redelivered");
-            let _ = delivery.nack(BasicNackOptions { requeue: true, multiple: false }).await;
             return Ended::HandlerFailed;
         }
-        if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
+        let acked = delivery.ack(BasicAckOptions::default());
+        if let Err(error) = while_connected(&connection, async { acked.await.map_err(amqp("ack")) }).await {
             // Applied but not acknowledged: it comes again, and the consumer drops it.
             return Ended::Broken(error.to_string());
         }

@@ -129,7 +129,9 @@ impl Relay {
         }
         match self.flush().await {
             Ok(n) => tracing::info!(published = n, "outbox relay flushed and stopped"),
-            Err(error) => tracing::warn!(%error, "outbox relay stopped with rows still pending; they go out at the next start"),
+            Err(error) => {
+                tracing::warn!(%error, "outbox relay stopped with rows still pending; they go out at the next start")
+            }
         }
         self.update_gauge().await;
     }
@@ -173,11 +175,10 @@ async fn mark_published(db: &Db, messages: &[Message], now: i64) -> Result<(), S
 /// How many outbox rows wait to be published, and when the oldest of them was written
 /// (microseconds since the epoch), for metrics and `/readyz`.
 pub async fn lag(db: &Db) -> Result<(i64, Option<i64>), StoreError> {
-    let row: (i64, Option<i64>) = db!(db, |c| sqlx::query_as(
-        "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE published_at IS NULL"
-    )
-    .fetch_one(c)
-    .await)?;
+    let row: (i64, Option<i64>) =
+        db!(db, |c| sqlx::query_as("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE published_at IS NULL")
+            .fetch_one(c)
+            .await)?;
     Ok(row)
 }
 

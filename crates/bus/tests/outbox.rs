@@ -270,7 +270,10 @@ pitboss_store::both_engines!(apply_once_applies_a_redelivered_message_once, |db|
     assert_eq!(effect_counts(&db).await, (1, 1));
 
     // Each consumer keeps its own record.
-    assert_eq!(apply_once(&db, "other", &m, async |_| -> Result<(), StoreError> { Ok(()) }).await.unwrap(), Applied::Applied);
+    assert_eq!(
+        apply_once(&db, "other", &m, async |_| -> Result<(), StoreError> { Ok(()) }).await.unwrap(),
+        Applied::Applied
+    );
 });
 
 pitboss_store::both_engines!(concurrent_deliveries_apply_once, |db| async move {

@@ -25,16 +25,65 @@ fn amqp_url() -> String {
 
 /// An exchange and a consumer of this run only, so that runs never see each other's messages.
 struct Names {
+    run: String,
     exchange: String,
     consumer: String,
 }
 
 fn names() -> Names {
-    let run = Uuid::now_v7().simple();
-    Names { exchange: format!("pitboss.test.{run}"), consumer: format!("test-{run}") }
+    let run = Uuid::now_v7().simple().to_string();
+    Names { exchange: format!("pitboss.test.{run}"), consumer: format!("test-{run}"), run }
 }
 
-/// Deletes what a test declared, whether it passed or not.
+/// Closes from the broker's side, as a broker restart or an operator would, every connection
+/// whose name mentions `tag` (the transport names its connections after the exchange or the
+/// queue). Returns how many, or `None` where `rabbitmqctl` is not installed (a remote broker).
+async fn broker_closes_connections(tag: &str) -> anyhow::Result<Option<usize>> {
+    let listed = tokio::process::Command::new("rabbitmqctl")
+        .args(["list_connections", "-q", "--no-table-headers", "pid", "client_properties"])
+        .output()
+        .await;
+    let listed = match listed {
+        Ok(listed) => listed,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    ensure!(listed.status.success(), "rabbitmqctl list_connections: {}", String::from_utf8_lossy(&listed.stderr));
+    let mut closed = 0;
+    for line in String::from_utf8_lossy(&listed.stdout).lines().filter(|line| line.contains(tag)) {
+        let Some(pid) = line.split_whitespace().next() else { continue };
+        let status = tokio::process::Command::new("rabbitmqctl")
+            .args(["close_connection", pid, "closed by a test"])
+            .output()
+            .await?;
+        ensure!(status.status.success(), "rabbitmqctl close_connection: {}", String::from_utf8_lossy(&status.stderr));
+        closed += 1;
+    }
+    Ok(Some(closed))
+}
+
+/// Runs one test body under a time limit, then deletes what it declared on the broker whether
+/// it passed, failed, panicked or hung.
+async fn with_broker<F, Fut>(limit: Duration, body: F)
+where
+    F: FnOnce(Arc<Names>) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    logs();
+    let names = Arc::new(names());
+    let mut task = tokio::spawn(body(names.clone()));
+    let outcome = tokio::time::timeout(limit, &mut task).await;
+    if outcome.is_err() {
+        task.abort();
+    }
+    clean_up(&names).await;
+    match outcome {
+        Err(_) => panic!("the test timed out after {limit:?}"),
+        Ok(Err(join)) => std::panic::resume_unwind(join.into_panic()),
+        Ok(Ok(result)) => result.unwrap(),
+    }
+}
+
 async fn clean_up(names: &Names) {
     let work = async {
         let connection = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await?;
@@ -87,14 +136,10 @@ fn message(topic: &str, key: &str, seq: usize) -> Message {
 #[tokio::test]
 #[ignore = "needs RabbitMQ: run with --ignored"]
 async fn a_message_arrives_whole_and_publishing_survives_a_lost_connection() {
-    let names = names();
-    let outcome = tokio::time::timeout(Duration::from_secs(60), round_trip(&names)).await;
-    clean_up(&names).await;
-    outcome.expect("the test timed out").unwrap();
+    with_broker(Duration::from_secs(60), round_trip).await;
 }
 
-async fn round_trip(names: &Names) -> anyhow::Result<()> {
-    logs();
+async fn round_trip(names: Arc<Names>) -> anyhow::Result<()> {
     let bus = RabbitMq::connect(&amqp_url(), &names.exchange).await?;
     bus.health().await?;
     let received = Arc::new(Mutex::new(Vec::<Message>::new()));
@@ -133,6 +178,58 @@ async fn round_trip(names: &Names) -> anyhow::Result<()> {
         Ok(received.lock().unwrap().iter().any(|m| m.id == after[0].id))
     })
     .await?;
+    bus.close().await;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs RabbitMQ: run with --ignored"]
+async fn a_failing_or_panicking_handler_gets_the_message_again_in_order() {
+    with_broker(Duration::from_secs(60), redelivery).await;
+}
+
+async fn redelivery(names: Arc<Names>) -> anyhow::Result<()> {
+    let bus = RabbitMq::connect(&amqp_url(), &names.exchange).await?;
+    let sent: Vec<Message> = (0..50).map(|seq| message("game.round", "player-1", seq)).collect();
+    let (fails, panics) = (sent[10].id, sent[20].id);
+    let applied = Arc::new(Mutex::new(Vec::<Uuid>::new()));
+    let attempts = Arc::new(Mutex::new(BTreeMap::<Uuid, usize>::new()));
+    let (record, tries) = (applied.clone(), attempts.clone());
+    bus.subscribe(
+        &names.consumer,
+        handler_fn(move |m: Message| {
+            let (record, tries) = (record.clone(), tries.clone());
+            async move {
+                let attempt = {
+                    let mut tries = tries.lock().unwrap();
+                    let n = tries.entry(m.id).or_default();
+                    *n += 1;
+                    *n
+                };
+                if m.id == fails && attempt == 1 {
+                    return Err(BusError::Handler { consumer: "test".into(), message: m.id, reason: "not yet".into() });
+                }
+                if m.id == panics && attempt == 1 {
+                    panic!("a bug in a handler");
+                }
+                let mut record = record.lock().unwrap();
+                if !record.contains(&m.id) {
+                    record.push(m.id);
+                }
+                Ok(())
+            }
+        }),
+    )
+    .await?;
+    bus.publish(&sent).await?;
+    wait_until("all 50 are applied", Duration::from_secs(30), || async { Ok(applied.lock().unwrap().len() >= 50) })
+        .await?;
+    let position = |id: &Uuid| sent.iter().position(|m| &m.id == id);
+    let order: Vec<_> = applied.lock().unwrap().iter().map(position).collect();
+    let want: Vec<_> = (0..sent.len()).map(Some).collect();
+    assert_eq!(order, want, "redelivered messages keep their place");
+    assert_eq!(attempts.lock().unwrap()[&fails], 2);
+    assert_eq!(attempts.lock().unwrap()[&panics], 2);
     bus.close().await;
     Ok(())
 }
@@ -199,8 +296,8 @@ fn effect_handler(db: Db, consumer: String, deliveries: Arc<AtomicUsize>) -> Arc
         let deliveries = deliveries.clone();
         async move {
             deliveries.fetch_add(1, Ordering::SeqCst);
-            let body: serde_json::Value = serde_json::from_str(&message.payload)
-                .map_err(|e| BusError::Transport(format!("bad payload: {e}")))?;
+            let body: serde_json::Value =
+                serde_json::from_str(&message.payload).map_err(|e| BusError::Transport(format!("bad payload: {e}")))?;
             let seq = body["seq"].as_i64().unwrap_or(-1);
             apply_once(&db, &consumer, &message, async |tx| -> Result<(), StoreError> {
                 exec!(
@@ -225,14 +322,10 @@ async fn applied(db: &Db) -> anyhow::Result<i64> {
 #[tokio::test]
 #[ignore = "needs RabbitMQ: run with --ignored"]
 async fn every_message_takes_effect_exactly_once_through_lost_connections_and_a_restart() {
-    let names = names();
-    let outcome = tokio::time::timeout(Duration::from_secs(180), exactly_once(&names)).await;
-    clean_up(&names).await;
-    outcome.expect("the test timed out").unwrap();
+    with_broker(Duration::from_secs(180), exactly_once).await;
 }
 
-async fn exactly_once(names: &Names) -> anyhow::Result<()> {
-    logs();
+async fn exactly_once(names: Arc<Names>) -> anyhow::Result<()> {
     let db = pitboss_store::testing::postgres().await?;
     {
         let mut tx = db.begin().await?;
@@ -272,10 +365,23 @@ async fn exactly_once(names: &Names) -> anyhow::Result<()> {
     let consumer_bus = RabbitMq::connect(&url, &names.exchange).await?;
     consumer_bus.subscribe(&names.consumer, handler()).await?;
 
-    write_messages(&db, MESSAGES / 2..MESSAGES).await?;
+    write_messages(&db, MESSAGES / 2..MESSAGES - 100).await?;
     notify.notify_one();
     wait_until("most are applied", limit, || async { Ok(applied(&db).await? >= 1_300) }).await?;
     tokio::join!(publisher.close_connection_for_test(), consumer_bus.close_connection_for_test());
+
+    wait_until("most are applied", limit, || async { Ok(applied(&db).await? >= 1_600) }).await?;
+    // The publisher reconnects lazily; make sure it is connected so that the broker cuts it too.
+    publisher.health().await?;
+    match broker_closes_connections(&names.run).await? {
+        Some(closed) => {
+            ensure!(closed >= 2, "the broker closed {closed} connections, expected the publisher's and the consumer's")
+        }
+        None => eprintln!("rabbitmqctl is not installed: skipping the broker-side close"),
+    }
+    // Written after the cut: the publisher has to reconnect to send these.
+    write_messages(&db, MESSAGES - 100..MESSAGES).await?;
+    notify.notify_one();
 
     wait_until("every message is applied", limit, || async { Ok(applied(&db).await? >= MESSAGES as i64) }).await?;
     stop.send(true)?;
@@ -283,16 +389,17 @@ async fn exactly_once(names: &Names) -> anyhow::Result<()> {
     // Give stray redeliveries time to arrive: they must change nothing.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let (rows, distinct): (i64, i64) = db!(&db, |c| sqlx::query_as(
-        "SELECT COUNT(*), COUNT(DISTINCT message_id) FROM test_effects"
-    )
-    .fetch_one(c)
-    .await)?;
-    let (outbox_rows, missing): (i64, i64) = db!(&db, |c| sqlx::query_as(
+    let (rows, distinct): (i64, i64) =
+        db!(&db, |c| sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT message_id) FROM test_effects")
+            .fetch_one(c)
+            .await)?;
+    let (outbox_rows, missing): (i64, i64) = db!(&db, |c| {
+        sqlx::query_as(
         "SELECT COUNT(*), COUNT(*) - COUNT(e.message_id) FROM outbox o LEFT JOIN test_effects e ON e.message_id = o.id"
     )
     .fetch_one(c)
-    .await)?;
+    .await
+    })?;
     let consumed: i64 = db!(&db, |c| sqlx::query_scalar("SELECT COUNT(*) FROM consumed_messages WHERE consumer = $1")
         .bind(&names.consumer)
         .fetch_one(c)
@@ -307,11 +414,11 @@ async fn exactly_once(names: &Names) -> anyhow::Result<()> {
     ensure!(rows == MESSAGES as i64 && distinct == rows, "{rows} effects for {distinct} messages");
     ensure!(consumed == MESSAGES as i64, "{consumed} consumed_messages rows");
     ensure!(lag(&db).await?.0 == 0, "the outbox is drained");
+    ensure!(publish_failures >= 1, "no publish lost its connection mid-batch");
 
     // One key's messages took effect in the order they were written.
-    let order: Vec<(String, i64)> = db!(&db, |c| sqlx::query_as("SELECT key, seq FROM test_effects ORDER BY applied")
-        .fetch_all(c)
-        .await)?;
+    let order: Vec<(String, i64)> =
+        db!(&db, |c| sqlx::query_as("SELECT key, seq FROM test_effects ORDER BY applied").fetch_all(c).await)?;
     let mut last: BTreeMap<String, i64> = BTreeMap::new();
     let mut out_of_order = BTreeSet::new();
     for (key, seq) in order {
