@@ -23,52 +23,27 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
 /// Longest accepted identifier or label (transaction ids, game names, sources...).
 pub const MAX_LABEL_LEN: usize = 200;
 
-macro_rules! event_types {
-    ($($variant:ident => $name:literal),+ $(,)?) => {
-        /// Every event type Pitboss accepts, by its wire name.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-        pub enum EventType {
-            $(#[serde(rename = $name)] $variant,)+
-        }
-
-        impl EventType {
-            pub const ALL: &'static [EventType] = &[$(EventType::$variant,)+];
-
-            pub fn as_str(&self) -> &'static str {
-                match self { $(EventType::$variant => $name,)+ }
-            }
-
-            pub fn from_name(name: &str) -> Option<EventType> {
-                match name { $($name => Some(EventType::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
-event_types! {
-    PlayerRegistered => "player.registered",
-    PlayerUpdated => "player.updated",
-    SessionStarted => "session.started",
-    SessionEnded => "session.ended",
-    DepositRequested => "payment.deposit.requested",
-    DepositCompleted => "payment.deposit.completed",
-    DepositFailed => "payment.deposit.failed",
-    WithdrawalRequested => "payment.withdrawal.requested",
-    WithdrawalCompleted => "payment.withdrawal.completed",
-    WithdrawalFailed => "payment.withdrawal.failed",
-    WithdrawalCancelled => "payment.withdrawal.cancelled",
-    GameRound => "game.round",
-    BonusGranted => "bonus.granted",
-    BonusWagered => "bonus.wagered",
-    BonusConverted => "bonus.converted",
-    BonusForfeited => "bonus.forfeited",
-}
-
-impl fmt::Display for EventType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+crate::string_enum!(
+    /// Every event type Pitboss accepts, by its wire name.
+    EventType {
+        PlayerRegistered => "player.registered",
+        PlayerUpdated => "player.updated",
+        SessionStarted => "session.started",
+        SessionEnded => "session.ended",
+        DepositRequested => "payment.deposit.requested",
+        DepositCompleted => "payment.deposit.completed",
+        DepositFailed => "payment.deposit.failed",
+        WithdrawalRequested => "payment.withdrawal.requested",
+        WithdrawalCompleted => "payment.withdrawal.completed",
+        WithdrawalFailed => "payment.withdrawal.failed",
+        WithdrawalCancelled => "payment.withdrawal.cancelled",
+        GameRound => "game.round",
+        BonusGranted => "bonus.granted",
+        BonusWagered => "bonus.wagered",
+        BonusConverted => "bonus.converted",
+        BonusForfeited => "bonus.forfeited",
     }
-}
+);
 
 /// Marketing consent per channel. A channel not mentioned is not consented.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

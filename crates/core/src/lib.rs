@@ -6,6 +6,7 @@
 pub mod event;
 pub mod id;
 pub mod money;
+mod string_enum;
 pub mod time;
 
 pub use event::{Envelope, EventBody, EventError, EventType, RawEnvelope};

@@ -45,6 +45,15 @@ pub struct TransactionDetail {
     pub history: Vec<StatusChange>,
 }
 
+#[derive(sqlx::FromRow)]
+struct HistoryRow {
+    from_status: Option<String>,
+    to_status: String,
+    reason: Option<String>,
+    actor: String,
+    at: i64,
+}
+
 pub async fn transaction(db: &Db, id: Uuid) -> Result<TransactionDetail, LedgerError> {
     let sql = format!("SELECT {TX_COLUMNS} FROM ledger_transactions WHERE id = $1");
     let row: Option<TxRow> = db!(db, |c| sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?;
@@ -59,7 +68,7 @@ pub async fn transaction(db: &Db, id: Uuid) -> Result<TransactionDetail, LedgerE
         .fetch_all(c)
         .await
     })?;
-    let history: Vec<(Option<String>, String, Option<String>, String, i64)> = db!(db, |c| {
+    let history: Vec<HistoryRow> = db!(db, |c| {
         sqlx::query_as(
             "SELECT from_status, to_status, reason, actor, at FROM ledger_status_history WHERE transaction_id = $1 ORDER BY id",
         )
@@ -75,13 +84,13 @@ pub async fn transaction(db: &Db, id: Uuid) -> Result<TransactionDetail, LedgerE
             .collect(),
         history: history
             .into_iter()
-            .filter_map(|(from, to, reason, actor, at)| {
+            .filter_map(|h| {
                 Some(StatusChange {
-                    from: from.and_then(|f| f.parse().ok()),
-                    to: to.parse().ok()?,
-                    reason,
-                    actor,
-                    at: from_micros(at),
+                    from: h.from_status.and_then(|f| f.parse().ok()),
+                    to: h.to_status.parse().ok()?,
+                    reason: h.reason,
+                    actor: h.actor,
+                    at: from_micros(h.at),
                 })
             })
             .collect(),

@@ -1,42 +1,10 @@
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use pitboss_core::Currency;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-        pub enum $name { $(#[serde(rename = $text)] $variant,)+ }
-
-        impl $name {
-            pub fn as_str(&self) -> &'static str {
-                match self { $($name::$variant => $text,)+ }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(format!("'{s}' is not one of: {}", [$($text),+].join(", "))),
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-string_enum!(
+pitboss_core::string_enum!(
     /// What a ledger transaction is.
     TxKind {
         Deposit => "deposit",
@@ -49,7 +17,7 @@ string_enum!(
     }
 );
 
-string_enum!(
+pitboss_core::string_enum!(
     /// Where a transaction is in its life. Every change is kept in the status history.
     TxStatus {
         Pending => "pending",

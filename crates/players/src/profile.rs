@@ -11,43 +11,15 @@ use uuid::Uuid;
 
 use crate::PlayerError;
 
-macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-        pub enum $name { $(#[serde(rename = $text)] $variant,)+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
-            pub fn as_str(&self) -> &'static str {
-                match self { $($name::$variant => $text,)+ }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(format!(
-                        "'{s}' is not one of: {}",
-                        [$($text),+].join(", ")
-                    )),
-                }
-            }
-        }
-    };
-}
-
-string_enum!(
+pitboss_core::string_enum!(
     /// Whether the account may play.
     PlayerStatus { Active => "active", Blocked => "blocked", SelfExcluded => "self_excluded", Closed => "closed" }
 );
-string_enum!(
+pitboss_core::string_enum!(
     /// Where the player stands in identity verification.
     KycStatus { None => "none", Pending => "pending", Verified => "verified", Rejected => "rejected" }
 );
-string_enum!(
+pitboss_core::string_enum!(
     Gender { Male => "male", Female => "female", Other => "other", Undisclosed => "undisclosed" }
 );
 
@@ -130,6 +102,51 @@ pub struct PlayerPatch {
     pub tags: Option<Vec<String>>,
     /// When given, the update applies only if the profile is still at this version.
     pub expected_version: Option<i64>,
+}
+
+impl Player {
+    /// This profile as a `player.registered` payload, for announcing an API-made player.
+    pub fn as_registered(&self) -> PlayerRegistered {
+        PlayerRegistered {
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            birth_date: self.birth_date,
+            gender: self.gender.map(|g| g.as_str().to_string()),
+            country: self.country.clone(),
+            language: self.language.clone(),
+            currency: self.currency,
+            registered_at: Some(self.registered_at),
+            traffic_source: self.traffic_source.clone(),
+            affiliate_id: self.affiliate_id.clone(),
+            campaign: self.campaign.clone(),
+            consents: self.consents,
+            tags: self.tags.clone(),
+        }
+    }
+
+    /// This profile as a `player.updated` payload carrying every field's current value.
+    pub fn as_update(&self) -> PlayerUpdated {
+        PlayerUpdated {
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            birth_date: self.birth_date,
+            gender: self.gender.map(|g| g.as_str().to_string()),
+            country: Some(self.country.clone()),
+            language: self.language.clone(),
+            traffic_source: self.traffic_source.clone(),
+            affiliate_id: self.affiliate_id.clone(),
+            campaign: self.campaign.clone(),
+            consents: Some(self.consents),
+            status: Some(self.status.as_str().to_string()),
+            kyc_status: Some(self.kyc_status.as_str().to_string()),
+            vip_tier: Some(self.vip_tier.clone()),
+            tags: Some(self.tags.clone()),
+        }
+    }
 }
 
 impl NewPlayer {

@@ -18,7 +18,7 @@ pub const MAX_LIMIT: u32 = 500;
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PlayerQuery {
-    /// Matches a player id, an external id, an email, a phone number, or the start of a name.
+    /// Matches a player id, an external id, an email, a phone number, or the start of any word of the name.
     pub q: Option<String>,
     pub country: Option<String>,
     pub status: Option<PlayerStatus>,
@@ -66,7 +66,9 @@ pub async fn search(db: &Db, query: &PlayerQuery) -> Result<Page<Player>, Player
 
     if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         if let Ok(id) = Uuid::parse_str(q) {
-            clauses.push(format!("id = {}", arg(Bind::Id(id))));
+            // Platforms often key players by UUID too: match either id.
+            let (i, e) = (arg(Bind::Id(id)), arg(Bind::Text(q.to_string())));
+            clauses.push(format!("(id = {i} OR external_id = {e})"));
         } else if q.contains('@') {
             clauses.push(format!("email = {}", arg(Bind::Text(q.to_lowercase()))));
         } else if let Ok(phone) = crate::profile::phone(q) {
@@ -74,9 +76,14 @@ pub async fn search(db: &Db, query: &PlayerQuery) -> Result<Page<Player>, Player
             let (p, e) = (arg(Bind::Text(phone)), arg(Bind::Text(q.to_string())));
             clauses.push(format!("(phone = {p} OR external_id = {e})"));
         } else {
+            // The start of any word of the name: first name, last name, or "first last".
+            let word = escape_like(&q.to_lowercase());
             let e = arg(Bind::Text(q.to_string()));
-            let n = arg(Bind::Text(format!("{}%", escape_like(&q.to_lowercase()))));
-            clauses.push(format!("(external_id = {e} OR search_name LIKE {n} ESCAPE '\\')"));
+            let start = arg(Bind::Text(format!("{word}%")));
+            let inner = arg(Bind::Text(format!("% {word}%")));
+            clauses.push(format!(
+                "(external_id = {e} OR search_name LIKE {start} ESCAPE '\\' OR search_name LIKE {inner} ESCAPE '\\')"
+            ));
         }
     }
     let text_filters = [

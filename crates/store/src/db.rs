@@ -125,7 +125,7 @@ impl Db {
 
     /// A round trip to the database, for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let one: i64 = crate::db!(self, |c| sqlx::query_scalar("SELECT 1").fetch_one(c).await)?;
+        let one: i64 = crate::db!(self, |c| sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(c).await)?;
         debug_assert_eq!(one, 1);
         Ok(())
     }

@@ -46,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api)
         .merge(routes::system::router())
         .fallback(routes::system::not_found)
+        .method_not_allowed_fallback(routes::system::method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::GATEWAY_TIMEOUT, Duration::from_secs(60)))

@@ -1,6 +1,7 @@
 //! `POST /api/v1/events`: the casino platform's way in.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -36,8 +37,19 @@ pub fn router() -> Router<AppState> {
     ),
     security(("api_key" = []))
 )]
-pub async fn ingest(State(state): State<AppState>, caller: Authenticated, body: Bytes) -> Result<Json<BatchReport>, Problem> {
+pub async fn ingest(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<BatchReport>, Problem> {
     caller.require(Scope::EventsWrite)?;
+    let body = body.map_err(|_| {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!("the request body is larger than {} bytes; send smaller batches", crate::MAX_BODY_BYTES),
+        )
+    })?;
     let received_at = Utc::now();
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| Problem::bad_request(format!("the request body is not valid JSON: {e}")))?;

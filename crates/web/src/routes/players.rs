@@ -61,7 +61,8 @@ pub async fn create(
         "external_id": player.external_id,
     })))
     .await?;
-    announce(&mut tx, EventType::PlayerRegistered, &player, serde_json::to_value(&player).unwrap_or_default()).await?;
+    let payload = serde_json::to_value(player.as_registered()).unwrap_or_default();
+    announce(&mut tx, EventType::PlayerRegistered, &player, payload).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(player)))
 }
@@ -94,8 +95,9 @@ pub async fn update(
     let after = pitboss_players::update(&mut tx, id, &patch, now).await?;
     if after.version != before.version {
         let changes = changed_fields(&before, &after);
-        audit::record(&mut tx, &AuditEntry::new(caller.actor(), "player.update", "player", id).details(changes.clone())).await?;
-        announce(&mut tx, EventType::PlayerUpdated, &after, changes).await?;
+        audit::record(&mut tx, &AuditEntry::new(caller.actor(), "player.update", "player", id).details(changes)).await?;
+        let payload = serde_json::to_value(after.as_update()).unwrap_or_default();
+        announce(&mut tx, EventType::PlayerUpdated, &after, payload).await?;
     }
     tx.commit().await?;
     Ok(axum::Json(after))

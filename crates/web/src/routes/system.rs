@@ -56,3 +56,11 @@ pub async fn openapi() -> impl IntoResponse {
 pub async fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint; the API is described at /api/openapi.json")
 }
+
+pub async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "this endpoint does not take that method; the API is described at /api/openapi.json",
+    )
+}

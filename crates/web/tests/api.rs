@@ -1,0 +1,794 @@
+//! The HTTP API, driven in-process on both engines: authentication and scopes, problem
+//! details, event batches, the player and ledger endpoints with their audit records, the
+//! system endpoints, the OpenAPI document, and targets.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use chrono::{Duration, Utc};
+use pitboss_auth::{api_key, audit};
+use pitboss_bus::in_process::InProcess;
+use pitboss_ingest::Ingestor;
+use pitboss_store::{Db, both_engines, db, sqlx};
+use pitboss_web::{AppState, Target};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+/// The app for one database, and an admin key to call it with.
+struct Api {
+    app: Router,
+    db: Db,
+    key: String,
+    /// The admin key's name, as the audit log names its actor (`api-key:<name>`).
+    key_name: String,
+}
+
+/// What came back.
+struct Reply {
+    status: StatusCode,
+    content_type: Option<String>,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    /// Asserts an RFC 9457 problem with this status, and returns it.
+    fn problem(&self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text);
+        assert_eq!(self.content_type.as_deref(), Some("application/problem+json"), "{}", self.text);
+        let p = self.json();
+        assert_eq!(p["status"], json!(status), "{p}");
+        assert!(p["type"].as_str().is_some_and(|t| t.starts_with("/problems/")), "{p}");
+        assert!(p["title"].as_str().is_some_and(|t| !t.is_empty()), "{p}");
+        assert!(p["detail"].as_str().is_some_and(|t| !t.is_empty()), "{p}");
+        p
+    }
+
+    fn ok(&self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text);
+        self.json()
+    }
+}
+
+async fn api(db: &Db) -> Api {
+    api_with_targets(db, "all").await
+}
+
+async fn api_with_targets(db: &Db, targets: &str) -> Api {
+    let state = AppState::new(
+        db.clone(),
+        Ingestor::new(db.clone()),
+        Arc::new(InProcess::new()),
+        Target::parse_list(targets).expect("targets"),
+    );
+    let (key_name, key) = new_key(db, "admin").await;
+    Api { app: pitboss_web::app(state), db: db.clone(), key, key_name }
+}
+
+/// A new API key with these scopes: its name and the key.
+async fn new_key(db: &Db, scopes: &str) -> (String, String) {
+    let name = format!("test-{}", Uuid::now_v7().simple());
+    let (_, key) =
+        api_key::create(db, &name, scopes.parse().expect("scopes"), "operator:tester").await.expect("create a key");
+    (name, key)
+}
+
+impl Api {
+    async fn raw(&self, method: Method, path: &str, key: Option<&str>, body: Option<Vec<u8>>) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(key) = key {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {key}"));
+        }
+        let req = match body {
+            Some(bytes) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(bytes)),
+            None => req.body(Body::empty()),
+        }
+        .expect("request");
+        let res = self.app.clone().oneshot(req).await.expect("the router always answers");
+        let status = res.status();
+        let content_type = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.expect("body");
+        Reply { status, content_type, text: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Reply {
+        self.raw(method, path, key, body.map(|b| b.to_string().into_bytes())).await
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, Some(&self.key), None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(&self.key), Some(body)).await
+    }
+
+    async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(&self.key), Some(body)).await
+    }
+
+    async fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        db!(&self.db, |c| sqlx::query_scalar(&sql).fetch_one(c).await).expect("count")
+    }
+
+    /// Creates a player over the API and returns its profile.
+    async fn player(&self, external_id: &str) -> Value {
+        self.post("/api/v1/players", json!({"external_id": external_id, "country": "DE", "currency": "EUR"}))
+            .await
+            .ok(201)
+    }
+
+    /// The player's id, found over the API by external id.
+    async fn player_id(&self, external_id: &str) -> String {
+        let page = self.get(&format!("/api/v1/players?q={external_id}")).await.ok(200);
+        assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+        page["items"][0]["id"].as_str().unwrap().to_string()
+    }
+
+    /// The posted balance of the player's cash account.
+    async fn cash(&self, player: &str) -> i64 {
+        let balances = self.get(&format!("/api/v1/players/{player}/balances")).await.ok(200);
+        balances
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["account"].as_str().is_some_and(|a| a.contains(":cash:")))
+            .map(|b| b["posted"].as_i64().unwrap())
+            .unwrap_or(0)
+    }
+}
+
+fn event(kind: &str, player: &str, payload: Value) -> Value {
+    json!({
+        "id": Uuid::now_v7(), "type": kind, "player_id": player,
+        "occurred_at": (Utc::now() - Duration::seconds(5)).to_rfc3339(), "source": "test", "payload": payload,
+    })
+}
+
+fn registered(player: &str) -> Value {
+    event(
+        "player.registered",
+        player,
+        json!({"email": format!("{player}@example.com"), "country": "DE", "currency": "EUR"}),
+    )
+}
+
+fn deposit(player: &str, reference: &str, amount: i64) -> Value {
+    event(
+        "payment.deposit.completed",
+        player,
+        json!({"transaction_id": reference, "amount": amount, "currency": "EUR"}),
+    )
+}
+
+// ---- authentication and scopes ----
+
+both_engines!(a_request_without_a_valid_api_key_is_a_401_problem, |db| async move {
+    let api = api(&db).await;
+    for (method, path) in [(Method::GET, "/api/v1/players"), (Method::POST, "/api/v1/events")] {
+        let no_key = api.call(method.clone(), path, None, Some(json!([]))).await;
+        let p = no_key.problem(401);
+        assert!(p["detail"].as_str().unwrap().contains("Authorization: Bearer"), "{p}");
+        api.call(method.clone(), path, Some("pbk_notakey"), Some(json!([]))).await.problem(401);
+        let forged = format!("pbk_abcdefgh_{}", "x".repeat(40));
+        api.call(method, path, Some(&forged), Some(json!([]))).await.problem(401);
+    }
+    // The key is also accepted as X-Api-Key.
+    let req = Request::get("/api/v1/players").header("x-api-key", &api.key).body(Body::empty()).unwrap();
+    assert_eq!(api.app.clone().oneshot(req).await.unwrap().status(), StatusCode::OK);
+    // A revoked key stops working at once.
+    let (name, key) = new_key(&db, "players:read").await;
+    assert_eq!(api.call(Method::GET, "/api/v1/players", Some(&key), None).await.status, StatusCode::OK);
+    let id = api_key::list(&db).await.unwrap().into_iter().find(|k| k.name == name).unwrap().id;
+    api_key::revoke(&db, id, "operator:tester").await.unwrap();
+    api.call(Method::GET, "/api/v1/players", Some(&key), None).await.problem(401);
+});
+
+both_engines!(a_key_without_the_needed_scope_gets_a_403_naming_the_scope, |db| async move {
+    let api = api(&db).await;
+    let (_, reader) = new_key(&db, "players:read").await;
+    let batch = json!([registered("p-1")]);
+    let p = api.call(Method::POST, "/api/v1/events", Some(&reader), Some(batch)).await.problem(403);
+    assert!(p["detail"].as_str().unwrap().contains("events:write"), "{p}");
+    assert_eq!(api.count("events").await, 0, "nothing was ingested");
+
+    let p = api
+        .call(
+            Method::POST,
+            "/api/v1/players",
+            Some(&reader),
+            Some(json!({"external_id": "p-1", "country": "DE", "currency": "EUR"})),
+        )
+        .await
+        .problem(403);
+    assert!(p["detail"].as_str().unwrap().contains("players:write"), "{p}");
+    let p = api.call(Method::GET, "/api/v1/audit", Some(&reader), None).await.problem(403);
+    assert!(p["detail"].as_str().unwrap().contains("admin"), "{p}");
+    // What the scope does allow works.
+    assert_eq!(api.call(Method::GET, "/api/v1/players", Some(&reader), None).await.status, StatusCode::OK);
+});
+
+// ---- events ----
+
+both_engines!(a_body_that_is_not_json_or_not_a_batch_is_a_400_problem, |db| async move {
+    let api = api(&db).await;
+    let key = Some(api.key.as_str());
+    let p = api.raw(Method::POST, "/api/v1/events", key, Some(b"[{\"id\": ".to_vec())).await.problem(400);
+    assert!(p["detail"].as_str().unwrap().contains("not valid JSON"), "{p}");
+    for not_a_batch in [json!(42), json!("events"), json!({"items": []}), json!({"events": {}})] {
+        api.call(Method::POST, "/api/v1/events", key, Some(not_a_batch)).await.problem(400);
+    }
+});
+
+both_engines!(an_empty_batch_is_a_400_problem, |db| async move {
+    let api = api(&db).await;
+    for empty in [json!([]), json!({"events": []})] {
+        let p = api.post("/api/v1/events", empty).await.problem(400);
+        assert!(p["detail"].as_str().unwrap().contains("empty"), "{p}");
+    }
+});
+
+both_engines!(a_batch_of_more_than_5000_events_is_a_413_problem_and_stores_nothing, |db| async move {
+    let api = api(&db).await;
+    let mut batch = vec![registered("p-1")];
+    batch.extend((0..5_000).map(|i| deposit("p-1", &format!("d-{i}"), 100)));
+    assert_eq!(batch.len(), 5_001);
+    let p = api.post("/api/v1/events", Value::Array(batch)).await.problem(413);
+    assert!(p["detail"].as_str().unwrap().contains("5000"), "{p}");
+    assert_eq!(api.count("events").await, 0);
+    assert_eq!(api.count("players").await, 0);
+});
+
+both_engines!(a_batch_of_1000_valid_events_is_accepted_whole, |db| async move {
+    let api = api(&db).await;
+    let players: Vec<String> = (0..10).map(|i| format!("p-{i}")).collect();
+    let report =
+        api.post("/api/v1/events", json!(players.iter().map(|p| registered(p)).collect::<Vec<_>>())).await.ok(200);
+    assert_eq!(report["accepted"], 10, "{report}");
+
+    let batch: Vec<Value> = (0..1_000).map(|i| deposit(&players[i % 10], &format!("d-{i}"), 250)).collect();
+    let report = api.post("/api/v1/events", json!({"events": batch})).await.ok(200);
+    assert_eq!(
+        (report["accepted"].as_i64(), report["duplicates"].as_i64(), report["rejected"].as_i64()),
+        (Some(1000), Some(0), Some(0))
+    );
+    let items = report["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1_000);
+    for (i, item) in items.iter().enumerate() {
+        assert_eq!(item["index"], i, "{item}");
+        assert_eq!(item["status"], "accepted", "{item}");
+        assert_eq!(item["id"], batch[i]["id"], "{item}");
+    }
+    assert_eq!(api.count("events").await, 1_010);
+
+    let id = api.player_id("p-3").await;
+    let stats = api.get(&format!("/api/v1/players/{id}/stats")).await.ok(200);
+    assert_eq!((stats["deposit_count"].as_i64(), stats["deposit_sum"].as_i64()), (Some(100), Some(25_000)));
+    assert_eq!(api.cash(&id).await, 25_000);
+
+    // Sent again, every event is a duplicate and nothing changes.
+    let report = api.post("/api/v1/events", json!(batch)).await.ok(200);
+    assert_eq!(report["duplicates"], 1_000, "{}", report["items"][0]);
+    assert_eq!(api.cash(&id).await, 25_000);
+});
+
+both_engines!(each_bad_item_gets_its_own_answer_and_the_good_ones_go_through, |db| async move {
+    let api = api(&db).await;
+    let good = deposit("p-1", "d-1", 1_000);
+    let mut missing_reference = deposit("p-1", "d-2", 1_000);
+    missing_reference["payload"].as_object_mut().unwrap().remove("transaction_id");
+    let mut v4_id = deposit("p-1", "d-3", 1_000);
+    v4_id["id"] = json!("6f1c1f4e-8a8b-4c43-9a7e-1d5f0c0b7a11");
+    let batch = json!([
+        registered("p-1"),
+        good.clone(),
+        "not an object",
+        event("payment.deposit.teleported", "p-1", json!({})),
+        deposit("p-1", "d-4", -5),
+        missing_reference,
+        deposit("nobody", "d-5", 100),
+        v4_id,
+        good.clone(),
+        deposit("p-1", "d-6", 500),
+    ]);
+    let report = api.post("/api/v1/events", batch).await.ok(200);
+    let items = report["items"].as_array().unwrap();
+    let statuses: Vec<&str> = items.iter().map(|i| i["status"].as_str().unwrap()).collect();
+    assert_eq!(
+        statuses,
+        [
+            "accepted",
+            "accepted",
+            "rejected",
+            "rejected",
+            "rejected",
+            "rejected",
+            "rejected",
+            "rejected",
+            "duplicate",
+            "accepted"
+        ]
+    );
+    let field = |i: usize| items[i]["error"]["field"].as_str().unwrap().to_string();
+    let message = |i: usize| items[i]["error"]["message"].as_str().unwrap().to_string();
+    assert_eq!(field(2), "");
+    assert_eq!(field(3), "type");
+    assert!(message(3).contains("unknown event type"), "{}", message(3));
+    assert!(message(4).contains("zero or positive"), "{}", message(4));
+    assert_eq!(field(5), "payload.transaction_id");
+    assert_eq!(field(6), "player_id");
+    assert!(message(6).contains("unknown player 'nobody'"), "{}", message(6));
+    assert_eq!(field(7), "id");
+    assert!(message(7).contains("UUIDv7"), "{}", message(7));
+    assert!(items[1].get("error").is_none(), "an accepted item carries no error: {}", items[1]);
+    assert_eq!(items[1]["id"], good["id"]);
+    assert_eq!(items[8]["id"], good["id"]);
+    assert_eq!(
+        (report["accepted"].as_i64(), report["duplicates"].as_i64(), report["rejected"].as_i64()),
+        (Some(3), Some(1), Some(6))
+    );
+
+    let id = api.player_id("p-1").await;
+    assert_eq!(api.cash(&id).await, 1_500);
+});
+
+// ---- players ----
+
+both_engines!(creating_a_player_answers_201_and_writes_an_audit_record_and_an_outbox_row, |db| async move {
+    let api = api(&db).await;
+    let outbox_before = api.count("outbox").await;
+    let body = json!({
+        "external_id": "p-42", "email": "Anna@Example.com", "phone": "+49 151 1234 5678", "first_name": "Anna",
+        "country": "de", "currency": "EUR", "tags": ["VIP"], "consents": {"email": true},
+    });
+    let p = api.post("/api/v1/players", body).await.ok(201);
+    assert_eq!(p["external_id"], "p-42");
+    assert_eq!(p["email"], "anna@example.com");
+    assert_eq!(p["phone"], "+4915112345678");
+    assert_eq!(p["country"], "DE");
+    assert_eq!(p["tags"], json!(["vip"]));
+    assert_eq!(p["consents"]["email"], true);
+    assert_eq!(p["version"], 1);
+    let id = p["id"].as_str().unwrap();
+    assert_eq!(api.get(&format!("/api/v1/players/{id}")).await.ok(200), p);
+
+    let records = audit::list(&db, Some("player"), Some(id), 10).await.unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].action, "player.create");
+    assert_eq!(records[0].actor, format!("api-key:{}", api.key_name));
+    assert_eq!(records[0].details["external_id"], "p-42");
+    // The audit log is readable over the API too.
+    let listed = api.get(&format!("/api/v1/audit?target_type=player&target_id={id}")).await.ok(200);
+    assert_eq!(listed[0]["action"], "player.create");
+
+    assert_eq!(api.count("outbox").await, outbox_before + 1);
+    let (topic, key, payload): (String, String, String) = db!(&db, |c| {
+        sqlx::query_as("SELECT topic, partition_key, payload FROM outbox ORDER BY id DESC LIMIT 1").fetch_one(c).await
+    })
+    .unwrap();
+    assert_eq!((topic.as_str(), key.as_str()), ("player.registered", id));
+    let envelope: Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(envelope["type"], "player.registered");
+    assert_eq!(envelope["player_id"], "p-42");
+});
+
+both_engines!(an_invalid_or_duplicate_player_is_refused_with_a_problem_and_leaves_no_trace, |db| async move {
+    let api = api(&db).await;
+    let p = api
+        .post("/api/v1/players", json!({"external_id": "p-1", "email": "nope", "country": "DE", "currency": "EUR"}))
+        .await
+        .problem(422);
+    assert_eq!(p["field"], "email", "{p}");
+    let p = api
+        .post("/api/v1/players", json!({"external_id": "p-1", "country": "DE", "currency": "EURO"}))
+        .await
+        .problem(422);
+    assert!(p["detail"].as_str().unwrap().contains("ISO 4217"), "{p}");
+    api.post("/api/v1/players", json!({"external_id": "p-1"})).await.problem(422);
+    api.player("p-1").await;
+    let p = api
+        .post("/api/v1/players", json!({"external_id": "p-1", "country": "GB", "currency": "GBP"}))
+        .await
+        .problem(409);
+    assert!(p["detail"].as_str().unwrap().contains("p-1"), "{p}");
+    assert_eq!(api.count("players").await, 1);
+    assert_eq!(audit::list(&db, Some("player"), None, 100).await.unwrap().len(), 1);
+    assert_eq!(api.count("outbox").await, 1);
+});
+
+both_engines!(a_patch_with_a_stale_expected_version_is_a_409_problem_and_changes_nothing, |db| async move {
+    let api = api(&db).await;
+    let p = api.player("p-1").await;
+    let id = p["id"].as_str().unwrap();
+    let path = format!("/api/v1/players/{id}");
+    let v2 = api.patch(&path, json!({"first_name": "Anna", "tags": ["vip"], "expected_version": 1})).await.ok(200);
+    assert_eq!((v2["version"].as_i64(), v2["first_name"].as_str()), (Some(2), Some("Anna")));
+    assert_eq!(v2["country"], "DE", "fields left out are unchanged");
+
+    let outbox = api.count("outbox").await;
+    let problem = api.patch(&path, json!({"first_name": "Eve", "expected_version": 1})).await.problem(409);
+    assert!(problem["detail"].as_str().unwrap().contains("version 2"), "{problem}");
+    assert_eq!(api.get(&path).await.ok(200), v2);
+    assert_eq!(api.count("outbox").await, outbox, "a refused change announces nothing");
+
+    let updates: Vec<_> = audit::list(&db, Some("player"), Some(id), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "player.update")
+        .collect();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(updates[0].details["first_name"], json!({"from": null, "to": "Anna"}));
+    assert_eq!(updates[0].details["tags"], json!({"from": [], "to": ["vip"]}));
+
+    // A patch that changes nothing keeps the version and writes no audit record.
+    let same = api.patch(&path, json!({"first_name": "Anna"})).await.ok(200);
+    assert_eq!(same["version"], 2);
+    assert_eq!(audit::list(&db, Some("player"), Some(id), 10).await.unwrap().len(), 2);
+    let p = api.patch(&path, json!({"status": "banned"})).await.problem(422);
+    assert!(p["detail"].as_str().unwrap().contains("self_excluded"), "{p}");
+});
+
+both_engines!(an_unknown_player_is_a_404_problem_and_a_malformed_id_a_400, |db| async move {
+    let api = api(&db).await;
+    let unknown = Uuid::now_v7();
+    for path in [
+        format!("/api/v1/players/{unknown}"),
+        format!("/api/v1/players/{unknown}/stats"),
+        format!("/api/v1/players/{unknown}/balances"),
+    ] {
+        let p = api.get(&path).await.problem(404);
+        assert!(p["detail"].as_str().unwrap().contains(&unknown.to_string()), "{path}: {p}");
+    }
+    api.patch(&format!("/api/v1/players/{unknown}"), json!({"first_name": "X"})).await.problem(404);
+    api.post(
+        &format!("/api/v1/players/{unknown}/adjustments"),
+        json!({"reference": "a-1", "amount": 100, "reason": "goodwill"}),
+    )
+    .await
+    .problem(404);
+    api.get(&format!("/api/v1/transactions/{unknown}")).await.problem(404);
+    api.get("/api/v1/players/not-a-uuid").await.problem(400);
+});
+
+both_engines!(players_are_searched_with_filters_and_pages_over_the_api, |db| async move {
+    let api = api(&db).await;
+    for i in 0..5 {
+        api.post("/api/v1/players", json!({"external_id": format!("p-{i}"), "country": if i % 2 == 0 { "DE" } else { "GB" }, "currency": "EUR"}))
+            .await
+            .ok(201);
+    }
+    let page = api.get("/api/v1/players?country=GB").await.ok(200);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let first = api.get("/api/v1/players?limit=3").await.ok(200);
+    assert_eq!(first["items"].as_array().unwrap().len(), 3);
+    let next = first["next"].as_str().unwrap();
+    let second = api.get(&format!("/api/v1/players?limit=3&after={next}")).await.ok(200);
+    assert_eq!(second["items"].as_array().unwrap().len(), 2);
+    assert!(second["next"].is_null());
+    let status = api.get("/api/v1/players?status=active&kyc_status=none").await.ok(200);
+    assert_eq!(status["items"].as_array().unwrap().len(), 5);
+});
+
+both_engines!(a_page_size_out_of_range_is_a_422_problem, |db| async move {
+    let api = api(&db).await;
+    let p = api.get("/api/v1/players?limit=0").await.problem(422);
+    assert_eq!(p["field"], "limit", "{p}");
+    api.get("/api/v1/players?limit=501").await.problem(422);
+    api.get("/api/v1/players?limit=ten").await.problem(422);
+    api.get("/api/v1/players?status=banned").await.problem(422);
+    api.get("/api/v1/transactions?limit=0").await.problem(422);
+});
+
+// ---- ledger ----
+
+both_engines!(an_adjustment_credits_the_balance_once_however_often_it_is_sent, |db| async move {
+    let api = api(&db).await;
+    let p = api.player("p-1").await;
+    let id = p["id"].as_str().unwrap();
+    let path = format!("/api/v1/players/{id}/adjustments");
+    let body = json!({"reference": "adj-1", "amount": 2_500, "reason": "goodwill for a lost round"});
+
+    let first = api.post(&path, body.clone()).await.ok(201);
+    assert_eq!(
+        (first["kind"].as_str(), first["amount"].as_i64(), first["status"].as_str()),
+        (Some("adjustment"), Some(2_500), Some("completed"))
+    );
+    assert_eq!(api.cash(id).await, 2_500);
+
+    let replay = api.post(&path, body.clone()).await.ok(200);
+    assert_eq!(replay["id"], first["id"]);
+    assert_eq!(api.cash(id).await, 2_500, "a replay does not credit twice");
+
+    let mut changed = body.clone();
+    changed["amount"] = json!(9_999);
+    api.post(&path, changed).await.problem(409);
+    assert_eq!(api.cash(id).await, 2_500);
+
+    let adjustments: Vec<_> = audit::list(&db, Some("player"), Some(id), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "ledger.adjust")
+        .collect();
+    assert_eq!(adjustments.len(), 1, "{adjustments:?}");
+    assert_eq!(adjustments[0].details["amount"], 2_500);
+
+    // A debit beyond the balance needs allow_overdraft.
+    let debit = json!({"reference": "adj-2", "amount": -3_000, "reason": "reclaim"});
+    let p = api.post(&path, debit.clone()).await.problem(409);
+    assert_eq!(p["type"], "/problems/insufficient-funds");
+    let mut overdraft = debit;
+    overdraft["allow_overdraft"] = json!(true);
+    api.post(&path, overdraft).await.ok(201);
+    assert_eq!(api.cash(id).await, -500);
+
+    api.post(&path, json!({"reference": "", "amount": 1, "reason": "x"})).await.problem(422);
+    api.post(&path, json!({"reference": "adj-3", "amount": 0, "reason": "x"})).await.problem(422);
+});
+
+both_engines!(a_deposit_is_disputed_then_reversed_and_each_step_is_audited, |db| async move {
+    let api = api(&db).await;
+    let report = api.post("/api/v1/events", json!([registered("p-1"), deposit("p-1", "d-1", 5_000)])).await.ok(200);
+    assert_eq!(report["accepted"], 2, "{report}");
+    let player = api.player_id("p-1").await;
+    assert_eq!(api.cash(&player).await, 5_000);
+
+    let list = api.get(&format!("/api/v1/transactions?player_id={player}&kind=deposit")).await.ok(200);
+    let tx = list["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(list["items"][0]["reference"], "d-1");
+    let status_path = format!("/api/v1/transactions/{tx}/status");
+
+    let disputed = api.post(&status_path, json!({"status": "disputed", "reason": "chargeback notice"})).await.ok(200);
+    assert_eq!(disputed["status"], "disputed");
+    assert_eq!(api.cash(&player).await, 5_000, "a dispute alone moves no money");
+    let reversed = api.post(&status_path, json!({"status": "reversed", "reason": "chargeback lost"})).await.ok(200);
+    assert_eq!(reversed["status"], "reversed");
+    assert_eq!(api.cash(&player).await, 0, "the reversal takes the deposit back");
+
+    let detail = api.get(&format!("/api/v1/transactions/{tx}")).await.ok(200);
+    let history: Vec<&str> = detail["history"].as_array().unwrap().iter().map(|h| h["to"].as_str().unwrap()).collect();
+    assert!(history.ends_with(&["disputed", "reversed"]), "{history:?}");
+    let last = detail["history"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["reason"], "chargeback lost");
+    assert_eq!(last["actor"], format!("api-key:{}", api.key_name));
+
+    let records = audit::list(&db, Some("transaction"), Some(&tx), 10).await.unwrap();
+    let mut steps: Vec<(String, Value)> = records.iter().map(|r| (r.action.clone(), r.details["to"].clone())).collect();
+    steps.reverse();
+    assert_eq!(
+        steps,
+        vec![
+            ("transaction.status".to_string(), json!("disputed")),
+            ("transaction.status".to_string(), json!("reversed"))
+        ]
+    );
+    assert!(records.iter().all(|r| r.actor == format!("api-key:{}", api.key_name)));
+
+    // A reversed transaction goes nowhere else; a status change needs a reason.
+    api.post(&status_path, json!({"status": "disputed", "reason": "again"})).await.problem(409);
+    api.post(&status_path, json!({"status": "completed", "reason": " "})).await.problem(422);
+    assert_eq!(audit::list(&db, Some("transaction"), Some(&tx), 10).await.unwrap().len(), 2);
+    let (_, reader) = new_key(&db, "ledger:read").await;
+    api.call(Method::POST, &status_path, Some(&reader), Some(json!({"status": "completed", "reason": "x"})))
+        .await
+        .problem(403);
+});
+
+both_engines!(changes_made_over_the_api_are_announced_as_valid_events_of_their_type, |db| async move {
+        let api = api(&db).await;
+        let p = api.player("p-1").await;
+        let id = p["id"].as_str().unwrap();
+        api.patch(&format!("/api/v1/players/{id}"), json!({"first_name": "Anna", "tags": ["vip"]})).await.ok(200);
+        let rows: Vec<(String, String)> =
+            db!(&db, |c| sqlx::query_as("SELECT topic, payload FROM outbox ORDER BY id").fetch_all(c).await).unwrap();
+        let topics: Vec<&str> = rows.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(topics, ["player.registered", "player.updated"]);
+        for (topic, payload) in &rows {
+            let envelope: Value = serde_json::from_str(payload).unwrap();
+            let parsed = pitboss_core::Envelope::parse(&envelope, Utc::now());
+            assert!(parsed.is_ok(), "{topic}: {parsed:?}\n{envelope}");
+        }
+        let updated: Value = serde_json::from_str(&rows[1].1).unwrap();
+        assert_eq!(updated["payload"]["first_name"], "Anna");
+    }
+);
+
+// ---- system ----
+
+both_engines!(liveness_answers_200, |db| async move {
+    let api = api(&db).await;
+    let health = api.call(Method::GET, "/healthz", None, None).await.ok(200);
+    assert_eq!(health["status"], "ok");
+});
+
+/// `/readyz` answers 200 when the database and the bus answer.
+async fn readiness_answers_200(db: Db) {
+    let api = api(&db).await;
+    let ready = api.call(Method::GET, "/readyz", None, None).await.ok(200);
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["database"], db.engine().name());
+    assert_eq!(ready["bus"], "in-process");
+}
+
+both_engines!(readiness_answers_200_when_the_database_and_the_bus_answer, |db| async move {
+    readiness_answers_200(db).await;
+});
+
+both_engines!(metrics_count_requests_by_route_template, |db| async move {
+    pitboss_web::install_recorder();
+    let api = api(&db).await;
+    api.call(Method::GET, "/healthz", None, None).await.ok(200);
+    let unknown = Uuid::now_v7();
+    api.get(&format!("/api/v1/players/{unknown}")).await.problem(404);
+    let metrics = api.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(metrics.content_type.as_deref().is_some_and(|c| c.starts_with("text/plain")), "{:?}", metrics.content_type);
+    let text = metrics.text;
+    assert!(text.contains("pitboss_http_requests_total"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("pitboss_http_requests_total") && l.contains("route=\"/healthz\"")),
+        "{text}"
+    );
+    assert!(text.contains("route=\"/api/v1/players/{id}\""), "requests are counted by route template: {text}");
+    assert!(!text.contains(&unknown.to_string()), "never by raw path: {text}");
+    assert!(text.contains("pitboss_http_request_duration_seconds"), "{text}");
+});
+
+/// Every (method, path) the router serves with all targets on, in the document's terms.
+const ROUTES: &[(&str, &str)] = &[
+    ("post", "/api/v1/events"),
+    ("get", "/api/v1/events/schemas"),
+    ("get", "/api/v1/players"),
+    ("post", "/api/v1/players"),
+    ("get", "/api/v1/players/{id}"),
+    ("patch", "/api/v1/players/{id}"),
+    ("get", "/api/v1/players/{id}/stats"),
+    ("get", "/api/v1/players/{id}/balances"),
+    ("post", "/api/v1/players/{id}/adjustments"),
+    ("get", "/api/v1/transactions"),
+    ("get", "/api/v1/transactions/{id}"),
+    ("post", "/api/v1/transactions/{id}/status"),
+    ("get", "/api/v1/audit"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+];
+
+both_engines!(the_openapi_document_is_3_1_and_lists_every_route_the_router_serves, |db| async move {
+    let api = api(&db).await;
+    let doc = api.call(Method::GET, "/api/openapi.json", None, None).await.ok(200);
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", doc["openapi"]);
+    assert!(doc["info"]["title"].is_string());
+
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_some() {
+                documented.insert((method.to_string(), path.clone()));
+            }
+        }
+    }
+    let served: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(documented, served, "the document and the router disagree");
+
+    // Every documented operation reaches a handler (no fallback 404, no 405).
+    for (method, path) in &documented {
+        let concrete = path.replace("{id}", &Uuid::now_v7().to_string());
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let body = (method != Method::GET).then(|| json!({}));
+        let reply = api.call(method.clone(), &concrete, Some(&api.key), body).await;
+        assert_ne!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert!(
+            !reply.text.contains("no such endpoint"),
+            "{method} {path} is documented but not served: {}",
+            reply.text
+        );
+    }
+
+    // Operations that need a key say so.
+    for (method, path) in ROUTES.iter().filter(|(_, p)| p.starts_with("/api/v1/") && *p != "/api/v1/events/schemas") {
+        let op = &doc["paths"][path][method];
+        assert!(
+            op["security"].as_array().is_some_and(|s| !s.is_empty()),
+            "{method} {path} does not document its API key"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+});
+
+both_engines!(documented_enum_values_are_the_values_the_api_accepts, |db| async move {
+        let api = api(&db).await;
+        let doc = api.call(Method::GET, "/api/openapi.json", None, None).await.ok(200);
+        let values = |name: &str| -> Vec<String> {
+            let schema = &doc["components"]["schemas"][name];
+            schema["enum"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name}: {schema}"))
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect()
+        };
+        let names = |all: Vec<&str>| all.into_iter().map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(values("EventType"), names(pitboss_core::EventType::ALL.iter().map(|t| t.as_str()).collect()));
+        assert_eq!(
+            values("PlayerStatus"),
+            names(pitboss_players::PlayerStatus::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(values("KycStatus"), names(pitboss_players::KycStatus::ALL.iter().map(|s| s.as_str()).collect()));
+        assert_eq!(values("Gender"), names(pitboss_players::Gender::ALL.iter().map(|s| s.as_str()).collect()));
+        assert_eq!(values("TxStatus"), names(vec!["pending", "completed", "failed", "reversed", "disputed"]));
+        assert_eq!(values("ItemStatus"), names(vec!["accepted", "duplicate", "rejected"]));
+    }
+);
+
+both_engines!(a_json_body_without_its_content_type_is_a_415_problem, |db| async move {
+    let api = api(&db).await;
+    let req = Request::post("/api/v1/players")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.key))
+        .body(Body::from(r#"{"external_id": "p-1", "country": "DE", "currency": "EUR"}"#))
+        .unwrap();
+    let res = api.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/problem+json");
+});
+
+both_engines!(a_player_body_over_the_size_limit_is_a_413_problem, |db| async move {
+    let api = api(&db).await;
+    let big = vec![b' '; pitboss_web::MAX_BODY_BYTES + 1];
+    api.raw(Method::POST, "/api/v1/players", Some(&api.key), Some(big)).await.problem(413);
+});
+
+both_engines!(an_event_body_over_the_size_limit_is_a_413_problem, |db| async move {
+        let api = api(&db).await;
+        let big = vec![b' '; pitboss_web::MAX_BODY_BYTES + 1];
+        api.raw(Method::POST, "/api/v1/events", Some(&api.key), Some(big)).await.problem(413);
+    }
+);
+
+both_engines!(a_method_the_route_does_not_serve_is_a_405_problem, |db| async move {
+        let api = api(&db).await;
+        for (method, path) in [
+            (Method::DELETE, "/api/v1/players".to_string()),
+            (Method::PUT, format!("/api/v1/players/{}", Uuid::now_v7())),
+        ] {
+            api.call(method, &path, Some(&api.key), None).await.problem(405);
+        }
+    }
+);
+
+both_engines!(an_unknown_route_is_a_404_problem, |db| async move {
+    let api = api(&db).await;
+    for path in ["/nope", "/api/v1/nope", "/api/v2/players", "/api/v1/players/x/y/z"] {
+        let p = api.get(path).await.problem(404);
+        assert!(p["detail"].as_str().unwrap().contains("/api/openapi.json"), "{path}: {p}");
+    }
+    api.call(Method::GET, "/nope", None, None).await.problem(404);
+});
+
+both_engines!(a_process_running_only_players_serves_players_but_not_events_or_the_ledger, |db| async move {
+    let api = api_with_targets(&db, "players").await;
+    let p = api.post("/api/v1/events", json!([registered("p-1")])).await.problem(404);
+    assert!(p["detail"].as_str().unwrap().contains("no such endpoint"), "{p}");
+    api.get("/api/v1/transactions").await.problem(404);
+    api.player("p-1").await;
+    let page = api.get("/api/v1/players").await.ok(200);
+    assert_eq!(page["items"][0]["external_id"], "p-1");
+    // The system routes are served whatever the targets.
+    api.call(Method::GET, "/healthz", None, None).await.ok(200);
+    api.call(Method::GET, "/api/openapi.json", None, None).await.ok(200);
+});
+
+both_engines!(the_event_schemas_endpoint_serves_the_generated_bundle, |db| async move {
+    let api = api(&db).await;
+    let served = api.call(Method::GET, "/api/v1/events/schemas", None, None).await.ok(200);
+    assert_eq!(served, pitboss_web::openapi::event_schemas());
+});
