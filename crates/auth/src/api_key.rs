@@ -53,17 +53,10 @@ impl ApiKeyInfo {
 /// Creates a key with `scopes`, recording `actor` as its creator in the audit log (same
 /// transaction). Returns the key's description and the key itself, which is shown this once
 /// and cannot be recovered afterwards.
-pub async fn create(
-    db: &Db,
-    name: &str,
-    scopes: Scopes,
-    actor: &str,
-) -> Result<(ApiKeyInfo, String), AuthError> {
+pub async fn create(db: &Db, name: &str, scopes: Scopes, actor: &str) -> Result<(ApiKeyInfo, String), AuthError> {
     let name = validate_name(name)?;
     if scopes.is_empty() {
-        return Err(AuthError::Validation(format!(
-            "give the API key `{name}` at least one scope, e.g. events:write"
-        )));
+        return Err(AuthError::Validation(format!("give the API key `{name}` at least one scope, e.g. events:write")));
     }
     let prefix = random_base62(PREFIX_LEN);
     let key = format!("{KEY_PREFIX}{prefix}_{}", random_base62(SECRET_LEN));
@@ -93,15 +86,10 @@ pub async fn create(
     if let Err(e) = inserted {
         let e = StoreError::from(e);
         // The only unique constraint a fresh random key can break in practice is the name.
-        return Err(if e.is_unique_violation() {
-            AuthError::ApiKeyNameTaken { name: info.name }
-        } else {
-            e.into()
-        });
+        return Err(if e.is_unique_violation() { AuthError::ApiKeyNameTaken { name: info.name } } else { e.into() });
     }
-    let entry = AuditEntry::new(actor, "api_key.create", "api_key", info.id).details(
-        serde_json::json!({ "name": info.name, "prefix": info.prefix, "scopes": info.scopes }),
-    );
+    let entry = AuditEntry::new(actor, "api_key.create", "api_key", info.id)
+        .details(serde_json::json!({ "name": info.name, "prefix": info.prefix, "scopes": info.scopes }));
     audit::record(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok((info, key))
@@ -123,28 +111,20 @@ pub async fn authenticate(db: &Db, presented: &str) -> Result<Caller, AuthError>
         return Err(AuthError::InvalidApiKey);
     }
     let row: Option<(Uuid, String, String)> = db!(db, |c| {
-        sqlx::query_as(
-            "SELECT id, name, scopes FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(secret_hash(presented))
-        .fetch_optional(c)
-        .await
+        sqlx::query_as("SELECT id, name, scopes FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL")
+            .bind(secret_hash(presented))
+            .fetch_optional(c)
+            .await
     })?;
     let (id, name, scopes) = row.ok_or(AuthError::InvalidApiKey)?;
     note_use(db, id);
-    Ok(Caller {
-        kind: CallerKind::ApiKey { id, name },
-        scopes: stored_scopes(&scopes),
-    })
+    Ok(Caller { kind: CallerKind::ApiKey { id, name }, scopes: stored_scopes(&scopes) })
 }
 
 /// Every key, revoked ones included, oldest first.
 pub async fn list(db: &Db) -> Result<Vec<ApiKeyInfo>, AuthError> {
-    let rows: Vec<Row> = db!(db, |c| {
-        sqlx::query_as(&format!("{SELECT_INFO} ORDER BY created_at, id"))
-            .fetch_all(c)
-            .await
-    })?;
+    let rows: Vec<Row> =
+        db!(db, |c| sqlx::query_as(&format!("{SELECT_INFO} ORDER BY created_at, id")).fetch_all(c).await)?;
     Ok(rows.into_iter().map(to_info).collect())
 }
 
@@ -153,18 +133,9 @@ pub async fn list(db: &Db) -> Result<Vec<ApiKeyInfo>, AuthError> {
 pub async fn revoke(db: &Db, id: Uuid, actor: &str) -> Result<ApiKeyInfo, AuthError> {
     let now = now_micros();
     let mut tx = db.begin().await?;
-    let changed = exec!(
-        &mut tx,
-        "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-        now,
-        id,
-    )?;
-    let row: Option<Row> = tx!(&mut tx, |c| {
-        sqlx::query_as(&format!("{SELECT_INFO} WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(c)
-            .await
-    })?;
+    let changed = exec!(&mut tx, "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", now, id,)?;
+    let row: Option<Row> =
+        tx!(&mut tx, |c| sqlx::query_as(&format!("{SELECT_INFO} WHERE id = $1")).bind(id).fetch_optional(c).await)?;
     let info = to_info(row.ok_or(AuthError::ApiKeyNotFound { id })?);
     if changed == 1 {
         let entry = AuditEntry::new(actor, "api_key.revoke", "api_key", id)
@@ -175,21 +146,12 @@ pub async fn revoke(db: &Db, id: Uuid, actor: &str) -> Result<ApiKeyInfo, AuthEr
     Ok(info)
 }
 
-const SELECT_INFO: &str =
-    "SELECT id, name, prefix, scopes, created_at, revoked_at, last_used_at FROM api_keys";
+const SELECT_INFO: &str = "SELECT id, name, prefix, scopes, created_at, revoked_at, last_used_at FROM api_keys";
 
 type Row = (Uuid, String, String, String, i64, Option<i64>, Option<i64>);
 
 fn to_info((id, name, prefix, scopes, created_at, revoked_at, last_used_at): Row) -> ApiKeyInfo {
-    ApiKeyInfo {
-        id,
-        name,
-        prefix,
-        scopes: stored_scopes(&scopes),
-        created_at,
-        revoked_at,
-        last_used_at,
-    }
+    ApiKeyInfo { id, name, prefix, scopes: stored_scopes(&scopes), created_at, revoked_at, last_used_at }
 }
 
 /// Reads the stored JSON array of scope names. A name this version does not know (a scope
@@ -218,19 +180,12 @@ fn looks_like_key(presented: &str) -> bool {
     };
     prefix.len() == PREFIX_LEN
         && SECRET_LEN_RANGE.contains(&secret.len())
-        && prefix
-            .bytes()
-            .chain(secret.bytes())
-            .all(|b| b.is_ascii_alphanumeric())
+        && prefix.bytes().chain(secret.bytes()).all(|b| b.is_ascii_alphanumeric())
 }
 
 /// `rand::rng()` is a CSPRNG seeded from the OS, fit for secrets.
 fn random_base62(len: usize) -> String {
-    rand::rng()
-        .sample_iter(Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
+    rand::rng().sample_iter(Alphanumeric).take(len).map(char::from).collect()
 }
 
 fn validate_name(name: &str) -> Result<String, AuthError> {
@@ -260,10 +215,7 @@ fn note_use(db: &Db, id: Uuid) {
     {
         // A panic elsewhere while holding this lock leaves only timestamps behind: still usable.
         let mut seen = LAST_USED.lock().unwrap_or_else(PoisonError::into_inner);
-        if seen
-            .get(&id)
-            .is_some_and(|&at| now - at < LAST_USED_EVERY_MICROS)
-        {
+        if seen.get(&id).is_some_and(|&at| now - at < LAST_USED_EVERY_MICROS) {
             return;
         }
         if seen.len() >= 10_000 {
@@ -300,11 +252,7 @@ mod tests {
 
     #[test]
     fn generated_keys_have_the_documented_shape() {
-        let key = format!(
-            "{KEY_PREFIX}{}_{}",
-            random_base62(PREFIX_LEN),
-            random_base62(SECRET_LEN)
-        );
+        let key = format!("{KEY_PREFIX}{}_{}", random_base62(PREFIX_LEN), random_base62(SECRET_LEN));
         assert_eq!(key.len(), 4 + 8 + 1 + 40);
         assert!(looks_like_key(&key));
         assert!(!looks_like_key("pbk_short_abc"));

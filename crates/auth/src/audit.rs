@@ -92,26 +92,18 @@ pub async fn list(
     target_id: Option<&str>,
     limit: i64,
 ) -> Result<Vec<AuditRecord>, StoreError> {
-    const COLUMNS: &str =
-        "SELECT id, at, actor, action, target_type, target_id, details FROM audit_log";
+    const COLUMNS: &str = "SELECT id, at, actor, action, target_type, target_id, details FROM audit_log";
     const ORDER: &str = "ORDER BY at DESC, id DESC";
     let limit = limit.clamp(1, MAX_LIMIT);
     // One statement per filter combination rather than `($1 IS NULL OR ...)`, so that each can
     // use the (target_type, target_id, at) index on both engines.
     let (sql, binds): (String, Vec<&str>) = match (target_type, target_id) {
         (None, None) => (format!("{COLUMNS} {ORDER} LIMIT $1"), vec![]),
-        (Some(t), None) => (
-            format!("{COLUMNS} WHERE target_type = $1 {ORDER} LIMIT $2"),
-            vec![t],
-        ),
-        (None, Some(i)) => (
-            format!("{COLUMNS} WHERE target_id = $1 {ORDER} LIMIT $2"),
-            vec![i],
-        ),
-        (Some(t), Some(i)) => (
-            format!("{COLUMNS} WHERE target_type = $1 AND target_id = $2 {ORDER} LIMIT $3"),
-            vec![t, i],
-        ),
+        (Some(t), None) => (format!("{COLUMNS} WHERE target_type = $1 {ORDER} LIMIT $2"), vec![t]),
+        (None, Some(i)) => (format!("{COLUMNS} WHERE target_id = $1 {ORDER} LIMIT $2"), vec![i]),
+        (Some(t), Some(i)) => {
+            (format!("{COLUMNS} WHERE target_type = $1 AND target_id = $2 {ORDER} LIMIT $3"), vec![t, i])
+        }
     };
     let rows: Vec<Row> = db!(db, |c| {
         let mut query = sqlx::query_as(&sql);
@@ -127,13 +119,5 @@ fn to_record((id, at, actor, action, target_type, target_id, details): Row) -> A
     // Details are written only by `record` from a serde_json::Value, so they parse; should a
     // hand-edited row not, its text is kept rather than the record being lost from view.
     let details = serde_json::from_str(&details).unwrap_or(serde_json::Value::String(details));
-    AuditRecord {
-        id,
-        at,
-        actor,
-        action,
-        target_type,
-        target_id,
-        details,
-    }
+    AuditRecord { id, at, actor, action, target_type, target_id, details }
 }

@@ -29,28 +29,15 @@ pub struct Caller {
 
 impl Caller {
     pub fn system() -> Caller {
-        Caller {
-            kind: CallerKind::System,
-            scopes: Scopes::admin(),
-        }
+        Caller { kind: CallerKind::System, scopes: Scopes::admin() }
     }
 
     /// An operator as a caller. Until the Cedar policies arrive, the `admin` role grants every
     /// scope and other roles grant none; Cedar then decides operator access and this mapping
     /// goes away.
     pub fn operator(operator: &OperatorInfo) -> Caller {
-        let scopes = if operator.roles.iter().any(|r| r == "admin") {
-            Scopes::admin()
-        } else {
-            Scopes::new()
-        };
-        Caller {
-            kind: CallerKind::Operator {
-                id: operator.id,
-                username: operator.username.clone(),
-            },
-            scopes,
-        }
+        let scopes = if operator.roles.iter().any(|r| r == "admin") { Scopes::admin() } else { Scopes::new() };
+        Caller { kind: CallerKind::Operator { id: operator.id, username: operator.username.clone() }, scopes }
     }
 
     /// Who this is in the audit log: `api-key:<name>`, `operator:<username>` or `system`.
@@ -64,11 +51,7 @@ impl Caller {
 
     /// Ok when the caller holds `scope` (or `admin`); otherwise an error naming the scope.
     pub fn require(&self, scope: Scope) -> Result<(), AuthError> {
-        if self.scopes.allows(scope) {
-            Ok(())
-        } else {
-            Err(AuthError::MissingScope { scope })
-        }
+        if self.scopes.allows(scope) { Ok(()) } else { Err(AuthError::MissingScope { scope }) }
     }
 }
 
@@ -79,10 +62,7 @@ mod tests {
     #[test]
     fn missing_scope_is_named() {
         let caller = Caller {
-            kind: CallerKind::ApiKey {
-                id: Uuid::nil(),
-                name: "crm".into(),
-            },
+            kind: CallerKind::ApiKey { id: Uuid::nil(), name: "crm".into() },
             scopes: [Scope::PlayersRead].into_iter().collect(),
         };
         assert_eq!(caller.actor(), "api-key:crm");

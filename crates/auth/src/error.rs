@@ -30,9 +30,7 @@ pub enum AuthError {
     AccountDisabled { username: String },
     #[error("the username `{username}` is already taken; choose another one")]
     UsernameTaken { username: String },
-    #[error(
-        "a live API key is already named `{name}`; choose another name, or revoke that key first"
-    )]
+    #[error("a live API key is already named `{name}`; choose another name, or revoke that key first")]
     ApiKeyNameTaken { name: String },
     #[error("there is no API key with id {id}")]
     ApiKeyNotFound { id: Uuid },

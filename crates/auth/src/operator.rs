@@ -76,9 +76,7 @@ pub async fn create_operator(
     if let Err(e) = inserted {
         let e = StoreError::from(e);
         return Err(if e.is_unique_violation() {
-            AuthError::UsernameTaken {
-                username: info.username,
-            }
+            AuthError::UsernameTaken { username: info.username }
         } else {
             e.into()
         });
@@ -95,18 +93,11 @@ pub async fn create_operator(
 /// An unknown username and a wrong password both give [`AuthError::InvalidCredentials`] after
 /// the same amount of hashing work, so that neither the answer nor its timing tells which
 /// usernames exist. A disabled account is reported only to someone who knew its password.
-pub async fn verify_password(
-    db: &Db,
-    username: &str,
-    password: &str,
-) -> Result<OperatorInfo, AuthError> {
+pub async fn verify_password(db: &Db, username: &str, password: &str) -> Result<OperatorInfo, AuthError> {
     // A username that fails validation cannot exist: no need to ask the database.
     let row: Option<Row> = if validate_username(username).is_ok() {
         db!(db, |c| {
-            sqlx::query_as(&format!("{SELECT_OPERATOR} WHERE username = $1"))
-                .bind(username)
-                .fetch_optional(c)
-                .await
+            sqlx::query_as(&format!("{SELECT_OPERATOR} WHERE username = $1")).bind(username).fetch_optional(c).await
         })?
     } else {
         None
@@ -125,9 +116,7 @@ pub async fn verify_password(
         Some(row) if matches => {
             let (info, _) = to_info(row);
             if info.disabled_at.is_some() {
-                return Err(AuthError::AccountDisabled {
-                    username: info.username,
-                });
+                return Err(AuthError::AccountDisabled { username: info.username });
             }
             Ok(info)
         }
@@ -137,12 +126,8 @@ pub async fn verify_password(
 
 /// The operator with this id, e.g. for a session that stores only the id.
 pub async fn get(db: &Db, id: Uuid) -> Result<Option<OperatorInfo>, AuthError> {
-    let row: Option<Row> = db!(db, |c| {
-        sqlx::query_as(&format!("{SELECT_OPERATOR} WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(c)
-            .await
-    })?;
+    let row: Option<Row> =
+        db!(db, |c| sqlx::query_as(&format!("{SELECT_OPERATOR} WHERE id = $1")).bind(id).fetch_optional(c).await)?;
     Ok(row.map(|r| to_info(r).0))
 }
 
@@ -152,9 +137,7 @@ pub async fn get(db: &Db, id: Uuid) -> Result<Option<OperatorInfo>, AuthError> {
 pub fn generate_password() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789";
     let mut rng = rand::rng();
-    (0..20)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect()
+    (0..20).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
 }
 
 /// 3 to 64 characters of lowercase letters, digits, `.`, `_` and `-`.
@@ -165,10 +148,7 @@ pub fn validate_username(username: &str) -> Result<(), AuthError> {
             "a username must be {USERNAME_MIN_CHARS} to {USERNAME_MAX_CHARS} characters long (`{username}` has {chars})"
         )));
     }
-    if let Some(bad) = username
-        .chars()
-        .find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-'))
-    {
+    if let Some(bad) = username.chars().find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-')) {
         return Err(AuthError::Validation(format!(
             "a username may contain only lowercase letters a-z, digits, `.`, `_` and `-`; `{bad}` is not allowed"
         )));
@@ -191,9 +171,7 @@ pub fn validate_password(username: &str, password: &str) -> Result<(), AuthError
         )));
     }
     if password.eq_ignore_ascii_case(username) {
-        return Err(AuthError::Validation(
-            "the password must not be the username".into(),
-        ));
+        return Err(AuthError::Validation("the password must not be the username".into()));
     }
     Ok(())
 }
@@ -205,9 +183,7 @@ fn validate_roles(roles: &[&str]) -> Result<Vec<String>, AuthError> {
     for role in roles {
         let valid = !role.is_empty()
             && role.len() <= ROLE_MAX_CHARS
-            && role
-                .chars()
-                .all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'));
+            && role.chars().all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'));
         if !valid {
             return Err(AuthError::Validation(format!(
                 "the role `{role}` is not a valid role name: use 1 to {ROLE_MAX_CHARS} lowercase letters, digits, `_` or `-`, e.g. `admin`"
@@ -220,27 +196,15 @@ fn validate_roles(roles: &[&str]) -> Result<Vec<String>, AuthError> {
     Ok(out)
 }
 
-const SELECT_OPERATOR: &str =
-    "SELECT id, username, password_hash, roles, created_at, disabled_at FROM operators";
+const SELECT_OPERATOR: &str = "SELECT id, username, password_hash, roles, created_at, disabled_at FROM operators";
 
 type Row = (Uuid, String, String, String, i64, Option<i64>);
 
-fn to_info(
-    (id, username, password_hash, roles, created_at, disabled_at): Row,
-) -> (OperatorInfo, String) {
+fn to_info((id, username, password_hash, roles, created_at, disabled_at): Row) -> (OperatorInfo, String) {
     // Roles are written only by `create_operator` as a JSON array; should a row not parse, the
     // operator holds no roles, which grants less rather than more.
     let roles = serde_json::from_str(&roles).unwrap_or_default();
-    (
-        OperatorInfo {
-            id,
-            username,
-            roles,
-            created_at,
-            disabled_at,
-        },
-        password_hash,
-    )
+    (OperatorInfo { id, username, roles, created_at, disabled_at }, password_hash)
 }
 
 fn hash_password(password: &str) -> String {
@@ -256,17 +220,13 @@ fn hash_password(password: &str) -> String {
 /// False for a wrong password and for a stored hash that does not parse: such an operator
 /// cannot sign in until an administrator sets a new password, rather than anyone signing in.
 fn verify(password: &str, stored_hash: &str) -> bool {
-    PasswordHash::new(stored_hash).is_ok_and(|hash| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok()
-    })
+    PasswordHash::new(stored_hash)
+        .is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
 }
 
 /// Hashed with the same parameters as real passwords, and verified against when the username
 /// is unknown, so that both cases cost the same.
-static DUMMY_HASH: LazyLock<String> =
-    LazyLock::new(|| hash_password("no operator has this password"));
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password("no operator has this password"));
 
 /// Runs CPU-heavy work off the async worker threads.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
@@ -293,13 +253,8 @@ mod tests {
 
     #[test]
     fn passwords_need_twelve_characters() {
-        let err = validate_password("anna", "short-pass1")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("at least 12") && err.contains("has 11"),
-            "{err}"
-        );
+        let err = validate_password("anna", "short-pass1").unwrap_err().to_string();
+        assert!(err.contains("at least 12") && err.contains("has 11"), "{err}");
         assert!(validate_password("anna", "correct horse battery").is_ok());
         assert!(validate_password("anna.karenina", "Anna.Karenina").is_err());
     }
@@ -315,10 +270,7 @@ mod tests {
 
     #[test]
     fn roles_are_checked_and_deduplicated() {
-        assert_eq!(
-            validate_roles(&["admin", "support", "admin"]).unwrap(),
-            ["admin", "support"]
-        );
+        assert_eq!(validate_roles(&["admin", "support", "admin"]).unwrap(), ["admin", "support"]);
         assert!(validate_roles(&["Admin"]).is_err());
         assert!(validate_roles(&[""]).is_err());
     }

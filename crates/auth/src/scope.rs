@@ -11,9 +11,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use utoipa::ToSchema;
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
 pub enum Scope {
     /// Send platform events (`POST /api/v1/events`).
     #[serde(rename = "events:write")]
@@ -69,10 +67,7 @@ impl FromStr for Scope {
     type Err = ScopeError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Scope::ALL
-            .into_iter()
-            .find(|scope| scope.as_str() == s)
-            .ok_or_else(|| ScopeError(s.to_string()))
+        Scope::ALL.into_iter().find(|scope| scope.as_str() == s).ok_or_else(|| ScopeError(s.to_string()))
     }
 }
 
@@ -124,10 +119,7 @@ impl FromStr for Scopes {
     type Err = ScopeError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|part| !part.is_empty())
-            .map(str::parse)
-            .collect()
+        s.split(|c: char| c == ',' || c.is_whitespace()).filter(|part| !part.is_empty()).map(str::parse).collect()
     }
 }
 
@@ -152,18 +144,9 @@ mod tests {
     fn names_round_trip() {
         for scope in Scope::ALL {
             assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
-            assert_eq!(
-                serde_json::to_string(&scope).unwrap(),
-                format!("\"{scope}\"")
-            );
+            assert_eq!(serde_json::to_string(&scope).unwrap(), format!("\"{scope}\""));
         }
-        assert!(
-            "players:delete"
-                .parse::<Scope>()
-                .unwrap_err()
-                .to_string()
-                .contains("players:delete")
-        );
+        assert!("players:delete".parse::<Scope>().unwrap_err().to_string().contains("players:delete"));
     }
 
     #[test]

@@ -192,11 +192,7 @@ impl EventError {
 
 impl fmt::Display for EventError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.field, self.message)
-        }
+        if self.field.is_empty() { f.write_str(&self.message) } else { write!(f, "{}: {}", self.field, self.message) }
     }
 }
 
@@ -237,17 +233,14 @@ pub struct Envelope {
 impl Envelope {
     /// Validates one JSON item of a batch.
     pub fn parse(item: &Value, received_at: DateTime<Utc>) -> Result<Envelope, EventError> {
-        let obj = item
-            .as_object()
-            .ok_or_else(|| EventError::new("", "each event must be a JSON object"))?;
+        let obj = item.as_object().ok_or_else(|| EventError::new("", "each event must be a JSON object"))?;
         let field = |name: &str| obj.get(name).filter(|v| !v.is_null());
 
         let id_text = field("id")
             .ok_or_else(|| EventError::new("id", "is required (a UUIDv7)"))?
             .as_str()
             .ok_or_else(|| EventError::new("id", "must be a string holding a UUIDv7"))?;
-        let id = Uuid::parse_str(id_text)
-            .map_err(|_| EventError::new("id", format!("'{id_text}' is not a UUID")))?;
+        let id = Uuid::parse_str(id_text).map_err(|_| EventError::new("id", format!("'{id_text}' is not a UUID")))?;
         if !crate::id::is_v7(&id) {
             return Err(EventError::new(
                 "id",
@@ -261,10 +254,7 @@ impl Envelope {
             .ok_or_else(|| EventError::new("type", "must be a string"))?;
         let event_type = EventType::from_name(type_name).ok_or_else(|| {
             let known: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
-            EventError::new(
-                "type",
-                format!("unknown event type '{type_name}'; known types: {}", known.join(", ")),
-            )
+            EventError::new("type", format!("unknown event type '{type_name}'; known types: {}", known.join(", ")))
         })?;
 
         let version = match field("version") {
@@ -288,10 +278,7 @@ impl Envelope {
             .ok_or_else(|| EventError::new("occurred_at", "must be an RFC 3339 string"))?;
         let occurred_at = DateTime::parse_from_rfc3339(occurred_text)
             .map_err(|e| {
-                EventError::new(
-                    "occurred_at",
-                    format!("'{occurred_text}' is not an RFC 3339 timestamp ({e})"),
-                )
+                EventError::new("occurred_at", format!("'{occurred_text}' is not an RFC 3339 timestamp ({e})"))
             })?
             .with_timezone(&Utc);
         if occurred_at > received_at + MAX_CLOCK_SKEW {
@@ -306,8 +293,7 @@ impl Envelope {
             some => label(some, "source")?,
         };
 
-        let payload = field("payload")
-            .ok_or_else(|| EventError::new("payload", "is required (an object)"))?;
+        let payload = field("payload").ok_or_else(|| EventError::new("payload", "is required (an object)"))?;
         let body = EventBody::parse(event_type, payload)?;
 
         Ok(Envelope { id, event_type, version, player_ref, occurred_at, received_at, source, body })
@@ -437,9 +423,7 @@ pub fn payload_schemas() -> Vec<(EventType, utoipa::openapi::RefOr<utoipa::opena
                 T::SessionStarted => schema::<SessionStarted>(),
                 T::SessionEnded => schema::<SessionEnded>(),
                 T::GameRound => schema::<GameRound>(),
-                T::BonusGranted | T::BonusWagered | T::BonusConverted | T::BonusForfeited => {
-                    schema::<Bonus>()
-                }
+                T::BonusGranted | T::BonusWagered | T::BonusConverted | T::BonusForfeited => schema::<Bonus>(),
                 _ => schema::<Payment>(),
             };
             (*t, s)

@@ -22,10 +22,7 @@ pub fn day_number(t: DateTime<Utc>) -> i64 {
 
 /// The calendar date of a day number.
 pub fn day_date(day: i64) -> NaiveDate {
-    DateTime::<Utc>::UNIX_EPOCH
-        .checked_add_signed(Duration::days(day))
-        .unwrap_or_default()
-        .date_naive()
+    DateTime::<Utc>::UNIX_EPOCH.checked_add_signed(Duration::days(day)).unwrap_or_default().date_naive()
 }
 
 #[cfg(test)]

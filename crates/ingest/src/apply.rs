@@ -31,7 +31,9 @@ impl From<PlayerError> for ApplyError {
     fn from(e: PlayerError) -> Self {
         match e {
             PlayerError::Store(s) => ApplyError::Store(s),
-            PlayerError::Invalid { field, message } => ApplyError::Rejected(EventError::new(format!("payload.{field}"), message)),
+            PlayerError::Invalid { field, message } => {
+                ApplyError::Rejected(EventError::new(format!("payload.{field}"), message))
+            }
             other => ApplyError::Rejected(EventError::new("player_id", other.to_string())),
         }
     }
@@ -85,7 +87,11 @@ pub(crate) struct Applied {
 }
 
 /// The player an event is about (`None` for a registration, whose player does not exist yet).
-pub(crate) async fn resolve(tx: &mut Tx, players: &mut PlayerCache, event: &Envelope) -> Result<Option<(Uuid, Currency)>, ApplyError> {
+pub(crate) async fn resolve(
+    tx: &mut Tx,
+    players: &mut PlayerCache,
+    event: &Envelope,
+) -> Result<Option<(Uuid, Currency)>, ApplyError> {
     match event.body {
         EventBody::PlayerRegistered(_) => Ok(None),
         _ => players.find(tx, &event.player_ref).await.map(Some),

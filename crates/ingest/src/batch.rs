@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use pitboss_bus::Message;
 use pitboss_core::event::EventError;
 use pitboss_core::time::to_micros;
 use pitboss_core::{Envelope, new_id};
-use pitboss_bus::Message;
 use pitboss_store::{Db, StoreError, Tx, exec, sqlx, tx};
 use serde::Serialize;
 use serde_json::Value;
@@ -90,7 +90,9 @@ impl Ingestor {
                 Ok(event) => {
                     let hash = event.content_hash();
                     match seen.get(&event.id) {
-                        Some(h) if *h == hash => reports.push(report(index, Some(event.id), ItemStatus::Duplicate, None)),
+                        Some(h) if *h == hash => {
+                            reports.push(report(index, Some(event.id), ItemStatus::Duplicate, None))
+                        }
                         Some(_) => reports.push(rejected(index, Some(event.id), id_reused())),
                         None => {
                             seen.insert(event.id, hash.clone());
@@ -122,7 +124,8 @@ impl Ingestor {
             items: reports,
         };
         metrics::counter!("pitboss_events_ingested_total", "outcome" => "accepted").increment(result.accepted as u64);
-        metrics::counter!("pitboss_events_ingested_total", "outcome" => "duplicate").increment(result.duplicates as u64);
+        metrics::counter!("pitboss_events_ingested_total", "outcome" => "duplicate")
+            .increment(result.duplicates as u64);
         metrics::counter!("pitboss_events_ingested_total", "outcome" => "rejected").increment(result.rejected as u64);
         Ok(result)
     }

@@ -16,10 +16,14 @@ fn event(kind: &str, player: &str, payload: Value) -> Value {
 }
 
 fn registered(player: &str) -> Value {
-    event("player.registered", player, json!({
-        "email": format!("{player}@example.com"), "country": "DE", "currency": "EUR",
-        "traffic_source": "affiliate", "affiliate_id": "aff-7", "consents": {"email": true}
-    }))
+    event(
+        "player.registered",
+        player,
+        json!({
+            "email": format!("{player}@example.com"), "country": "DE", "currency": "EUR",
+            "traffic_source": "affiliate", "affiliate_id": "aff-7", "consents": {"email": true}
+        }),
+    )
 }
 
 fn money(kind: &str, player: &str, reference: &str, amount: Value) -> Value {
@@ -31,7 +35,8 @@ async fn send(db: &Db, items: Vec<Value>) -> BatchReport {
 }
 
 async fn player_id(db: &Db, external: &str) -> Uuid {
-    db!(db, |c| sqlx::query_scalar("SELECT id FROM players WHERE external_id = $1").bind(external).fetch_one(c).await).unwrap()
+    db!(db, |c| sqlx::query_scalar("SELECT id FROM players WHERE external_id = $1").bind(external).fetch_one(c).await)
+        .unwrap()
 }
 
 async fn count(db: &Db, table: &str) -> i64 {
@@ -40,16 +45,24 @@ async fn count(db: &Db, table: &str) -> i64 {
 }
 
 both_engines!(a_bad_item_is_rejected_with_its_reason_and_the_rest_go_through, |db| async move {
-    let report = send(&db, vec![
-        registered("p1"),
-        json!("not an object"),
-        event("payment.deposit.teleported", "p1", json!({})),
-        money("payment.deposit.completed", "p1", "d-1", json!(-5)),
-        money("payment.deposit.completed", "p1", "d-2", json!(1e30)),
-        event("payment.deposit.completed", "p1", json!({"transaction_id": "d-3", "amount": 100, "currency": "USD"})),
-        money("payment.deposit.completed", "nobody", "d-4", json!(100)),
-        money("payment.deposit.completed", "p1", "d-5", json!(2500)),
-    ]).await;
+    let report = send(
+        &db,
+        vec![
+            registered("p1"),
+            json!("not an object"),
+            event("payment.deposit.teleported", "p1", json!({})),
+            money("payment.deposit.completed", "p1", "d-1", json!(-5)),
+            money("payment.deposit.completed", "p1", "d-2", json!(1e30)),
+            event(
+                "payment.deposit.completed",
+                "p1",
+                json!({"transaction_id": "d-3", "amount": 100, "currency": "USD"}),
+            ),
+            money("payment.deposit.completed", "nobody", "d-4", json!(100)),
+            money("payment.deposit.completed", "p1", "d-5", json!(2500)),
+        ],
+    )
+    .await;
     let statuses: Vec<ItemStatus> = report.items.iter().map(|i| i.status).collect();
     use ItemStatus::*;
     assert_eq!(statuses, vec![Accepted, Rejected, Rejected, Rejected, Rejected, Rejected, Rejected, Accepted]);
@@ -91,10 +104,14 @@ both_engines!(duplicates_are_recognised_within_and_across_batches, |db| async mo
 
 both_engines!(a_deposit_completed_before_it_was_requested_is_counted_once, |db| async move {
     send(&db, vec![registered("p3")]).await;
-    let report = send(&db, vec![
-        money("payment.deposit.completed", "p3", "d-9", json!(4000)),
-        money("payment.deposit.requested", "p3", "d-9", json!(4000)),
-    ]).await;
+    let report = send(
+        &db,
+        vec![
+            money("payment.deposit.completed", "p3", "d-9", json!(4000)),
+            money("payment.deposit.requested", "p3", "d-9", json!(4000)),
+        ],
+    )
+    .await;
     assert_eq!(report.accepted, 2);
     assert!(report.items[1].note.as_deref().unwrap().starts_with("stale"));
     let p = player_id(&db, "p3").await;
@@ -106,20 +123,28 @@ both_engines!(ingest_keeps_the_aggregates_and_the_ledger_in_step, |db| async mov
     let old = (Utc::now() - Duration::days(40)).to_rfc3339();
     let mut early = money("payment.deposit.completed", "p4", "d-old", json!(10_000));
     early["occurred_at"] = json!(old);
-    let report = send(&db, vec![
-        registered("p4"),
-        early,
-        event("session.started", "p4", json!({"session_id": "s-1"})),
-        money("payment.deposit.requested", "p4", "d-1", json!(5_000)),
-        money("payment.deposit.completed", "p4", "d-1", json!(5_000)),
-        event("game.round", "p4", json!({"round_id": "r-1", "game": "Book of Ra", "provider": "novomatic",
-            "category": "slots", "stake": 1_000, "win": 300, "currency": "EUR"})),
-        money("payment.withdrawal.requested", "p4", "w-1", json!(2_000)),
-        money("payment.withdrawal.completed", "p4", "w-1", json!(2_000)),
-        money("payment.withdrawal.requested", "p4", "w-2", json!(99_999)),
-        event("bonus.granted", "p4", json!({"bonus_id": "b-1", "amount": 500, "currency": "EUR"})),
-        event("bonus.converted", "p4", json!({"bonus_id": "b-1", "amount": 500, "currency": "EUR"})),
-    ]).await;
+    let report = send(
+        &db,
+        vec![
+            registered("p4"),
+            early,
+            event("session.started", "p4", json!({"session_id": "s-1"})),
+            money("payment.deposit.requested", "p4", "d-1", json!(5_000)),
+            money("payment.deposit.completed", "p4", "d-1", json!(5_000)),
+            event(
+                "game.round",
+                "p4",
+                json!({"round_id": "r-1", "game": "Book of Ra", "provider": "novomatic",
+            "category": "slots", "stake": 1_000, "win": 300, "currency": "EUR"}),
+            ),
+            money("payment.withdrawal.requested", "p4", "w-1", json!(2_000)),
+            money("payment.withdrawal.completed", "p4", "w-1", json!(2_000)),
+            money("payment.withdrawal.requested", "p4", "w-2", json!(99_999)),
+            event("bonus.granted", "p4", json!({"bonus_id": "b-1", "amount": 500, "currency": "EUR"})),
+            event("bonus.converted", "p4", json!({"bonus_id": "b-1", "amount": 500, "currency": "EUR"})),
+        ],
+    )
+    .await;
     assert_eq!(report.rejected, 1, "{report:?}");
     assert!(report.items[8].error.as_ref().unwrap().message.contains("insufficient funds"));
 

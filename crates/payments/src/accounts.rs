@@ -2,7 +2,7 @@
 //! where money went without a join.
 
 use pitboss_core::Currency;
-use pitboss_store::{Tx, sqlx, tx};
+use pitboss_store::{Db, Tx, sqlx, tx};
 use uuid::Uuid;
 
 use crate::LedgerError;
@@ -75,5 +75,22 @@ pub async fn ensure_all(tx: &mut Tx, codes: &[&str], currency: Currency, now_us:
         }
         q.bind(now_us).execute(c).await.map(|_| ())
     })?;
+    Ok(())
+}
+
+/// Opens the house and clearing accounts of every currency, in a short transaction of its own.
+///
+/// Run at start-up: opening them lazily inside long ingest batches makes concurrent batches
+/// insert the same new rows in different orders, which deadlocks on PostgreSQL.
+pub async fn open_house_accounts(db: &Db) -> Result<(), LedgerError> {
+    let now_us = pitboss_core::time::to_micros(chrono::Utc::now());
+    let mut tx = db.begin().await?;
+    for currency in Currency::all() {
+        let codes =
+            [house_games(currency), house_bonus(currency), house_adjustments(currency), payment_clearing(currency)];
+        let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
+        ensure_all(&mut tx, &refs, currency, now_us).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }

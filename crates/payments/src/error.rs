@@ -2,7 +2,9 @@ use pitboss_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("reference '{reference}' was already used for a different {kind} ({existing}); a reference may only be replayed with the same data")]
+    #[error(
+        "reference '{reference}' was already used for a different {kind} ({existing}); a reference may only be replayed with the same data"
+    )]
     ReferenceReused { kind: String, reference: String, existing: String },
     #[error("insufficient funds in {account}: {available} available, {needed} needed")]
     InsufficientFunds { account: String, available: i64, needed: i64 },

@@ -14,9 +14,9 @@ use pitboss_store::{Tx, exec, sqlx, tx};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::LedgerError;
 use crate::accounts::{self, tracks_balance};
 use crate::types::{LedgerTransaction, NewTransaction, Transfer, TxKind, TxStatus};
-use crate::LedgerError;
 
 /// What `record` did.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +36,13 @@ impl Recorded {
 }
 
 /// The idempotency fingerprint: what must match when a reference is used again.
-pub fn request_hash(kind: TxKind, player: Option<Uuid>, currency: Currency, amount: i64, detail: Option<&str>) -> String {
+pub fn request_hash(
+    kind: TxKind,
+    player: Option<Uuid>,
+    currency: Currency,
+    amount: i64,
+    detail: Option<&str>,
+) -> String {
     let text = format!(
         "{kind}|{}|{currency}|{amount}|{}",
         player.map(|p| p.to_string()).unwrap_or_default(),
@@ -53,11 +59,7 @@ fn hex_digest(text: &str) -> String {
 pub async fn record(tx: &mut Tx, new: NewTransaction, now: DateTime<Utc>) -> Result<Recorded, LedgerError> {
     let hash = request_hash(new.kind, new.player_id, new.currency, new.amount, new.detail.as_deref());
     if let Some(existing) = find(tx, new.kind, &new.reference).await? {
-        return if existing.request_hash == hash {
-            Ok(Recorded::Replayed(existing))
-        } else {
-            Err(reused(&existing))
-        };
+        return if existing.request_hash == hash { Ok(Recorded::Replayed(existing)) } else { Err(reused(&existing)) };
     }
     let (debits, credits) = new.transfers.iter().fold((0i64, 0i64), |(d, c), t| (d + t.amount, c + t.amount));
     if new.transfers.iter().any(|t| t.amount < 0 || t.debit == t.credit) {
@@ -96,10 +98,9 @@ pub async fn record(tx: &mut Tx, new: NewTransaction, now: DateTime<Utc>) -> Res
         now_us,
     )?;
     if inserted == 0 {
-        let existing = find(tx, new.kind, &new.reference).await?.ok_or_else(|| LedgerError::NotFound {
-            kind: new.kind.to_string(),
-            reference: new.reference.clone(),
-        })?;
+        let existing = find(tx, new.kind, &new.reference)
+            .await?
+            .ok_or_else(|| LedgerError::NotFound { kind: new.kind.to_string(), reference: new.reference.clone() })?;
         return if existing.request_hash == hash { Ok(Recorded::Replayed(existing)) } else { Err(reused(&existing)) };
     }
     if !new.failed {
@@ -144,7 +145,12 @@ fn reused(existing: &LedgerTransaction) -> LedgerError {
 }
 
 /// Checks that `kind`/`reference` was recorded with this data; a mismatch is refused.
-pub fn check_same(existing: &LedgerTransaction, player: Option<Uuid>, currency: Currency, amount: i64) -> Result<(), LedgerError> {
+pub fn check_same(
+    existing: &LedgerTransaction,
+    player: Option<Uuid>,
+    currency: Currency,
+    amount: i64,
+) -> Result<(), LedgerError> {
     if existing.request_hash == request_hash(existing.kind, player, currency, amount, None) {
         Ok(())
     } else {
@@ -329,10 +335,12 @@ async fn write_legs(
 
 async fn available(tx: &mut Tx, account: &str) -> Result<i64, LedgerError> {
     let v: Option<i64> = tx!(tx, |c| {
-        sqlx::query_scalar("SELECT posted_credits - posted_debits - pending_debits FROM ledger_accounts WHERE code = $1")
-            .bind(account)
-            .fetch_optional(c)
-            .await
+        sqlx::query_scalar(
+            "SELECT posted_credits - posted_debits - pending_debits FROM ledger_accounts WHERE code = $1",
+        )
+        .bind(account)
+        .fetch_optional(c)
+        .await
     })?;
     Ok(v.unwrap_or(0))
 }
@@ -427,9 +435,8 @@ impl TxRow {
 /// The transaction with this idempotency key, inside `tx`.
 pub async fn find(tx: &mut Tx, kind: TxKind, reference: &str) -> Result<Option<LedgerTransaction>, LedgerError> {
     let sql = format!("SELECT {TX_COLUMNS} FROM ledger_transactions WHERE kind = $1 AND reference = $2");
-    let row: Option<TxRow> = tx!(tx, |c| {
-        sqlx::query_as(&sql).bind(kind.as_str()).bind(reference).fetch_optional(c).await
-    })?;
+    let row: Option<TxRow> =
+        tx!(tx, |c| sqlx::query_as(&sql).bind(kind.as_str()).bind(reference).fetch_optional(c).await)?;
     Ok(row.map(TxRow::into_transaction))
 }
 

@@ -14,10 +14,10 @@ use pitboss_core::Currency;
 use pitboss_store::Tx;
 use uuid::Uuid;
 
+use crate::LedgerError;
 use crate::accounts::{house_adjustments, house_bonus, house_games, payment_clearing, player_bonus, player_cash};
 use crate::ledger::{self, Recorded, check_same, transfer};
 use crate::types::{LedgerTransaction, NewTransaction, Transfer, TxKind, TxStatus};
-use crate::LedgerError;
 
 /// Who, in which currency, and when.
 #[derive(Debug, Clone, Copy)]
@@ -76,7 +76,13 @@ fn payment_transfer(ctx: &Context<'_>, kind: TxKind, amount: i64) -> Transfer {
 
 /// A payment was requested: the amount is held (a withdrawal's leaves the spendable balance;
 /// a deposit's shows as incoming) until it completes or fails.
-pub async fn payment_requested(tx: &mut Tx, ctx: &Context<'_>, kind: TxKind, reference: &str, amount: i64) -> Result<Change, LedgerError> {
+pub async fn payment_requested(
+    tx: &mut Tx,
+    ctx: &Context<'_>,
+    kind: TxKind,
+    reference: &str,
+    amount: i64,
+) -> Result<Change, LedgerError> {
     if let Some(existing) = ledger::find(tx, kind, reference).await? {
         check_same(&existing, Some(ctx.player), ctx.currency, amount)?;
         let note = if existing.status == TxStatus::Pending {
@@ -92,7 +98,13 @@ pub async fn payment_requested(tx: &mut Tx, ctx: &Context<'_>, kind: TxKind, ref
 }
 
 /// A payment completed: its hold is posted, or, if it was never requested, it is posted now.
-pub async fn payment_completed(tx: &mut Tx, ctx: &Context<'_>, kind: TxKind, reference: &str, amount: i64) -> Result<Change, LedgerError> {
+pub async fn payment_completed(
+    tx: &mut Tx,
+    ctx: &Context<'_>,
+    kind: TxKind,
+    reference: &str,
+    amount: i64,
+) -> Result<Change, LedgerError> {
     match ledger::find(tx, kind, reference).await? {
         Some(existing) => {
             check_same(&existing, Some(ctx.player), ctx.currency, amount)?;
@@ -154,7 +166,13 @@ pub async fn payment_failed(
 }
 
 /// A settled game round: the stake goes to the house, the win comes back.
-pub async fn game_round(tx: &mut Tx, ctx: &Context<'_>, round_id: &str, stake: i64, win: i64) -> Result<Change, LedgerError> {
+pub async fn game_round(
+    tx: &mut Tx,
+    ctx: &Context<'_>,
+    round_id: &str,
+    stake: i64,
+    win: i64,
+) -> Result<Change, LedgerError> {
     let (cash, house) = (player_cash(ctx.player, ctx.currency), house_games(ctx.currency));
     let transfers = vec![transfer(cash.clone(), house.clone(), stake), transfer(house, cash, win)];
     let mut new = new_tx(ctx, TxKind::GameRound, round_id, stake, transfers);
@@ -166,7 +184,13 @@ pub async fn game_round(tx: &mut Tx, ctx: &Context<'_>, round_id: &str, stake: i
 
 /// Bonus money: `granted` from the house to the player's bonus account, `converted` from bonus
 /// to cash, `forfeited` back to the house.
-pub async fn bonus(tx: &mut Tx, ctx: &Context<'_>, kind: TxKind, bonus_id: &str, amount: i64) -> Result<Change, LedgerError> {
+pub async fn bonus(
+    tx: &mut Tx,
+    ctx: &Context<'_>,
+    kind: TxKind,
+    bonus_id: &str,
+    amount: i64,
+) -> Result<Change, LedgerError> {
     let (bonus, house) = (player_bonus(ctx.player, ctx.currency), house_bonus(ctx.currency));
     let t = match kind {
         TxKind::BonusGrant => transfer(house, bonus, amount),

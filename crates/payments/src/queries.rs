@@ -8,9 +8,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::LedgerError;
 use crate::ledger::{TX_COLUMNS, TxRow};
 use crate::types::{Balance, LedgerTransaction, Posting, StatusChange};
-use crate::LedgerError;
 
 /// The balances of a player's accounts.
 pub async fn player_balances(db: &Db, player: Uuid) -> Result<Vec<Balance>, LedgerError> {
@@ -234,7 +234,8 @@ pub async fn verify(db: &Db) -> Result<Verification, LedgerError> {
     for (id, phase, d, c) in unbalanced {
         report.problems.push(format!("transaction {id} does not balance in phase {phase}: debits {d}, credits {c}"));
     }
-    report.transactions_checked = db!(db, |c| sqlx::query_scalar("SELECT COUNT(*) FROM ledger_transactions").fetch_one(c).await)?;
+    report.transactions_checked =
+        db!(db, |c| sqlx::query_scalar("SELECT COUNT(*) FROM ledger_transactions").fetch_one(c).await)?;
     let currencies: Vec<(String, i64, i64)> = db!(db, |c| {
         sqlx::query_as(
             "SELECT a.currency, CAST(SUM(p.debit) AS BIGINT), CAST(SUM(p.credit) AS BIGINT) FROM ledger_postings p \

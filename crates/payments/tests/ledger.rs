@@ -15,10 +15,7 @@ fn ctx(player: Uuid) -> Context<'static> {
 
 async fn cash(db: &Db, player: Uuid) -> (i64, i64, i64) {
     let b = player_balances(db, player).await.unwrap();
-    b.iter()
-        .find(|b| b.account.contains(":cash:"))
-        .map(|b| (b.posted, b.held, b.available))
-        .unwrap_or_default()
+    b.iter().find(|b| b.account.contains(":cash:")).map(|b| (b.posted, b.held, b.available)).unwrap_or_default()
 }
 
 async fn deposit(db: &Db, player: Uuid, reference: &str, amount: i64) {
@@ -58,7 +55,9 @@ both_engines!(a_withdrawal_under_review_holds_its_amount_until_posted_or_voided,
     drop(tx);
 
     let mut tx = db.begin().await.unwrap();
-    let change = operations::payment_failed(&mut tx, &ctx(p), TxKind::Withdrawal, "wd-1", 8_000, Some("card expired")).await.unwrap();
+    let change = operations::payment_failed(&mut tx, &ctx(p), TxKind::Withdrawal, "wd-1", 8_000, Some("card expired"))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(change.transaction.status, TxStatus::Failed);
     assert_eq!(cash(&db, p).await, (10_000, 0, 10_000));
@@ -102,8 +101,12 @@ both_engines!(a_reversed_deposit_may_take_the_player_below_zero, |db| async move
     let mut tx = db.begin().await.unwrap();
     operations::game_round(&mut tx, &ctx(p), "r-1", 2_000, 0).await.unwrap();
     let dep = ledger::find(&mut tx, TxKind::Deposit, "dep-1").await.unwrap().unwrap();
-    ledger::transition(&mut tx, dep.id, TxStatus::Disputed, Some("chargeback opened"), "op:ann", Utc::now()).await.unwrap();
-    ledger::transition(&mut tx, dep.id, TxStatus::Reversed, Some("chargeback lost"), "op:ann", Utc::now()).await.unwrap();
+    ledger::transition(&mut tx, dep.id, TxStatus::Disputed, Some("chargeback opened"), "op:ann", Utc::now())
+        .await
+        .unwrap();
+    ledger::transition(&mut tx, dep.id, TxStatus::Reversed, Some("chargeback lost"), "op:ann", Utc::now())
+        .await
+        .unwrap();
     let err = ledger::transition(&mut tx, dep.id, TxStatus::Completed, None, "op:ann", Utc::now()).await.unwrap_err();
     assert!(matches!(err, LedgerError::InvalidTransition { .. }));
     tx.commit().await.unwrap();
@@ -147,13 +150,25 @@ mod property {
         let p = 0..3usize;
         let amount = 1..20_000i64;
         prop_oneof![
-            (p.clone(), amount.clone(), any::<bool>()).prop_map(|(player, amount, requested_first)| Op::Deposit { player, amount, requested_first }),
+            (p.clone(), amount.clone(), any::<bool>()).prop_map(|(player, amount, requested_first)| Op::Deposit {
+                player,
+                amount,
+                requested_first
+            }),
             (p.clone(), amount.clone()).prop_map(|(player, amount)| Op::FailedDeposit { player, amount }),
             (p.clone(), amount.clone()).prop_map(|(player, amount)| Op::RequestWithdrawal { player, amount }),
             (p.clone(), any::<bool>()).prop_map(|(player, complete)| Op::SettleWithdrawal { player, complete }),
             (p.clone(), amount.clone(), 0..30_000i64).prop_map(|(player, stake, win)| Op::Round { player, stake, win }),
-            (p.clone(), amount.clone(), any::<bool>()).prop_map(|(player, amount, convert)| Op::Bonus { player, amount, convert }),
-            (p.clone(), -20_000..20_000i64, any::<bool>()).prop_map(|(player, delta, overdraft)| Op::Adjust { player, delta, overdraft }),
+            (p.clone(), amount.clone(), any::<bool>()).prop_map(|(player, amount, convert)| Op::Bonus {
+                player,
+                amount,
+                convert
+            }),
+            (p.clone(), -20_000..20_000i64, any::<bool>()).prop_map(|(player, delta, overdraft)| Op::Adjust {
+                player,
+                delta,
+                overdraft
+            }),
             Just(Op::ReplayLast),
         ]
     }
@@ -202,7 +217,9 @@ mod property {
                         continue;
                     }
                     let m = model[*player];
-                    let res = operations::payment_requested(&mut tx, &ctx(players[*player]), TxKind::Withdrawal, &r, *amount).await;
+                    let res =
+                        operations::payment_requested(&mut tx, &ctx(players[*player]), TxKind::Withdrawal, &r, *amount)
+                            .await;
                     if m.cash - m.held >= *amount {
                         res.unwrap();
                         model[*player].held += amount;
@@ -216,10 +233,14 @@ mod property {
                     let Some((reference, amount)) = pending[*player].take() else { continue };
                     let c = ctx(players[*player]);
                     if *complete {
-                        operations::payment_completed(&mut tx, &c, TxKind::Withdrawal, &reference, amount).await.unwrap();
+                        operations::payment_completed(&mut tx, &c, TxKind::Withdrawal, &reference, amount)
+                            .await
+                            .unwrap();
                         model[*player].cash -= amount;
                     } else {
-                        operations::payment_failed(&mut tx, &c, TxKind::Withdrawal, &reference, amount, None).await.unwrap();
+                        operations::payment_failed(&mut tx, &c, TxKind::Withdrawal, &reference, amount, None)
+                            .await
+                            .unwrap();
                     }
                     model[*player].held -= amount;
                 }
@@ -248,7 +269,8 @@ mod property {
                         continue;
                     }
                     let m = model[*player];
-                    let res = operations::adjustment(&mut tx, &ctx(players[*player]), &r, *delta, "test", *overdraft).await;
+                    let res =
+                        operations::adjustment(&mut tx, &ctx(players[*player]), &r, *delta, "test", *overdraft).await;
                     if replay || *delta > 0 || *overdraft || m.cash - m.held >= -delta {
                         res.unwrap();
                         model[*player].cash += gain(*delta);
@@ -281,9 +303,7 @@ mod property {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let db = rt.block_on(make());
         let mut runner = TestRunner::new(Config { cases, ..Config::default() });
-        runner
-            .run(&proptest::collection::vec(op(), 1..40), |ops| rt.block_on(run(&db, ops)))
-            .unwrap();
+        runner.run(&proptest::collection::vec(op(), 1..40), |ops| rt.block_on(run(&db, ops))).unwrap();
     }
 
     #[test]

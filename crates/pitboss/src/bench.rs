@@ -269,6 +269,7 @@ fn lanes(events: &[Value], n: usize) -> Vec<Vec<&Value>> {
 
 /// Ingests each lane on its own task, in batches; returns the seconds the slowest took.
 async fn ingest_lanes(db: &Db, lanes: Vec<Vec<&Value>>, batch: usize) -> anyhow::Result<f64> {
+    pitboss_payments::accounts::open_house_accounts(db).await?;
     let ingestor = Ingestor::new(db.clone());
     let started = Instant::now();
     let total: usize = lanes.iter().map(Vec::len).sum();

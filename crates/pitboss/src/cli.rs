@@ -169,7 +169,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::EventSchemas { out } => {
             let text = serde_json::to_string_pretty(&pitboss_web::openapi::event_schemas())?;
             match out {
-                Some(path) => std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?,
+                Some(path) => {
+                    std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?
+                }
                 None => println!("{text}"),
             }
             Ok(())

@@ -185,6 +185,7 @@ async fn seed(db: &Db, players: usize, days: u32, seed: u64) -> anyhow::Result<(
         }
         history
     });
+    pitboss_payments::accounts::open_house_accounts(db).await?;
     let progress =
         Arc::new(Progress { done: AtomicU64::new(0), rejected: AtomicU64::new(0), shown: AtomicU64::new(0) });
     let mut consumers = Vec::new();

@@ -33,11 +33,11 @@ impl Running {
 
 pub async fn transport(settings: &Settings) -> anyhow::Result<Arc<dyn Transport>> {
     Ok(match settings.bus_transport.as_str() {
-        "rabbitmq" => Arc::new(
-            RabbitMq::connect(&settings.amqp_url, &settings.amqp_exchange)
-                .await
-                .with_context(|| format!("connecting to RabbitMQ at {}", crate::config::redact_url(&settings.amqp_url)))?,
-        ),
+        "rabbitmq" => {
+            Arc::new(RabbitMq::connect(&settings.amqp_url, &settings.amqp_exchange).await.with_context(|| {
+                format!("connecting to RabbitMQ at {}", crate::config::redact_url(&settings.amqp_url))
+            })?)
+        }
         _ => Arc::new(InProcess::new()),
     })
 }
@@ -48,6 +48,7 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
     let targets: BTreeSet<Target> = Target::parse_list(&settings.targets).map_err(anyhow::Error::msg)?;
     let transport = transport(settings).await?;
     let relay = Relay::new(db.clone(), transport.clone()).with_batch_size(settings.relay_batch_size);
+    pitboss_payments::accounts::open_house_accounts(&db).await.context("opening the house accounts")?;
     let mut ingestor = Ingestor::new(db.clone());
     let runs_relay = targets.contains(&Target::Ingest);
     if runs_relay {
@@ -55,7 +56,8 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
     }
     let state = AppState::new(db.clone(), ingestor, transport, targets.clone());
     let app = pitboss_web::app(state);
-    let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
+    let listener =
+        TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
     let grace = Duration::from_secs(settings.shutdown_grace_seconds);

@@ -11,7 +11,9 @@ pub enum PlayerError {
     Invalid { field: &'static str, message: String },
     #[error("a player with external id '{0}' already exists")]
     DuplicateExternalId(String),
-    #[error("the player was changed by someone else (now at version {current}, you sent {expected}); reload and try again")]
+    #[error(
+        "the player was changed by someone else (now at version {current}, you sent {expected}); reload and try again"
+    )]
     VersionConflict { expected: i64, current: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),

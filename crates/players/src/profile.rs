@@ -151,7 +151,11 @@ impl Player {
 
 impl NewPlayer {
     /// The profile a `player.registered` event describes.
-    pub fn from_event(external_id: &str, occurred_at: DateTime<Utc>, e: &PlayerRegistered) -> Result<NewPlayer, PlayerError> {
+    pub fn from_event(
+        external_id: &str,
+        occurred_at: DateTime<Utc>,
+        e: &PlayerRegistered,
+    ) -> Result<NewPlayer, PlayerError> {
         Ok(NewPlayer {
             external_id: external_id.to_string(),
             email: e.email.clone(),

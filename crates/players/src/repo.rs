@@ -8,8 +8,8 @@ use pitboss_core::{Currency, new_id};
 use pitboss_store::{Db, StoreError, Tx, db, exec, sqlx, tx};
 use uuid::Uuid;
 
-use crate::profile::{NewPlayer, Player, PlayerPatch};
 use crate::PlayerError;
+use crate::profile::{NewPlayer, Player, PlayerPatch};
 
 pub(crate) const COLUMNS: &str = "id, external_id, email, phone, first_name, last_name, birth_date, gender, \
     country, language, currency, registered_at, traffic_source, affiliate_id, campaign, consent_email, \

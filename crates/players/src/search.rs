@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::PlayerError;
 use crate::profile::{KycStatus, Player, PlayerStatus};
 use crate::repo::{COLUMNS, PlayerRow};
-use crate::PlayerError;
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
@@ -101,7 +101,10 @@ pub async fn search(db: &Db, query: &PlayerQuery) -> Result<Page<Player>, Player
         }
     }
     if let Some(t) = &query.tag {
-        clauses.push(format!("id IN (SELECT player_id FROM player_tags WHERE tag = {})", arg(Bind::Text(t.to_lowercase()))));
+        clauses.push(format!(
+            "id IN (SELECT player_id FROM player_tags WHERE tag = {})",
+            arg(Bind::Text(t.to_lowercase()))
+        ));
     }
     if let Some(t) = query.registered_from {
         clauses.push(format!("registered_at >= {}", arg(Bind::Int(to_micros(t)))));
@@ -139,7 +142,8 @@ async fn with_tags(db: &Db, rows: Vec<PlayerRow>) -> Result<Vec<Player>, PlayerE
     let mut tags: std::collections::HashMap<Uuid, Vec<String>> = Default::default();
     if !ids.is_empty() {
         let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("SELECT player_id, tag FROM player_tags WHERE player_id IN ({}) ORDER BY tag", marks.join(", "));
+        let sql =
+            format!("SELECT player_id, tag FROM player_tags WHERE player_id IN ({}) ORDER BY tag", marks.join(", "));
         let pairs: Vec<(Uuid, String)> = db!(db, |c| {
             let mut q = sqlx::query_as(&sql);
             for id in &ids {

@@ -93,7 +93,13 @@ impl From<Activity> for Delta {
 
 /// Applies one activity at `at` (when it happened) to the lifetime totals and its day's bucket.
 /// First/last times take the earliest/latest seen, so events arriving out of order land right.
-pub async fn record(tx: &mut Tx, player: Uuid, activity: Activity, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), PlayerError> {
+pub async fn record(
+    tx: &mut Tx,
+    player: Uuid,
+    activity: Activity,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), PlayerError> {
     let d = Delta::from(activity);
     // One statement for every kind of activity, so the database prepares it once.
     exec!(

@@ -312,18 +312,16 @@ both_engines!(wildcards_in_the_search_text_are_taken_literally, |db| async move 
 });
 
 both_engines!(a_player_is_found_by_the_start_of_the_last_name, |db| async move {
-        create(&db, anna()).await.unwrap();
-        assert_eq!(found_by(&db, "Schmi").await, vec!["ext-anna"]);
-    }
-);
+    create(&db, anna()).await.unwrap();
+    assert_eq!(found_by(&db, "Schmi").await, vec!["ext-anna"]);
+});
 
 both_engines!(a_player_whose_external_id_is_a_uuid_is_found_by_it, |db| async move {
-        // Many casino platforms key their players by UUID.
-        let external = "0b6c2f9e-3f2a-4d6e-9a41-7c1d2e3f4a5b";
-        create(&db, new_player(external)).await.unwrap();
-        assert_eq!(found_by(&db, external).await, vec![external]);
-    }
-);
+    // Many casino platforms key their players by UUID.
+    let external = "0b6c2f9e-3f2a-4d6e-9a41-7c1d2e3f4a5b";
+    create(&db, new_player(external)).await.unwrap();
+    assert_eq!(found_by(&db, external).await, vec![external]);
+});
 
 both_engines!(every_filter_narrows_the_search, |db| async move {
     let now = noon();

@@ -59,10 +59,8 @@ impl Db {
         let db = match &settings.database_url {
             Some(url) => Db::open_postgres(url, settings.max_connections).await?,
             None => {
-                std::fs::create_dir_all(&settings.data_dir).map_err(|source| StoreError::DataDir {
-                    path: settings.data_dir.display().to_string(),
-                    source,
-                })?;
+                std::fs::create_dir_all(&settings.data_dir)
+                    .map_err(|source| StoreError::DataDir { path: settings.data_dir.display().to_string(), source })?;
                 Db::open_sqlite(settings.data_dir.join(SQLITE_FILE), settings.max_connections).await?
             }
         };
@@ -83,10 +81,8 @@ impl Db {
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(options.clone())
             .await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(readers.max(1))
-            .connect_with(options.read_only(true))
-            .await?;
+        let read =
+            SqlitePoolOptions::new().max_connections(readers.max(1)).connect_with(options.read_only(true)).await?;
         Ok(Db::Sqlite { read, write })
     }
 

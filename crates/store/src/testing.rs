@@ -15,8 +15,7 @@ pub const TEST_DATABASE_URL_VAR: &str = "PITBOSS_TEST_DATABASE_URL";
 /// the OS temp directory is the place for it).
 pub async fn sqlite() -> Result<Db, StoreError> {
     let dir: PathBuf = std::env::temp_dir().join(format!("pitboss-test-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|source| StoreError::DataDir { path: dir.display().to_string(), source })?;
+    std::fs::create_dir_all(&dir).map_err(|source| StoreError::DataDir { path: dir.display().to_string(), source })?;
     let db = Db::open_sqlite(dir.join(crate::db::SQLITE_FILE), 4).await?;
     db.migrate().await?;
     Ok(db)
@@ -32,10 +31,8 @@ pub async fn postgres() -> Result<Db, StoreError> {
     })?;
     let admin = Db::open_postgres(&url, 1).await?;
     let Db::Postgres(admin_pool) = &admin else { unreachable!() };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
     drop_stale(admin_pool, now).await;
     let name = format!("pitboss_test_{now}_{}", uuid::Uuid::now_v7().simple());
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin_pool).await?;
@@ -47,18 +44,13 @@ pub async fn postgres() -> Result<Db, StoreError> {
 }
 
 async fn drop_stale(admin: &sqlx::PgPool, now: u64) {
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'pitboss_test_%'")
-            .fetch_all(admin)
-            .await
-            .unwrap_or_default();
+    let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'pitboss_test_%'")
+        .fetch_all(admin)
+        .await
+        .unwrap_or_default();
     for name in names {
-        let created: u64 = name
-            .trim_start_matches("pitboss_test_")
-            .split('_')
-            .next()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(now);
+        let created: u64 =
+            name.trim_start_matches("pitboss_test_").split('_').next().and_then(|s| s.parse().ok()).unwrap_or(now);
         if now.saturating_sub(created) > 86_400 {
             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(admin).await;
         }

@@ -2,8 +2,8 @@
 
 use axum::extract::{FromRequest, FromRequestParts};
 
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use pitboss_auth::{Caller, Scope};
 
 use crate::{AppState, Problem};

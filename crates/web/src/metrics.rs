@@ -37,11 +37,8 @@ pub fn metrics_handle() -> PrometheusHandle {
 pub(crate) async fn track(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let res = next.run(req).await;
     let status = res.status().as_u16().to_string();
     metrics::counter!("pitboss_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)

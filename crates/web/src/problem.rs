@@ -58,7 +58,11 @@ impl Problem {
     fn internal(err: &dyn std::fmt::Display) -> Problem {
         // The cause goes to the log; the caller gets no internals.
         tracing::error!(error = %err, "request failed");
-        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed to handle this request; it has been logged")
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed to handle this request; it has been logged",
+        )
     }
 }
 
@@ -98,7 +102,9 @@ impl From<LedgerError> for Problem {
             LedgerError::ReferenceReused { .. } | LedgerError::InvalidTransition { .. } => {
                 Problem::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
-            LedgerError::InsufficientFunds { .. } => Problem::new(StatusCode::CONFLICT, "insufficient-funds", e.to_string()),
+            LedgerError::InsufficientFunds { .. } => {
+                Problem::new(StatusCode::CONFLICT, "insufficient-funds", e.to_string())
+            }
             LedgerError::Invalid(m) => Problem::validation("", m),
             LedgerError::Unbalanced { .. } => Problem::internal(&e),
             LedgerError::Store(s) => s.into(),
@@ -128,11 +134,17 @@ impl From<AuthError> for Problem {
 impl From<JsonRejection> for Problem {
     fn from(r: JsonRejection) -> Problem {
         match r {
-            JsonRejection::JsonDataError(e) => Problem::validation("", format!("the request body does not fit: {}", e.body_text())),
-            JsonRejection::JsonSyntaxError(e) => Problem::bad_request(format!("the request body is not valid JSON: {}", e.body_text())),
-            JsonRejection::MissingJsonContentType(_) => {
-                Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "media-type", "send the body as JSON with Content-Type: application/json")
+            JsonRejection::JsonDataError(e) => {
+                Problem::validation("", format!("the request body does not fit: {}", e.body_text()))
             }
+            JsonRejection::JsonSyntaxError(e) => {
+                Problem::bad_request(format!("the request body is not valid JSON: {}", e.body_text()))
+            }
+            JsonRejection::MissingJsonContentType(_) => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "media-type",
+                "send the body as JSON with Content-Type: application/json",
+            ),
             JsonRejection::BytesRejection(_) => Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too-large",
@@ -157,6 +169,10 @@ impl From<PathRejection> for Problem {
 
 pub(crate) fn panic_to_problem(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed to handle this request; it has been logged")
-        .into_response()
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the server failed to handle this request; it has been logged",
+    )
+    .into_response()
 }

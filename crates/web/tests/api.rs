@@ -584,23 +584,22 @@ both_engines!(a_deposit_is_disputed_then_reversed_and_each_step_is_audited, |db|
 });
 
 both_engines!(changes_made_over_the_api_are_announced_as_valid_events_of_their_type, |db| async move {
-        let api = api(&db).await;
-        let p = api.player("p-1").await;
-        let id = p["id"].as_str().unwrap();
-        api.patch(&format!("/api/v1/players/{id}"), json!({"first_name": "Anna", "tags": ["vip"]})).await.ok(200);
-        let rows: Vec<(String, String)> =
-            db!(&db, |c| sqlx::query_as("SELECT topic, payload FROM outbox ORDER BY id").fetch_all(c).await).unwrap();
-        let topics: Vec<&str> = rows.iter().map(|(t, _)| t.as_str()).collect();
-        assert_eq!(topics, ["player.registered", "player.updated"]);
-        for (topic, payload) in &rows {
-            let envelope: Value = serde_json::from_str(payload).unwrap();
-            let parsed = pitboss_core::Envelope::parse(&envelope, Utc::now());
-            assert!(parsed.is_ok(), "{topic}: {parsed:?}\n{envelope}");
-        }
-        let updated: Value = serde_json::from_str(&rows[1].1).unwrap();
-        assert_eq!(updated["payload"]["first_name"], "Anna");
+    let api = api(&db).await;
+    let p = api.player("p-1").await;
+    let id = p["id"].as_str().unwrap();
+    api.patch(&format!("/api/v1/players/{id}"), json!({"first_name": "Anna", "tags": ["vip"]})).await.ok(200);
+    let rows: Vec<(String, String)> =
+        db!(&db, |c| sqlx::query_as("SELECT topic, payload FROM outbox ORDER BY id").fetch_all(c).await).unwrap();
+    let topics: Vec<&str> = rows.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(topics, ["player.registered", "player.updated"]);
+    for (topic, payload) in &rows {
+        let envelope: Value = serde_json::from_str(payload).unwrap();
+        let parsed = pitboss_core::Envelope::parse(&envelope, Utc::now());
+        assert!(parsed.is_ok(), "{topic}: {parsed:?}\n{envelope}");
     }
-);
+    let updated: Value = serde_json::from_str(&rows[1].1).unwrap();
+    assert_eq!(updated["payload"]["first_name"], "Anna");
+});
 
 // ---- system ----
 
@@ -706,29 +705,25 @@ both_engines!(the_openapi_document_is_3_1_and_lists_every_route_the_router_serve
 });
 
 both_engines!(documented_enum_values_are_the_values_the_api_accepts, |db| async move {
-        let api = api(&db).await;
-        let doc = api.call(Method::GET, "/api/openapi.json", None, None).await.ok(200);
-        let values = |name: &str| -> Vec<String> {
-            let schema = &doc["components"]["schemas"][name];
-            schema["enum"]
-                .as_array()
-                .unwrap_or_else(|| panic!("{name}: {schema}"))
-                .iter()
-                .map(|v| v.as_str().unwrap().to_string())
-                .collect()
-        };
-        let names = |all: Vec<&str>| all.into_iter().map(str::to_string).collect::<Vec<_>>();
-        assert_eq!(values("EventType"), names(pitboss_core::EventType::ALL.iter().map(|t| t.as_str()).collect()));
-        assert_eq!(
-            values("PlayerStatus"),
-            names(pitboss_players::PlayerStatus::ALL.iter().map(|s| s.as_str()).collect())
-        );
-        assert_eq!(values("KycStatus"), names(pitboss_players::KycStatus::ALL.iter().map(|s| s.as_str()).collect()));
-        assert_eq!(values("Gender"), names(pitboss_players::Gender::ALL.iter().map(|s| s.as_str()).collect()));
-        assert_eq!(values("TxStatus"), names(vec!["pending", "completed", "failed", "reversed", "disputed"]));
-        assert_eq!(values("ItemStatus"), names(vec!["accepted", "duplicate", "rejected"]));
-    }
-);
+    let api = api(&db).await;
+    let doc = api.call(Method::GET, "/api/openapi.json", None, None).await.ok(200);
+    let values = |name: &str| -> Vec<String> {
+        let schema = &doc["components"]["schemas"][name];
+        schema["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: {schema}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let names = |all: Vec<&str>| all.into_iter().map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(values("EventType"), names(pitboss_core::EventType::ALL.iter().map(|t| t.as_str()).collect()));
+    assert_eq!(values("PlayerStatus"), names(pitboss_players::PlayerStatus::ALL.iter().map(|s| s.as_str()).collect()));
+    assert_eq!(values("KycStatus"), names(pitboss_players::KycStatus::ALL.iter().map(|s| s.as_str()).collect()));
+    assert_eq!(values("Gender"), names(pitboss_players::Gender::ALL.iter().map(|s| s.as_str()).collect()));
+    assert_eq!(values("TxStatus"), names(vec!["pending", "completed", "failed", "reversed", "disputed"]));
+    assert_eq!(values("ItemStatus"), names(vec!["accepted", "duplicate", "rejected"]));
+});
 
 both_engines!(a_json_body_without_its_content_type_is_a_415_problem, |db| async move {
     let api = api(&db).await;
@@ -748,22 +743,19 @@ both_engines!(a_player_body_over_the_size_limit_is_a_413_problem, |db| async mov
 });
 
 both_engines!(an_event_body_over_the_size_limit_is_a_413_problem, |db| async move {
-        let api = api(&db).await;
-        let big = vec![b' '; pitboss_web::MAX_BODY_BYTES + 1];
-        api.raw(Method::POST, "/api/v1/events", Some(&api.key), Some(big)).await.problem(413);
-    }
-);
+    let api = api(&db).await;
+    let big = vec![b' '; pitboss_web::MAX_BODY_BYTES + 1];
+    api.raw(Method::POST, "/api/v1/events", Some(&api.key), Some(big)).await.problem(413);
+});
 
 both_engines!(a_method_the_route_does_not_serve_is_a_405_problem, |db| async move {
-        let api = api(&db).await;
-        for (method, path) in [
-            (Method::DELETE, "/api/v1/players".to_string()),
-            (Method::PUT, format!("/api/v1/players/{}", Uuid::now_v7())),
-        ] {
-            api.call(method, &path, Some(&api.key), None).await.problem(405);
-        }
+    let api = api(&db).await;
+    for (method, path) in
+        [(Method::DELETE, "/api/v1/players".to_string()), (Method::PUT, format!("/api/v1/players/{}", Uuid::now_v7()))]
+    {
+        api.call(method, &path, Some(&api.key), None).await.problem(405);
     }
-);
+});
 
 both_engines!(an_unknown_route_is_a_404_problem, |db| async move {
     let api = api(&db).await;

@@ -1,8 +1,8 @@
 //! The audit log, for those allowed to read it.
 
+use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use axum::Router;
 use pitboss_auth::{AuditRecord, Scope, audit};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -27,7 +27,11 @@ pub struct AuditQuery {
 /// Audit records, newest first. Needs the `admin` scope.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = Vec<AuditRecord>)), security(("api_key" = [])))]
-pub async fn list(State(s): State<AppState>, caller: Authenticated, Query(q): Query<AuditQuery>) -> Result<axum::Json<Vec<AuditRecord>>, Problem> {
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Authenticated,
+    Query(q): Query<AuditQuery>,
+) -> Result<axum::Json<Vec<AuditRecord>>, Problem> {
     caller.require(Scope::Admin)?;
     let records = audit::list(&s.db, q.target_type.as_deref(), q.target_id.as_deref(), q.limit.unwrap_or(100)).await?;
     Ok(axum::Json(records))

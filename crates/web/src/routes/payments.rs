@@ -1,9 +1,9 @@
 //! The ledger API: transactions, their history, adjustments and status changes.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::Router;
 use chrono::Utc;
 use pitboss_auth::{AuditEntry, Scope, audit};
 use pitboss_payments::operations::{self, Context};
@@ -29,7 +29,11 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(get, path = "/api/v1/transactions", tag = "payments", params(TransactionQuery),
     responses((status = 200, body = TransactionPage), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
-pub async fn list(State(s): State<AppState>, caller: Authenticated, Query(q): Query<TransactionQuery>) -> Result<axum::Json<TransactionPage>, Problem> {
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Authenticated,
+    Query(q): Query<TransactionQuery>,
+) -> Result<axum::Json<TransactionPage>, Problem> {
     caller.require(Scope::LedgerRead)?;
     Ok(axum::Json(pitboss_payments::queries::transactions(&s.db, &q).await?))
 }
@@ -38,7 +42,11 @@ pub async fn list(State(s): State<AppState>, caller: Authenticated, Query(q): Qu
 #[utoipa::path(get, path = "/api/v1/transactions/{id}", tag = "payments", params(("id" = Uuid, Path)),
     responses((status = 200, body = TransactionDetail), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
-pub async fn fetch(State(s): State<AppState>, caller: Authenticated, Path(id): Path<Uuid>) -> Result<axum::Json<TransactionDetail>, Problem> {
+pub async fn fetch(
+    State(s): State<AppState>,
+    caller: Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<TransactionDetail>, Problem> {
     caller.require(Scope::LedgerRead)?;
     Ok(axum::Json(pitboss_payments::queries::transaction(&s.db, id).await?))
 }
@@ -70,9 +78,12 @@ pub async fn change_status(
     }
     let mut tx = s.db.begin().await?;
     let t = ledger::transition(&mut tx, id, req.status, Some(&req.reason), &caller.actor(), Utc::now()).await?;
-    audit::record(&mut tx, &AuditEntry::new(caller.actor(), "transaction.status", "transaction", id).details(json!({
-        "to": req.status, "reason": req.reason,
-    })))
+    audit::record(
+        &mut tx,
+        &AuditEntry::new(caller.actor(), "transaction.status", "transaction", id).details(json!({
+            "to": req.status, "reason": req.reason,
+        })),
+    )
     .await?;
     tx.commit().await?;
     Ok(axum::Json(t))
@@ -114,12 +125,16 @@ pub async fn adjust(
     let mut tx = s.db.begin().await?;
     let p = pitboss_players::get_in(&mut tx, player).await?;
     let ctx = Context { player, currency: p.currency, occurred_at: now, now, actor: &actor };
-    let change = operations::adjustment(&mut tx, &ctx, &req.reference, req.amount, &req.reason, req.allow_overdraft).await?;
+    let change =
+        operations::adjustment(&mut tx, &ctx, &req.reference, req.amount, &req.reason, req.allow_overdraft).await?;
     if change.note.is_none() {
-        audit::record(&mut tx, &AuditEntry::new(actor.clone(), "ledger.adjust", "player", player).details(json!({
-            "transaction": change.transaction.id, "amount": req.amount, "currency": p.currency,
-            "reason": req.reason, "allow_overdraft": req.allow_overdraft,
-        })))
+        audit::record(
+            &mut tx,
+            &AuditEntry::new(actor.clone(), "ledger.adjust", "player", player).details(json!({
+                "transaction": change.transaction.id, "amount": req.amount, "currency": p.currency,
+                "reason": req.reason, "allow_overdraft": req.allow_overdraft,
+            })),
+        )
         .await?;
     }
     tx.commit().await?;

@@ -1,9 +1,9 @@
 //! The player profile API.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::Router;
 use chrono::Utc;
 use pitboss_auth::{AuditEntry, Scope, audit};
 use pitboss_core::event::EventType;
@@ -37,7 +37,11 @@ pub struct PlayerPage {
 #[utoipa::path(get, path = "/api/v1/players", tag = "players", params(PlayerQuery),
     responses((status = 200, body = PlayerPage), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
-pub async fn search(State(s): State<AppState>, caller: Authenticated, Query(q): Query<PlayerQuery>) -> Result<axum::Json<PlayerPage>, Problem> {
+pub async fn search(
+    State(s): State<AppState>,
+    caller: Authenticated,
+    Query(q): Query<PlayerQuery>,
+) -> Result<axum::Json<PlayerPage>, Problem> {
     caller.require(Scope::PlayersRead)?;
     let page = pitboss_players::search(&s.db, &q).await?;
     Ok(axum::Json(PlayerPage { items: page.items, next: page.next }))
@@ -57,9 +61,12 @@ pub async fn create(
     let now = Utc::now();
     let mut tx = s.db.begin().await?;
     let player = pitboss_players::create(&mut tx, new, now).await?;
-    audit::record(&mut tx, &AuditEntry::new(caller.actor(), "player.create", "player", player.id).details(json!({
-        "external_id": player.external_id,
-    })))
+    audit::record(
+        &mut tx,
+        &AuditEntry::new(caller.actor(), "player.create", "player", player.id).details(json!({
+            "external_id": player.external_id,
+        })),
+    )
     .await?;
     let payload = serde_json::to_value(player.as_registered()).unwrap_or_default();
     announce(&mut tx, EventType::PlayerRegistered, &player, payload).await?;
@@ -71,7 +78,11 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/players/{id}", tag = "players", params(("id" = Uuid, Path)),
     responses((status = 200, body = Player), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
-pub async fn fetch(State(s): State<AppState>, caller: Authenticated, Path(id): Path<Uuid>) -> Result<axum::Json<Player>, Problem> {
+pub async fn fetch(
+    State(s): State<AppState>,
+    caller: Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Player>, Problem> {
     caller.require(Scope::PlayersRead)?;
     Ok(axum::Json(pitboss_players::get(&s.db, id).await?))
 }
@@ -95,7 +106,8 @@ pub async fn update(
     let after = pitboss_players::update(&mut tx, id, &patch, now).await?;
     if after.version != before.version {
         let changes = changed_fields(&before, &after);
-        audit::record(&mut tx, &AuditEntry::new(caller.actor(), "player.update", "player", id).details(changes)).await?;
+        audit::record(&mut tx, &AuditEntry::new(caller.actor(), "player.update", "player", id).details(changes))
+            .await?;
         let payload = serde_json::to_value(after.as_update()).unwrap_or_default();
         announce(&mut tx, EventType::PlayerUpdated, &after, payload).await?;
     }
@@ -107,7 +119,11 @@ pub async fn update(
 #[utoipa::path(get, path = "/api/v1/players/{id}/stats", tag = "players", params(("id" = Uuid, Path)),
     responses((status = 200, body = PlayerStats), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
-pub async fn player_stats(State(s): State<AppState>, caller: Authenticated, Path(id): Path<Uuid>) -> Result<axum::Json<PlayerStats>, Problem> {
+pub async fn player_stats(
+    State(s): State<AppState>,
+    caller: Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<PlayerStats>, Problem> {
     caller.require(Scope::PlayersRead)?;
     Ok(axum::Json(stats::get(&s.db, id, Utc::now()).await?))
 }
@@ -116,7 +132,11 @@ pub async fn player_stats(State(s): State<AppState>, caller: Authenticated, Path
 #[utoipa::path(get, path = "/api/v1/players/{id}/balances", tag = "payments", params(("id" = Uuid, Path)),
     responses((status = 200, body = Vec<Balance>)),
     security(("api_key" = [])))]
-pub async fn balances(State(s): State<AppState>, caller: Authenticated, Path(id): Path<Uuid>) -> Result<axum::Json<Vec<Balance>>, Problem> {
+pub async fn balances(
+    State(s): State<AppState>,
+    caller: Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Vec<Balance>>, Problem> {
     caller.require(Scope::LedgerRead)?;
     pitboss_players::get(&s.db, id).await?;
     Ok(axum::Json(pitboss_payments::queries::player_balances(&s.db, id).await?))
