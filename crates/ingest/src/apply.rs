@@ -12,7 +12,7 @@ use pitboss_store::{StoreError, Tx};
 use uuid::Uuid;
 
 /// The actor recorded for changes that platform events cause.
-const ACTOR: &str = "platform";
+pub(crate) const ACTOR: &str = "platform";
 
 pub(crate) enum ApplyError {
     /// The event is refused; its savepoint is rolled back and the batch goes on.
@@ -71,12 +71,49 @@ impl PlayerCache {
                 self.known.insert(external_id.to_string(), p);
                 Ok(p)
             }
-            None => Err(ApplyError::Rejected(EventError::new(
-                "player_id",
-                format!("unknown player '{external_id}': send player.registered for this player first"),
-            ))),
+            None => Err(ApplyError::Rejected(unknown_player(external_id))),
         }
     }
+
+    /// Looks up, in one statement, every player of `refs` not yet known.
+    pub(crate) async fn load(&mut self, tx: &mut Tx, refs: &[&str]) -> Result<(), StoreError> {
+        let mut missing: Vec<&str> = refs.iter().copied().filter(|r| !self.known.contains_key(*r)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        for chunk in missing.chunks(10_000) {
+            let sql = format!(
+                "SELECT external_id, id, currency FROM players WHERE external_id IN ({})",
+                pitboss_store::placeholders(1, chunk.len())
+            );
+            let rows: Vec<(String, Uuid, String)> = pitboss_store::tx!(tx, |c| {
+                let mut q = pitboss_store::sqlx::query_as(&sql);
+                for r in chunk {
+                    q = q.bind(*r);
+                }
+                q.fetch_all(c).await
+            })?;
+            for (external, id, currency) in rows {
+                self.known.insert(external, (id, currency.parse().unwrap_or(Currency::EUR)));
+            }
+        }
+        Ok(())
+    }
+
+    /// A player already known to this batch.
+    pub(crate) fn get(&self, external_id: &str) -> Option<(Uuid, Currency)> {
+        self.known.get(external_id).copied()
+    }
+}
+
+pub(crate) fn unknown_player(external_id: &str) -> EventError {
+    EventError::new(
+        "player_id",
+        format!("unknown player '{external_id}': send player.registered for this player first"),
+    )
+}
+
+pub(crate) fn currency_mismatch(sent: Currency, wallet: Currency) -> EventError {
+    EventError::new("payload.currency", format!("{sent} does not match the player's wallet currency {wallet}"))
 }
 
 /// What applying an event did.
@@ -127,14 +164,7 @@ pub(crate) async fn apply(
     };
     let ctx = Context { player, currency, occurred_at: event.occurred_at, now, actor: ACTOR };
     let check_currency = |c: Currency| {
-        if c == currency {
-            Ok(())
-        } else {
-            Err(ApplyError::Rejected(EventError::new(
-                "payload.currency",
-                format!("{c} does not match the player's wallet currency {currency}"),
-            )))
-        }
+        if c == currency { Ok(()) } else { Err(ApplyError::Rejected(currency_mismatch(c, currency))) }
     };
     let record = |activity: Activity| (activity, event.occurred_at);
     let (change, activity): (Option<Change>, Option<(Activity, DateTime<Utc>)>) = match &event.body {

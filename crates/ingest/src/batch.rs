@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use pitboss_bus::Message;
-use pitboss_core::event::EventError;
+use pitboss_core::event::{EventError, EventType};
 use pitboss_core::time::to_micros;
 use pitboss_core::{Envelope, new_id};
 use pitboss_store::{Db, StoreError, Tx, exec, sqlx, tx};
@@ -58,11 +58,19 @@ pub struct BatchReport {
 pub struct Ingestor {
     db: Db,
     relay: Option<Arc<Notify>>,
+    bulk: bool,
 }
 
 impl Ingestor {
     pub fn new(db: Db) -> Ingestor {
-        Ingestor { db, relay: None }
+        Ingestor { db, relay: None, bulk: true }
+    }
+
+    /// Applies every event on its own, never as a set: the reference behaviour the set path
+    /// must match (its tests compare the two).
+    pub fn one_by_one(mut self) -> Ingestor {
+        self.bulk = false;
+        self
     }
 
     /// Pokes the outbox relay after each commit, so events go out without waiting for a poll.
@@ -107,8 +115,20 @@ impl Ingestor {
         if !valid.is_empty() {
             let mut tx = self.db.begin().await?;
             let mut players = PlayerCache::default();
-            for (index, event, hash) in &valid {
-                reports[*index] = apply_one(&mut tx, &mut players, *index, event, hash).await?;
+            let mut rest = valid.as_slice();
+            while let Some((index, event, hash)) = rest.first() {
+                // Consecutive game rounds (most of the traffic) go through as one set.
+                let run = rest.iter().take_while(|(_, e, _)| e.event_type == EventType::GameRound).count();
+                if self.bulk && run > 1 {
+                    for report in crate::rounds::apply(&mut tx, &mut players, &rest[..run]).await? {
+                        let index = report.index;
+                        reports[index] = report;
+                    }
+                    rest = &rest[run..];
+                } else {
+                    reports[*index] = apply_one(&mut tx, &mut players, *index, event, hash).await?;
+                    rest = &rest[1..];
+                }
             }
             tx.commit().await?;
             if let Some(relay) = &self.relay {
@@ -131,16 +151,30 @@ impl Ingestor {
     }
 }
 
-fn report(index: usize, id: Option<Uuid>, status: ItemStatus, note: Option<String>) -> ItemReport {
+pub(crate) fn report(index: usize, id: Option<Uuid>, status: ItemStatus, note: Option<String>) -> ItemReport {
     ItemReport { index, id, status, note, error: None }
 }
 
-fn rejected(index: usize, id: Option<Uuid>, error: EventError) -> ItemReport {
+pub(crate) fn rejected(index: usize, id: Option<Uuid>, error: EventError) -> ItemReport {
     ItemReport { index, id, status: ItemStatus::Rejected, note: None, error: Some(error) }
 }
 
-fn id_reused() -> EventError {
+pub(crate) fn id_reused() -> EventError {
     EventError::new("id", "this id was already used for a different event; every event needs its own id")
+}
+
+/// The bus message announcing an applied event: the envelope, with Pitboss's player id added.
+pub(crate) fn outbox_message(event: &Envelope, player: Option<Uuid>) -> Message {
+    let mut payload = event.to_json();
+    if let (Some(p), Some(o)) = (player, payload.as_object_mut()) {
+        o.insert("pitboss_player_id".into(), Value::String(p.to_string()));
+    }
+    Message {
+        id: new_id(),
+        topic: event.event_type.as_str().to_string(),
+        key: player.map(|p| p.to_string()).unwrap_or_else(|| event.player_ref.clone()),
+        payload: payload.to_string(),
+    }
 }
 
 /// Applies one event inside a savepoint: all of it, or none of it.
@@ -197,18 +231,7 @@ async fn apply_one(
                     event.id
                 )?;
             }
-            let player = applied_to;
-            let mut payload = event.to_json();
-            if let (Some(p), Some(o)) = (player, payload.as_object_mut()) {
-                o.insert("pitboss_player_id".into(), Value::String(p.to_string()));
-            }
-            let message = Message {
-                id: new_id(),
-                topic: event.event_type.as_str().to_string(),
-                key: player.map(|p| p.to_string()).unwrap_or_else(|| event.player_ref.clone()),
-                payload: payload.to_string(),
-            };
-            pitboss_bus::outbox::enqueue(tx, &message, to_micros(now)).await?;
+            pitboss_bus::outbox::enqueue(tx, &outbox_message(event, applied_to), to_micros(now)).await?;
             tx.release_savepoint().await?;
             Ok(report(index, Some(event.id), ItemStatus::Accepted, note))
         }

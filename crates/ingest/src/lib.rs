@@ -11,5 +11,6 @@
 
 mod apply;
 mod batch;
+mod rounds;
 
 pub use batch::{BatchReport, Ingestor, ItemReport, ItemStatus, MAX_BATCH};

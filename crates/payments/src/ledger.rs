@@ -131,7 +131,7 @@ pub async fn record(tx: &mut Tx, new: NewTransaction, now: DateTime<Utc>) -> Res
     }))
 }
 
-fn reused(existing: &LedgerTransaction) -> LedgerError {
+pub(crate) fn reused(existing: &LedgerTransaction) -> LedgerError {
     LedgerError::ReferenceReused {
         kind: existing.kind.to_string(),
         reference: existing.reference.clone(),

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use pitboss_core::time::{day_number, from_micros, to_micros};
-use pitboss_store::{Db, Tx, db, exec, sqlx};
+use std::collections::BTreeMap;
+
+use pitboss_store::{Arg, Db, Tx, db, exec_values, sqlx};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -77,6 +79,21 @@ struct Delta {
     bonus_converted: i64,
 }
 
+impl Delta {
+    fn add(&mut self, o: &Delta) {
+        self.sessions += o.sessions;
+        self.deposit_count += o.deposit_count;
+        self.deposit_sum += o.deposit_sum;
+        self.withdrawal_count += o.withdrawal_count;
+        self.withdrawal_sum += o.withdrawal_sum;
+        self.rounds += o.rounds;
+        self.stake += o.stake;
+        self.win += o.win;
+        self.bonus_granted += o.bonus_granted;
+        self.bonus_converted += o.bonus_converted;
+    }
+}
+
 impl From<Activity> for Delta {
     fn from(a: Activity) -> Delta {
         let d = Delta::default();
@@ -92,7 +109,6 @@ impl From<Activity> for Delta {
 }
 
 /// Applies one activity at `at` (when it happened) to the lifetime totals and its day's bucket.
-/// First/last times take the earliest/latest seen, so events arriving out of order land right.
 pub async fn record(
     tx: &mut Tx,
     player: Uuid,
@@ -100,62 +116,132 @@ pub async fn record(
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), PlayerError> {
-    let d = Delta::from(activity);
-    // One statement for every kind of activity, so the database prepares it once.
-    exec!(
-        tx,
-        "UPDATE player_stats SET \
-         sessions_count = sessions_count + $3, \
-         last_session_at = CASE WHEN $3 > 0 AND (last_session_at IS NULL OR last_session_at < $2) THEN $2 ELSE last_session_at END, \
-         deposit_count = deposit_count + $4, deposit_sum = deposit_sum + $5, \
-         first_deposit_at = CASE WHEN $4 > 0 AND (first_deposit_at IS NULL OR first_deposit_at > $2) THEN $2 ELSE first_deposit_at END, \
-         last_deposit_at = CASE WHEN $4 > 0 AND (last_deposit_at IS NULL OR last_deposit_at < $2) THEN $2 ELSE last_deposit_at END, \
-         withdrawal_count = withdrawal_count + $6, withdrawal_sum = withdrawal_sum + $7, \
-         last_withdrawal_at = CASE WHEN $6 > 0 AND (last_withdrawal_at IS NULL OR last_withdrawal_at < $2) THEN $2 ELSE last_withdrawal_at END, \
-         rounds_count = rounds_count + $8, stake_sum = stake_sum + $9, win_sum = win_sum + $10, \
-         bonus_granted_sum = bonus_granted_sum + $11, bonus_converted_sum = bonus_converted_sum + $12, \
-         last_activity_at = CASE WHEN last_activity_at IS NULL OR last_activity_at < $2 THEN $2 ELSE last_activity_at END, \
-         updated_at = $13 WHERE player_id = $1",
-        player,
-        to_micros(at),
-        d.sessions,
-        d.deposit_count,
-        d.deposit_sum,
-        d.withdrawal_count,
-        d.withdrawal_sum,
-        d.rounds,
-        d.stake,
-        d.win,
-        d.bonus_granted,
-        d.bonus_converted,
-        to_micros(now),
-    )?;
-    if d.bonus_granted == 0 && d.bonus_converted == 0 {
-        exec!(
-            tx,
-            "INSERT INTO player_daily (player_id, day, sessions_count, deposit_count, deposit_sum, withdrawal_count, \
-             withdrawal_sum, rounds_count, stake_sum, win_sum) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (player_id, day) DO UPDATE SET \
-             sessions_count = player_daily.sessions_count + excluded.sessions_count, \
-             deposit_count = player_daily.deposit_count + excluded.deposit_count, \
-             deposit_sum = player_daily.deposit_sum + excluded.deposit_sum, \
-             withdrawal_count = player_daily.withdrawal_count + excluded.withdrawal_count, \
-             withdrawal_sum = player_daily.withdrawal_sum + excluded.withdrawal_sum, \
-             rounds_count = player_daily.rounds_count + excluded.rounds_count, \
-             stake_sum = player_daily.stake_sum + excluded.stake_sum, \
-             win_sum = player_daily.win_sum + excluded.win_sum",
-            player,
-            day_number(at),
-            d.sessions,
-            d.deposit_count,
-            d.deposit_sum,
-            d.withdrawal_count,
-            d.withdrawal_sum,
-            d.rounds,
-            d.stake,
-            d.win,
-        )?;
+    record_many(tx, &[(player, activity, at)], now).await
+}
+
+/// What a run of activities adds to one player's lifetime totals.
+#[derive(Default)]
+struct Totals {
+    delta: Delta,
+    last_session: Option<i64>,
+    first_deposit: Option<i64>,
+    last_deposit: Option<i64>,
+    last_withdrawal: Option<i64>,
+    last_activity: Option<i64>,
+}
+
+fn latest(a: Option<i64>, b: i64) -> Option<i64> {
+    Some(a.map_or(b, |a| a.max(b)))
+}
+
+/// Applies many activities with one statement per table. First/last times take the
+/// earliest/latest seen, so events arriving out of order land right.
+pub async fn record_many(
+    tx: &mut Tx,
+    activities: &[(Uuid, Activity, DateTime<Utc>)],
+    now: DateTime<Utc>,
+) -> Result<(), PlayerError> {
+    let now_us = to_micros(now);
+    let mut players: BTreeMap<Uuid, Totals> = BTreeMap::new();
+    let mut days: BTreeMap<(Uuid, i64), Delta> = BTreeMap::new();
+    for (player, activity, at) in activities {
+        let (d, at_us) = (Delta::from(*activity), to_micros(*at));
+        let t = players.entry(*player).or_default();
+        t.delta.add(&d);
+        t.last_activity = latest(t.last_activity, at_us);
+        if d.sessions > 0 {
+            t.last_session = latest(t.last_session, at_us);
+        }
+        if d.deposit_count > 0 {
+            t.first_deposit = Some(t.first_deposit.map_or(at_us, |f| f.min(at_us)));
+            t.last_deposit = latest(t.last_deposit, at_us);
+        }
+        if d.withdrawal_count > 0 {
+            t.last_withdrawal = latest(t.last_withdrawal, at_us);
+        }
+        // Bonus sums are lifetime only; the daily buckets hold what the windows report.
+        if d.bonus_granted == 0 && d.bonus_converted == 0 {
+            days.entry((*player, day_number(*at))).or_default().add(&d);
+        }
     }
+    let rows: Vec<Vec<Arg>> = players
+        .into_iter()
+        .map(|(player, t)| {
+            let d = t.delta;
+            vec![
+                Arg::Id(player),
+                Arg::Int(d.sessions),
+                Arg::OptInt(t.last_session),
+                Arg::Int(d.deposit_count),
+                Arg::Int(d.deposit_sum),
+                Arg::OptInt(t.first_deposit),
+                Arg::OptInt(t.last_deposit),
+                Arg::Int(d.withdrawal_count),
+                Arg::Int(d.withdrawal_sum),
+                Arg::OptInt(t.last_withdrawal),
+                Arg::Int(d.rounds),
+                Arg::Int(d.stake),
+                Arg::Int(d.win),
+                Arg::Int(d.bonus_granted),
+                Arg::Int(d.bonus_converted),
+                Arg::OptInt(t.last_activity),
+                Arg::Int(now_us),
+            ]
+        })
+        .collect();
+    exec_values(
+        tx,
+        "WITH v (player_id, sessions, last_session, deposits, deposited, first_deposit, last_deposit, withdrawals, \
+         withdrawn, last_withdrawal, rounds, staked, won, bonus_granted, bonus_converted, last_activity, at) \
+         AS (VALUES {values}) \
+         UPDATE player_stats SET \
+         sessions_count = sessions_count + v.sessions, \
+         last_session_at = CASE WHEN v.last_session IS NOT NULL AND (last_session_at IS NULL OR last_session_at < v.last_session) THEN v.last_session ELSE last_session_at END, \
+         deposit_count = deposit_count + v.deposits, deposit_sum = deposit_sum + v.deposited, \
+         first_deposit_at = CASE WHEN v.first_deposit IS NOT NULL AND (first_deposit_at IS NULL OR first_deposit_at > v.first_deposit) THEN v.first_deposit ELSE first_deposit_at END, \
+         last_deposit_at = CASE WHEN v.last_deposit IS NOT NULL AND (last_deposit_at IS NULL OR last_deposit_at < v.last_deposit) THEN v.last_deposit ELSE last_deposit_at END, \
+         withdrawal_count = withdrawal_count + v.withdrawals, withdrawal_sum = withdrawal_sum + v.withdrawn, \
+         last_withdrawal_at = CASE WHEN v.last_withdrawal IS NOT NULL AND (last_withdrawal_at IS NULL OR last_withdrawal_at < v.last_withdrawal) THEN v.last_withdrawal ELSE last_withdrawal_at END, \
+         rounds_count = rounds_count + v.rounds, stake_sum = stake_sum + v.staked, win_sum = win_sum + v.won, \
+         bonus_granted_sum = bonus_granted_sum + v.bonus_granted, bonus_converted_sum = bonus_converted_sum + v.bonus_converted, \
+         last_activity_at = CASE WHEN v.last_activity IS NOT NULL AND (last_activity_at IS NULL OR last_activity_at < v.last_activity) THEN v.last_activity ELSE last_activity_at END, \
+         updated_at = v.at FROM v WHERE player_stats.player_id = v.player_id",
+        &rows,
+    )
+    .await?;
+    let day_rows: Vec<Vec<Arg>> = days
+        .into_iter()
+        .map(|((player, day), d)| {
+            vec![
+                Arg::Id(player),
+                Arg::Int(day),
+                Arg::Int(d.sessions),
+                Arg::Int(d.deposit_count),
+                Arg::Int(d.deposit_sum),
+                Arg::Int(d.withdrawal_count),
+                Arg::Int(d.withdrawal_sum),
+                Arg::Int(d.rounds),
+                Arg::Int(d.stake),
+                Arg::Int(d.win),
+            ]
+        })
+        .collect();
+    exec_values(
+        tx,
+        "INSERT INTO player_daily (player_id, day, sessions_count, deposit_count, deposit_sum, withdrawal_count, \
+         withdrawal_sum, rounds_count, stake_sum, win_sum) VALUES {values} \
+         ON CONFLICT (player_id, day) DO UPDATE SET \
+         sessions_count = player_daily.sessions_count + excluded.sessions_count, \
+         deposit_count = player_daily.deposit_count + excluded.deposit_count, \
+         deposit_sum = player_daily.deposit_sum + excluded.deposit_sum, \
+         withdrawal_count = player_daily.withdrawal_count + excluded.withdrawal_count, \
+         withdrawal_sum = player_daily.withdrawal_sum + excluded.withdrawal_sum, \
+         rounds_count = player_daily.rounds_count + excluded.rounds_count, \
+         stake_sum = player_daily.stake_sum + excluded.stake_sum, \
+         win_sum = player_daily.win_sum + excluded.win_sum",
+        &day_rows,
+    )
+    .await?;
     Ok(())
 }
 

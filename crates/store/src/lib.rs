@@ -10,9 +10,11 @@
 mod db;
 mod error;
 pub mod testing;
+mod values;
 
 pub use db::{Db, Engine, StoreSettings, Tx};
 pub use error::StoreError;
+pub use values::{Arg, exec_values, placeholders};
 
 /// Re-exported so that modules name one sqlx version.
 pub use sqlx;

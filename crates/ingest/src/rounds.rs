@@ -1,0 +1,134 @@
+//! A run of consecutive `game.round` events applied as one set: the players, duplicate ids,
+//! round references and balances of the whole run are read once, each round is decided in
+//! memory with the same rules and answers as the one-by-one path, and every table is written
+//! with one statement. No savepoints are needed: nothing is written before every item is decided.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use pitboss_core::Envelope;
+use pitboss_core::event::EventBody;
+use pitboss_core::time::to_micros;
+use pitboss_payments::bulk::{Round, settle_rounds};
+use pitboss_players::{Activity, stats};
+use pitboss_store::{Arg, StoreError, Tx, exec_values, placeholders, sqlx, tx};
+use uuid::Uuid;
+
+use crate::apply::{ACTOR, ApplyError, PlayerCache, currency_mismatch, unknown_player};
+use crate::batch::{ItemReport, ItemStatus, id_reused, outbox_message, rejected, report};
+
+/// Applies the run (every item a `game.round`) and answers each item.
+pub(crate) async fn apply(
+    tx: &mut Tx,
+    players: &mut PlayerCache,
+    run: &[(usize, Envelope, String)],
+) -> Result<Vec<ItemReport>, StoreError> {
+    let now = Utc::now();
+    let refs: Vec<&str> = run.iter().map(|(_, e, _)| e.player_ref.as_str()).collect();
+    players.load(tx, &refs).await?;
+    let stored = stored_hashes(tx, run).await?;
+
+    let mut reports = Vec::with_capacity(run.len());
+    // The items still in play, with their player, in order.
+    let mut live: Vec<(&(usize, Envelope, String), Uuid)> = Vec::new();
+    let mut rounds: Vec<Round> = Vec::new();
+    for item in run {
+        let (index, event, hash) = item;
+        let EventBody::GameRound(g) = &event.body else { continue };
+        let Some((player, wallet)) = players.get(&event.player_ref) else {
+            reports.push(rejected(*index, Some(event.id), unknown_player(&event.player_ref)));
+            continue;
+        };
+        if let Some(h) = stored.get(&event.id) {
+            reports.push(if h == hash {
+                report(*index, Some(event.id), ItemStatus::Duplicate, None)
+            } else {
+                rejected(*index, Some(event.id), id_reused())
+            });
+            continue;
+        }
+        if g.currency != wallet {
+            reports.push(rejected(*index, Some(event.id), currency_mismatch(g.currency, wallet)));
+            continue;
+        }
+        live.push((item, player));
+        rounds.push(Round {
+            player,
+            currency: wallet,
+            round_id: g.round_id.clone(),
+            stake: g.stake.minor(),
+            win: g.win.minor(),
+            occurred_at: event.occurred_at,
+        });
+    }
+
+    let outcomes = settle_rounds(tx, &rounds, ACTOR, now).await.map_err(|e| match ApplyError::from(e) {
+        ApplyError::Store(s) => s,
+        ApplyError::Rejected(r) => StoreError::Config(format!("the round set failed as a whole: {r}")),
+    })?;
+    let mut events = Vec::new();
+    let mut messages = Vec::new();
+    let mut activities = Vec::new();
+    for (((index, event, hash), player), outcome) in live.into_iter().zip(outcomes) {
+        match outcome {
+            Ok(change) => {
+                events.push(vec![
+                    Arg::Id(event.id),
+                    Arg::Text(event.event_type.as_str().into()),
+                    Arg::Text(event.player_ref.clone()),
+                    Arg::OptId(Some(player)),
+                    Arg::Int(to_micros(event.occurred_at)),
+                    Arg::Int(to_micros(event.received_at)),
+                    Arg::Text(event.source.clone()),
+                    Arg::Text(hash.clone()),
+                    Arg::Text(event.to_json().to_string()),
+                    Arg::Text(change.note.clone().unwrap_or_else(|| "accepted".into())),
+                ]);
+                messages.push(outbox_message(event, Some(player)));
+                if change.settled {
+                    let (stake, win) = match &event.body {
+                        EventBody::GameRound(g) => (g.stake.minor(), g.win.minor()),
+                        _ => (0, 0),
+                    };
+                    activities.push((player, Activity::Round { stake, win }, event.occurred_at));
+                }
+                reports.push(report(*index, Some(event.id), ItemStatus::Accepted, change.note));
+            }
+            Err(e) => match ApplyError::from(e) {
+                ApplyError::Rejected(error) => reports.push(rejected(*index, Some(event.id), error)),
+                ApplyError::Store(s) => return Err(s),
+            },
+        }
+    }
+    exec_values(
+        tx,
+        "INSERT INTO events (id, type, player_ref, player_id, occurred_at, received_at, source, content_hash, body, outcome) \
+         VALUES {values}",
+        &events,
+    )
+    .await?;
+    stats::record_many(tx, &activities, now).await.map_err(|e| match ApplyError::from(e) {
+        ApplyError::Store(s) => s,
+        ApplyError::Rejected(r) => StoreError::Config(r.to_string()),
+    })?;
+    pitboss_bus::outbox::enqueue_many(tx, &messages, to_micros(now)).await?;
+    Ok(reports)
+}
+
+/// `(id, content hash)` of the run's events already stored by earlier batches.
+async fn stored_hashes(tx: &mut Tx, run: &[(usize, Envelope, String)]) -> Result<HashMap<Uuid, String>, StoreError> {
+    let ids: Vec<Uuid> = run.iter().map(|(_, e, _)| e.id).collect();
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(10_000) {
+        let sql = format!("SELECT id, content_hash FROM events WHERE id IN ({})", placeholders(1, chunk.len()));
+        let rows: Vec<(Uuid, String)> = tx!(tx, |c| {
+            let mut q = sqlx::query_as(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.fetch_all(c).await
+        })?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
