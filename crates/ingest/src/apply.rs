@@ -80,7 +80,7 @@ impl PlayerCache {
         let mut missing: Vec<&str> = refs.iter().copied().filter(|r| !self.known.contains_key(*r)).collect();
         missing.sort_unstable();
         missing.dedup();
-        for chunk in missing.chunks(10_000) {
+        for chunk in missing.chunks(pitboss_store::in_list_len(tx.engine())) {
             let sql = format!(
                 "SELECT external_id, id, currency FROM players WHERE external_id IN ({})",
                 pitboss_store::placeholders(1, chunk.len())

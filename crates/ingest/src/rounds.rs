@@ -119,7 +119,7 @@ pub(crate) async fn apply(
 async fn stored_hashes(tx: &mut Tx, run: &[(usize, Envelope, String)]) -> Result<HashMap<Uuid, String>, StoreError> {
     let ids: Vec<Uuid> = run.iter().map(|(_, e, _)| e.id).collect();
     let mut found = HashMap::new();
-    for chunk in ids.chunks(10_000) {
+    for chunk in ids.chunks(pitboss_store::in_list_len(tx.engine())) {
         let sql = format!("SELECT id, content_hash FROM events WHERE id IN ({})", placeholders(1, chunk.len()));
         let rows: Vec<(Uuid, String)> = tx!(tx, |c| {
             let mut q = sqlx::query_as(&sql);

@@ -196,7 +196,7 @@ async fn existing_rounds(tx: &mut Tx, rounds: &[Round]) -> Result<HashMap<String
     refs.sort();
     refs.dedup();
     let mut found = HashMap::new();
-    for chunk in refs.chunks(10_000) {
+    for chunk in refs.chunks(pitboss_store::in_list_len(tx.engine())) {
         let sql = format!(
             "SELECT {TX_COLUMNS} FROM ledger_transactions WHERE kind = $1 AND reference IN ({})",
             placeholders(2, chunk.len())
@@ -221,7 +221,7 @@ async fn existing_rounds(tx: &mut Tx, rounds: &[Round]) -> Result<HashMap<String
 async fn available_balances(tx: &mut Tx, codes: &[String]) -> Result<HashMap<String, i64>, LedgerError> {
     let lock = if tx.engine() == Engine::Postgres { " ORDER BY code FOR UPDATE" } else { "" };
     let mut out = HashMap::new();
-    for chunk in codes.chunks(10_000) {
+    for chunk in codes.chunks(pitboss_store::in_list_len(tx.engine())) {
         let sql = format!(
             "SELECT code, posted_credits - posted_debits - pending_debits FROM ledger_accounts WHERE code IN ({}){lock}",
             placeholders(1, chunk.len())
