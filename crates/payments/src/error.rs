@@ -12,8 +12,6 @@ pub enum LedgerError {
     InvalidTransition { kind: String, reference: String, from: String, to: String },
     #[error("no {kind} with reference '{reference}'")]
     NotFound { kind: String, reference: String },
-    #[error("transaction does not balance: debits {debits}, credits {credits}")]
-    Unbalanced { debits: i64, credits: i64 },
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]

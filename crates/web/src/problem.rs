@@ -55,9 +55,8 @@ impl Problem {
         Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
     }
 
-    fn internal(err: &dyn std::fmt::Display) -> Problem {
-        // The cause goes to the log; the caller gets no internals.
-        tracing::error!(error = %err, "request failed");
+    /// A failure of ours: the cause goes to the log, the caller gets no internals.
+    fn internal() -> Problem {
         Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -106,7 +105,6 @@ impl From<LedgerError> for Problem {
                 Problem::new(StatusCode::CONFLICT, "insufficient-funds", e.to_string())
             }
             LedgerError::Invalid(m) => Problem::validation("", m),
-            LedgerError::Unbalanced { .. } => Problem::internal(&e),
             LedgerError::Store(s) => s.into(),
         }
     }
@@ -169,10 +167,5 @@ impl From<PathRejection> for Problem {
 
 pub(crate) fn panic_to_problem(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    Problem::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "the server failed to handle this request; it has been logged",
-    )
-    .into_response()
+    Problem::internal().into_response()
 }
