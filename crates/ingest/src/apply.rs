@@ -80,21 +80,11 @@ impl PlayerCache {
         let mut missing: Vec<&str> = refs.iter().copied().filter(|r| !self.known.contains_key(*r)).collect();
         missing.sort_unstable();
         missing.dedup();
-        for chunk in missing.chunks(pitboss_store::in_list_len(tx.engine())) {
-            let sql = format!(
-                "SELECT external_id, id, currency FROM players WHERE external_id IN ({})",
-                pitboss_store::placeholders(1, chunk.len())
-            );
-            let rows: Vec<(String, Uuid, String)> = pitboss_store::tx!(tx, |c| {
-                let mut q = pitboss_store::sqlx::query_as(&sql);
-                for r in chunk {
-                    q = q.bind(*r);
-                }
-                q.fetch_all(c).await
-            })?;
-            for (external, id, currency) in rows {
-                self.known.insert(external, (id, currency.parse().unwrap_or(Currency::EUR)));
-            }
+        for (external, id, currency) in pitboss_players::ids_by_external(tx, &missing).await.map_err(|e| match e {
+            PlayerError::Store(s) => s,
+            other => StoreError::Config(other.to_string()),
+        })? {
+            self.known.insert(external, (id, currency));
         }
         Ok(())
     }

@@ -231,6 +231,27 @@ pub async fn id_by_external(tx: &mut Tx, external_id: &str) -> Result<Option<(Uu
     Ok(row.map(|(id, cur)| (id, cur.parse().unwrap_or(Currency::EUR))))
 }
 
+/// `(external id, id, wallet currency)` of each of these players that exists, inside a
+/// transaction: one statement per few hundred ids.
+pub async fn ids_by_external(tx: &mut Tx, external_ids: &[&str]) -> Result<Vec<(String, Uuid, Currency)>, PlayerError> {
+    let mut found = Vec::new();
+    for chunk in external_ids.chunks(pitboss_store::in_list_len(tx.engine())) {
+        let sql = format!(
+            "SELECT external_id, id, currency FROM players WHERE external_id IN ({})",
+            pitboss_store::placeholders(1, chunk.len())
+        );
+        let rows: Vec<(String, Uuid, String)> = tx!(tx, |c| {
+            let mut q = sqlx::query_as(&sql);
+            for r in chunk {
+                q = q.bind(*r);
+            }
+            q.fetch_all(c).await
+        })?;
+        found.extend(rows.into_iter().map(|(e, id, cur)| (e, id, cur.parse().unwrap_or(Currency::EUR))));
+    }
+    Ok(found)
+}
+
 async fn id_by_external_in(tx: &mut Tx, external_id: &str) -> Result<Option<Uuid>, PlayerError> {
     Ok(id_by_external(tx, external_id).await?.map(|(id, _)| id))
 }
