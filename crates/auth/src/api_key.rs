@@ -118,7 +118,7 @@ pub async fn authenticate(db: &Db, presented: &str) -> Result<Caller, AuthError>
     })?;
     let (id, name, scopes) = row.ok_or(AuthError::InvalidApiKey)?;
     note_use(db, id);
-    Ok(Caller { kind: CallerKind::ApiKey { id, name }, scopes: stored_scopes(&scopes) })
+    Ok(Caller { kind: CallerKind::ApiKey { id, name }, scopes: stored_scopes(&scopes), origin: Default::default() })
 }
 
 /// Every key, revoked ones included, oldest first.

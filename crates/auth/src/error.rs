@@ -34,6 +34,15 @@ pub enum AuthError {
     ApiKeyNameTaken { name: String },
     #[error("there is no API key with id {id}")]
     ApiKeyNotFound { id: Uuid },
+    #[error("there is no operator with id {id}")]
+    OperatorNotFound { id: Uuid },
+    /// Given for known and unknown usernames alike.
+    #[error("too many failed sign-ins for this username; try again in {retry_after_seconds} seconds")]
+    TooManyAttempts { retry_after_seconds: i64 },
+    #[error(
+        "the code is not valid: it is wrong, expired or already used; enter the current code from your authenticator app, or a recovery code"
+    )]
+    InvalidSecondFactor,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -12,12 +12,15 @@ pub mod api_key;
 pub mod audit;
 mod caller;
 mod error;
+pub mod oidc;
 pub mod operator;
+pub mod policy;
 mod scope;
+pub mod session;
 
 pub use api_key::ApiKeyInfo;
 pub use audit::{AuditEntry, AuditRecord};
-pub use caller::{Caller, CallerKind};
+pub use caller::{Caller, CallerKind, Origin};
 pub use error::AuthError;
 pub use operator::OperatorInfo;
 pub use scope::{Scope, ScopeError, Scopes};

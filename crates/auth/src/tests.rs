@@ -2,7 +2,8 @@
 
 use pitboss_store::both_engines;
 
-use crate::{AuthError, CallerKind, Scope, Scopes, api_key, audit, operator};
+use crate::operator::sign_in::sign_in;
+use crate::{AuthError, Caller, CallerKind, Origin, Scope, Scopes, api_key, audit, operator};
 
 fn scopes(s: &str) -> Scopes {
     s.parse().expect("valid scopes")
@@ -120,37 +121,164 @@ both_engines!(using_a_key_records_when_it_was_last_used, |db| async move {
     assert!(last_used.is_some_and(|at| at >= info.created_at), "last_used_at was not written");
 });
 
+fn new_operator(username: &str, password: &str, roles: &[&str]) -> operator::NewOperator {
+    operator::NewOperator {
+        username: username.into(),
+        password: Some(password.into()),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+fn origin() -> Origin {
+    Origin { ip: Some("192.0.2.7".into()), user_agent: Some("test-browser".into()) }
+}
+
 both_engines!(an_operator_signs_in_only_with_the_right_password, |db| async move {
     let password = operator::generate_password();
-    let anna = operator::create_operator(&db, "anna", &password, &["admin"], "system").await.unwrap();
+    let system = Caller::system();
+    let anna = operator::create(&db, new_operator("anna", &password, &["admin"]), &system).await.unwrap();
     assert_eq!(anna.roles, ["admin"]);
 
-    let signed_in = operator::verify_password(&db, "anna", &password).await.unwrap();
+    let signed_in = sign_in(&db, "anna", &password, &origin()).await.unwrap();
     assert_eq!(signed_in, anna);
     assert_eq!(operator::get(&db, anna.id).await.unwrap(), Some(anna.clone()));
-    let caller = crate::Caller::operator(&signed_in);
+    let caller = Caller::operator(&signed_in, origin());
     assert_eq!(caller.actor(), "operator:anna");
-    assert!(caller.require(Scope::LedgerWrite).is_ok());
 
     for (user, pass) in [("anna", "not the right password"), ("nobody", password.as_str()), ("A!", "x")] {
-        let err = operator::verify_password(&db, user, pass).await.unwrap_err();
+        let err = sign_in(&db, user, pass, &origin()).await.unwrap_err();
         assert!(matches!(err, AuthError::InvalidCredentials), "{user}: {err}");
     }
 
     let records = audit::list(&db, Some("operator"), Some(&anna.id.to_string()), 10).await.unwrap();
-    assert_eq!(records.len(), 1);
-    assert_eq!(records[0].action, "operator.create");
-    assert!(!records[0].details.to_string().contains(&password));
+    let actions: Vec<&str> = records.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["operator.sign_in_password", "operator.create"]);
+    assert!(!records.iter().any(|r| r.details.to_string().contains(&password)));
+    let failed = audit::list(&db, Some("operator"), Some("nobody"), 10).await.unwrap();
+    assert_eq!(failed[0].action, "operator.sign_in_failed");
+    assert_eq!(failed[0].ip.as_deref(), Some("192.0.2.7"));
+    assert_eq!(failed[0].user_agent.as_deref(), Some("test-browser"));
 });
 
 both_engines!(a_duplicate_username_is_refused, |db| async move {
-    operator::create_operator(&db, "bob", "first password here", &["support"], "system").await.unwrap();
-    let err = operator::create_operator(&db, "bob", "second password here", &[], "system").await.unwrap_err();
+    let system = Caller::system();
+    operator::create(&db, new_operator("bob", "first password here", &["analyst"]), &system).await.unwrap();
+    let err = operator::create(&db, new_operator("bob", "second password here", &[]), &system).await.unwrap_err();
     assert!(matches!(err, AuthError::UsernameTaken { ref username } if username == "bob"), "{err}");
     assert!(err.to_string().contains("`bob` is already taken"), "{err}");
     // The first password still works: the refused create changed nothing.
-    assert!(operator::verify_password(&db, "bob", "first password here").await.is_ok());
+    assert!(sign_in(&db, "bob", "first password here", &origin()).await.is_ok());
 
-    let err = operator::create_operator(&db, "carol", "too short", &[], "system").await.unwrap_err();
+    let err = operator::create(&db, new_operator("carol", "too short", &[]), &system).await.unwrap_err();
     assert!(matches!(err, AuthError::Validation(ref m) if m.contains("at least 12")), "{err}");
+    let err =
+        operator::create(&db, new_operator("carol", "long enough password", &["wizard"]), &system).await.unwrap_err();
+    assert!(err.to_string().contains("`wizard` is not a role"), "{err}");
+});
+
+both_engines!(admins_edit_and_disable_operators_with_before_and_after_audited, |db| async move {
+    let system = Caller::system();
+    let admin = operator::create(&db, new_operator("root", "root password here", &["admin"]), &system).await.unwrap();
+    let by = Caller::operator(&admin, origin());
+    let mut new = new_operator("sam", "sam password here", &["support_agent"]);
+    new.brands = vec!["brand-a".into()];
+    let sam = operator::create(&db, new, &by).await.unwrap();
+
+    let patch = operator::OperatorPatch {
+        brands: Some(vec!["brand-a".into(), "brand-b".into()]),
+        team: Some("vip-desk".into()),
+        ..Default::default()
+    };
+    let edited = operator::update(&db, sam.id, patch, &by).await.unwrap();
+    assert_eq!(edited.brands, ["brand-a", "brand-b"]);
+    assert_eq!(edited.team, "vip-desk");
+    let bad = operator::OperatorPatch { brands: Some(vec!["Brand B".into()]), ..Default::default() };
+    assert!(operator::update(&db, sam.id, bad, &by).await.unwrap_err().to_string().contains("not a valid brand"));
+
+    let disabled = operator::set_disabled(&db, sam.id, true, "left the company", &by).await.unwrap();
+    assert!(disabled.disabled_at.is_some());
+    let err = sign_in(&db, "sam", "sam password here", &origin()).await.unwrap_err();
+    assert!(matches!(err, AuthError::AccountDisabled { .. }), "{err}");
+    let err = operator::set_disabled(&db, admin.id, true, "oops", &by).await.unwrap_err();
+    assert!(err.to_string().contains("your own account"), "{err}");
+
+    let records = audit::list(&db, Some("operator"), Some(&sam.id.to_string()), 10).await.unwrap();
+    let update = records.iter().find(|r| r.action == "operator.update").expect("update audited");
+    assert_eq!(update.actor, "operator:root");
+    assert_eq!(update.ip.as_deref(), Some("192.0.2.7"));
+    assert_eq!(update.before.as_ref().unwrap()["brands"], serde_json::json!(["brand-a"]));
+    assert_eq!(update.after.as_ref().unwrap()["brands"], serde_json::json!(["brand-a", "brand-b"]));
+    assert_eq!(update.after.as_ref().unwrap()["team"], "vip-desk");
+    let disable = records.iter().find(|r| r.action == "operator.disable").expect("disable audited");
+    assert_eq!(disable.reason.as_deref(), Some("left the company"));
+});
+
+both_engines!(repeated_failures_lock_a_username_whether_or_not_it_exists, |db| async move {
+    let system = Caller::system();
+    operator::create(&db, new_operator("dora", "dora password here", &["analyst"]), &system).await.unwrap();
+    for user in ["dora", "ghost"] {
+        for _ in 0..operator::sign_in::FREE_FAILURES {
+            let err = sign_in(&db, user, "wrong password!", &origin()).await.unwrap_err();
+            assert!(matches!(err, AuthError::InvalidCredentials), "{err}");
+        }
+        // Now locked: even the right password is refused, and the message is the same for a
+        // real and an unknown name.
+        let err = sign_in(&db, user, "dora password here", &origin()).await.unwrap_err();
+        match err {
+            AuthError::TooManyAttempts { retry_after_seconds } => assert!((1..=30).contains(&retry_after_seconds)),
+            other => panic!("{user}: {other}"),
+        }
+    }
+    let locked = audit::list(&db, Some("operator"), Some("dora"), 10).await.unwrap();
+    assert_eq!(locked[0].action, "operator.sign_in_locked");
+});
+
+both_engines!(two_factor_enrolment_verification_and_recovery_codes, |db| async move {
+    use operator::totp;
+    let system = Caller::system();
+    let eve =
+        operator::create(&db, new_operator("eve", "eve password here", &["payments_officer"]), &system).await.unwrap();
+    let me = Caller::operator(&eve, origin());
+    let enrolment = totp::begin_enrolment(&db, eve.id, &me).await.unwrap();
+    assert!(enrolment.otpauth_url.starts_with("otpauth://totp/Pitboss:eve?"), "{}", enrolment.otpauth_url);
+    assert!(enrolment.qr_svg.contains("<svg"));
+
+    let err = totp::confirm_enrolment(&db, eve.id, "000000", &me).await;
+    let current = totp::current_code(&enrolment.secret, "eve").unwrap();
+    if current != "000000" {
+        assert!(matches!(err, Err(AuthError::InvalidSecondFactor)));
+    }
+    let codes = totp::confirm_enrolment(&db, eve.id, &current, &me).await.unwrap();
+    assert_eq!(codes.len(), totp::RECOVERY_CODES);
+    assert!(operator::get(&db, eve.id).await.unwrap().unwrap().two_factor);
+
+    // The code that confirmed enrolment cannot be used again.
+    let replay = totp::verify(&db, eve.id, &current, &me).await.unwrap_err();
+    assert!(matches!(replay, AuthError::InvalidSecondFactor), "{replay}");
+
+    // A recovery code works once, typed in any case.
+    assert_eq!(
+        totp::verify(&db, eve.id, &codes[0].to_uppercase(), &me).await.unwrap(),
+        totp::SecondFactor::RecoveryCode
+    );
+    assert!(totp::verify(&db, eve.id, &codes[0], &me).await.is_err());
+    assert_eq!(totp::recovery_codes_left(&db, eve.id).await.unwrap(), (totp::RECOVERY_CODES - 1) as i64);
+
+    totp::reset(&db, eve.id, "lost phone", &system).await.unwrap();
+    assert!(!operator::get(&db, eve.id).await.unwrap().unwrap().two_factor);
+    let actions: Vec<String> = audit::list(&db, Some("operator"), Some(&eve.id.to_string()), 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    for expected in [
+        "operator.two_factor_enrolled",
+        "operator.two_factor_failed",
+        "operator.recovery_code_used",
+        "operator.two_factor_reset",
+    ] {
+        assert!(actions.iter().any(|a| a == expected), "{expected} missing from {actions:?}");
+    }
 });

@@ -83,6 +83,13 @@ pub struct PlayerRegistered {
     pub consents: Consents,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The brand (site or skin) the player signed up with, e.g. `main`: 1 to 64 of `a-z`,
+    /// `0-9`, `_`, `-` (lower-cased). Defaults to `main`.
+    // Left out of the stored copy when absent, so that events stored before brands existed
+    // keep their content hash (and a resend of one is still a `duplicate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "main")]
+    pub brand: Option<String>,
 }
 
 /// `player.updated`: changed profile fields. A field left out (or null) is unchanged.
@@ -108,6 +115,10 @@ pub struct PlayerUpdated {
     pub vip_tier: Option<String>,
     /// Replaces the whole tag set when present.
     pub tags: Option<Vec<String>>,
+    /// Moves the player to another brand (site or skin); the rules of `player.registered`.
+    // Left out when absent, like `PlayerRegistered::brand`, to keep stored content hashes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
 }
 
 /// `session.started`.
@@ -321,7 +332,24 @@ impl Envelope {
         if let Some(o) = v.as_object_mut() {
             o.remove("received_at");
         }
-        hex::encode(Sha256::digest(v.to_string().as_bytes()))
+        hex::encode(Sha256::digest(canonical(&v).as_bytes()))
+    }
+}
+
+/// `v` as compact JSON with every object's keys in sorted order, whatever order the map keeps
+/// them in: serde_json's `preserve_order` feature, switched on by any crate in the build, must
+/// not change the hashes stored with events.
+fn canonical(v: &Value) -> String {
+    match v {
+        Value::Object(o) => {
+            let mut fields: Vec<(&String, &Value)> = o.iter().collect();
+            fields.sort_by(|a, b| a.0.cmp(b.0));
+            let fields: Vec<String> =
+                fields.into_iter().map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), canonical(v))).collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
     }
 }
 
@@ -513,6 +541,42 @@ mod tests {
         other["payload"]["amount"] = json!(101);
         let c = Envelope::parse(&other, now()).unwrap();
         assert_ne!(a.content_hash(), c.content_hash());
+    }
+
+    #[test]
+    fn a_registration_without_a_brand_is_stored_and_hashed_as_before_brands_existed() {
+        let item = json!({
+            "id": Uuid::now_v7(), "type": "player.registered", "player_id": "p-1",
+            "occurred_at": "2026-03-01T11:59:00Z", "payload": {"country": "DE", "currency": "EUR"}
+        });
+        let e = Envelope::parse(&item, now()).unwrap();
+        assert!(e.to_json()["payload"].get("brand").is_none(), "{}", e.to_json());
+        match &e.body {
+            EventBody::PlayerRegistered(r) => assert_eq!(r.brand, None),
+            other => panic!("unexpected body {other:?}"),
+        }
+        let mut branded = item.clone();
+        branded["payload"]["brand"] = json!("luckystar");
+        let b = Envelope::parse(&branded, now()).unwrap();
+        assert_eq!(b.to_json()["payload"]["brand"], "luckystar");
+        assert_ne!(e.content_hash(), b.content_hash());
+
+        let update = PlayerUpdated { vip_tier: Some("gold".into()), ..Default::default() };
+        assert!(serde_json::to_value(&update).unwrap().get("brand").is_none());
+    }
+
+    #[test]
+    fn the_content_hash_of_an_event_never_changes() {
+        // Stored hashes are compared with those of resent events, across versions and builds.
+        let item = json!({
+            "id": "01956a4e-7b1c-7cc3-9a4f-3c2d1e0f9a8b", "type": "player.registered", "player_id": "p-1",
+            "occurred_at": "2026-03-01T11:59:00Z", "source": "platform",
+            "payload": {"country": "DE", "currency": "EUR", "email": "anna@example.com", "tags": ["vip"],
+                        "consents": {"sms": true}}
+        });
+        let e = Envelope::parse(&item, now()).unwrap();
+        // The SHA-256 of the envelope as compact JSON with sorted keys, as it has always been.
+        assert_eq!(e.content_hash(), "c3d38b0c06683924451bfd28cf4195afbce21e29a60cba5d632cf529349027b0");
     }
 
     #[test]

@@ -163,3 +163,38 @@ both_engines!(ingest_keeps_the_aggregates_and_the_ledger_in_step, |db| async mov
     assert_eq!(cash.posted, 15_000 - 1_000 + 300 - 2_000 + 500);
     assert!(verify(&db).await.unwrap().problems.is_empty());
 });
+
+both_engines!(a_registration_gives_the_player_its_brand_or_main, |db| async move {
+    let mut branded = registered("p-lucky");
+    branded["payload"]["brand"] = json!("LuckyStar");
+    let mut bad = registered("p-bad");
+    bad["payload"]["brand"] = json!("lucky star");
+    let report = send(&db, vec![registered("p-plain"), branded, bad]).await;
+    let statuses: Vec<ItemStatus> = report.items.iter().map(|i| i.status).collect();
+    assert_eq!(statuses, vec![ItemStatus::Accepted, ItemStatus::Accepted, ItemStatus::Rejected]);
+    let error = report.items[2].error.clone().unwrap();
+    assert_eq!(error.field, "payload.brand");
+    assert!(error.message.contains("'lucky star'"), "{error}");
+
+    let brand = |id| {
+        let db = db.clone();
+        async move { pitboss_players::get(&db, id).await.unwrap().brand }
+    };
+    assert_eq!(brand(player_id(&db, "p-plain").await).await, "main");
+    let lucky = player_id(&db, "p-lucky").await;
+    assert_eq!(brand(lucky).await, "luckystar");
+
+    // player.updated moves the player to another brand; a bad one is refused by name.
+    let report = send(
+        &db,
+        vec![
+            event("player.updated", "p-lucky", json!({"brand": "nordlys"})),
+            event("player.updated", "p-lucky", json!({"brand": "nord:lys"})),
+        ],
+    )
+    .await;
+    assert_eq!(report.items[0].status, ItemStatus::Accepted);
+    assert_eq!(report.items[1].status, ItemStatus::Rejected);
+    assert_eq!(report.items[1].error.as_ref().unwrap().field, "payload.brand");
+    assert_eq!(brand(lucky).await, "nordlys");
+});

@@ -14,6 +14,8 @@ pub enum LedgerError {
     NotFound { kind: String, reference: String },
     #[error("{0}")]
     Invalid(String),
+    #[error("four eyes: an officer other than the one who asked must decide this request")]
+    FourEyes,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

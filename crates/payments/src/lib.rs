@@ -9,6 +9,7 @@
 //! balances are cached in the same statement that writes the postings.
 
 pub mod accounts;
+pub mod approvals;
 pub mod bulk;
 mod error;
 pub mod ledger;

@@ -74,10 +74,31 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Validate the access policies against their schema, without starting a server.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyCommand,
+    },
+    /// The tamper-evident audit log: verify, checkpoint, export, purge.
+    Audit {
+        #[command(subcommand)]
+        action: crate::audit_cmd::AuditCommand,
+    },
     /// Print the effective configuration, secrets redacted.
     Config {
         #[command(flatten)]
         store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Parse and validate the schema and every policy; name the file and line of each error.
+    Check {
+        /// A policy directory (pitboss.cedarschema and *.cedar); default: the policy_dir setting,
+        /// else the built-in policies.
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -176,9 +197,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Audit { action } => crate::audit_cmd::run(config, action).await,
         Command::Config { store } => {
             let s = settings(config, &store, Overrides::default())?;
             print!("{}", s.describe());
+            Ok(())
+        }
+        Command::Policy { action: PolicyCommand::Check { dir } } => {
+            let mut s = settings(config, &StoreArgs::default(), Overrides::default())?;
+            if dir.is_some() {
+                s.policy_dir = dir;
+            }
+            let policies = crate::security::policies(&s)?;
+            println!("{}: {} policies, valid against the schema", policies.source, policies.count);
             Ok(())
         }
     }

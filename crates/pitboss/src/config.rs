@@ -29,6 +29,29 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("relay_batch_size", "Outbox rows the relay publishes per batch (1 to 1000)."),
     ("shutdown_grace_seconds", "How long a shutdown waits for in-flight requests and the outbox flush."),
     ("log_format", "Log lines as text or json."),
+    ("redis_url", "Redis URL (redis://host:6379). When set, operator sessions live there; otherwise in this process."),
+    ("session_idle_minutes", "An operator session ends after this many minutes without a request."),
+    ("session_absolute_hours", "An operator session ends this many hours after sign-in, whatever the activity."),
+    (
+        "cookie_secure",
+        "Mark cookies Secure (HTTPS only): always, never, or auto (always, unless listening on a loopback address).",
+    ),
+    ("two_factor_roles", "Comma list of roles whose operators must use two-factor authentication."),
+    ("policy_dir", "Directory of Cedar policies (pitboss.cedarschema and *.cedar); the built-in ones if unset."),
+    (
+        "oidc",
+        "Single sign-on ([oidc] table: issuer_url, client_id, client_secret, redirect_url, groups_claim, role_map).",
+    ),
+    (
+        "audit_signing_key",
+        "File of the Ed25519 key that signs audit checkpoints, created (mode 0600) if absent; back it up. \
+         Default: <data_dir>/audit-signing.key.",
+    ),
+    ("audit_checkpoint_seconds", "How often serve signs an audit checkpoint over the records added since the last."),
+    (
+        "audit_retention_years",
+        "Years audit records are kept before `pitboss audit purge` may remove them (at least 5).",
+    ),
     ("log_level", "Log filter, e.g. info, or pitboss_ingest=debug,info."),
 ];
 
@@ -47,6 +70,16 @@ pub struct Settings {
     pub shutdown_grace_seconds: u64,
     pub log_format: String,
     pub log_level: String,
+    pub audit_signing_key: Option<PathBuf>,
+    pub audit_checkpoint_seconds: u64,
+    pub audit_retention_years: u32,
+    pub redis_url: Option<String>,
+    pub session_idle_minutes: u64,
+    pub session_absolute_hours: u64,
+    pub cookie_secure: String,
+    pub two_factor_roles: String,
+    pub policy_dir: Option<PathBuf>,
+    pub oidc: Option<pitboss_auth::oidc::OidcSettings>,
 }
 
 impl Default for Settings {
@@ -64,6 +97,16 @@ impl Default for Settings {
             shutdown_grace_seconds: 30,
             log_format: "text".into(),
             log_level: "info".into(),
+            audit_signing_key: None,
+            audit_checkpoint_seconds: 300,
+            audit_retention_years: pitboss_auth::audit::retention::MIN_YEARS,
+            redis_url: None,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            cookie_secure: "auto".into(),
+            two_factor_roles: pitboss_web::DEFAULT_TWO_FACTOR_ROLES.join(","),
+            policy_dir: None,
+            oidc: None,
         }
     }
 }
@@ -102,6 +145,9 @@ impl Settings {
         if s.database_url.as_deref().is_some_and(|u| u.trim().is_empty()) {
             s.database_url = None;
         }
+        if s.redis_url.as_deref().is_some_and(|u| u.trim().is_empty()) {
+            s.redis_url = None;
+        }
         s.validate()?;
         Ok(s)
     }
@@ -118,11 +164,45 @@ impl Settings {
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be text or json, not '{}'", self.log_format);
         }
+        if !matches!(self.cookie_secure.as_str(), "auto" | "always" | "never") {
+            bail!("cookie_secure must be auto, always or never, not '{}'", self.cookie_secure);
+        }
+        if self.session_idle_minutes == 0 || self.session_absolute_hours == 0 {
+            bail!("session_idle_minutes and session_absolute_hours must be at least 1");
+        }
+        pitboss_auth::operator::validate_roles(&self.two_factor_role_list())
+            .map_err(|e| anyhow::anyhow!("two_factor_roles: {e}"))?;
+        if self.audit_checkpoint_seconds == 0 {
+            bail!("audit_checkpoint_seconds must be at least 1");
+        }
+        self.audit_retention().context("audit_retention_years")?;
         if !(1..=1000).contains(&self.relay_batch_size) {
             bail!("relay_batch_size must be between 1 and 1000");
         }
         pitboss_web::Target::parse_list(&self.targets).map_err(anyhow::Error::msg)?;
         Ok(())
+    }
+
+    pub fn two_factor_role_list(&self) -> Vec<String> {
+        self.two_factor_roles.split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_string).collect()
+    }
+
+    /// Whether cookies are marked Secure.
+    pub fn secure_cookies(&self) -> bool {
+        match self.cookie_secure.as_str() {
+            "always" => true,
+            "never" => false,
+            _ => !self.listen.ip().is_loopback(),
+        }
+    }
+
+    /// Where the audit signing key lives.
+    pub fn audit_signing_key_path(&self) -> PathBuf {
+        self.audit_signing_key.clone().unwrap_or_else(|| self.data_dir.join("audit-signing.key"))
+    }
+
+    pub fn audit_retention(&self) -> Result<pitboss_auth::audit::Retention, pitboss_auth::audit::AuditError> {
+        pitboss_auth::audit::Retention::years(self.audit_retention_years)
     }
 
     pub fn store(&self) -> pitboss_store::StoreSettings {
@@ -138,6 +218,12 @@ impl Settings {
         let mut shown = self.clone();
         shown.database_url = shown.database_url.as_deref().map(redact_url);
         shown.amqp_url = redact_url(&shown.amqp_url);
+        shown.redis_url = shown.redis_url.as_deref().map(redact_url);
+        if let Some(oidc) = shown.oidc.as_mut()
+            && oidc.client_secret.is_some()
+        {
+            oidc.client_secret = Some("****".into());
+        }
         let table = toml::Value::try_from(&shown).unwrap_or(toml::Value::Table(Default::default()));
         let mut out = String::new();
         for (key, meaning) in SETTINGS {
@@ -173,7 +259,7 @@ mod tests {
     fn every_setting_is_documented() {
         let table = toml::Value::try_from(Settings::default()).unwrap();
         let mut keys: Vec<&str> = table.as_table().unwrap().keys().map(String::as_str).collect();
-        keys.push("database_url");
+        keys.extend(["database_url", "redis_url", "policy_dir", "oidc"]);
         for k in keys {
             assert!(SETTINGS.iter().any(|(key, _)| *key == k), "setting {k} has no description");
         }
@@ -200,6 +286,20 @@ mod tests {
             assert_eq!(s.log_level, "warn");
             assert_eq!(s.relay_batch_size, 50);
             assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn audit_retention_below_five_years_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PITBOSS_AUDIT_RETENTION_YEARS", "4");
+            let err = format!("{:#}", Settings::load(None, &Overrides::default()).unwrap_err());
+            assert!(err.contains("audit_retention_years") && err.contains("at least 5"), "{err}");
+            jail.set_env("PITBOSS_AUDIT_RETENTION_YEARS", "7");
+            let s = Settings::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(s.audit_retention().map(|r| r.in_years()).ok(), Some(7));
+            assert_eq!(s.audit_signing_key_path(), s.data_dir.join("audit-signing.key"));
             Ok(())
         });
     }

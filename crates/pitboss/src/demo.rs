@@ -265,10 +265,18 @@ fn lane_of(player: &str, lanes: usize) -> usize {
 async fn first_credentials(db: &Db) -> anyhow::Result<Credentials> {
     let password = pitboss_auth::operator::generate_password();
     let mut admin_user = "admin".to_string();
-    if let Err(e) = pitboss_auth::operator::create_operator(db, &admin_user, &password, &["admin"], "demo").await {
+    let admin = |username: &str| pitboss_auth::operator::NewOperator {
+        username: username.to_string(),
+        password: Some(password.clone()),
+        display_name: "Demo administrator".into(),
+        roles: vec!["admin".into()],
+        ..Default::default()
+    };
+    let system = pitboss_auth::Caller::system();
+    if let Err(e) = pitboss_auth::operator::create(db, admin(&admin_user), &system).await {
         // The store has an admin already (its credentials file was removed): add another.
         admin_user = format!("admin-{}", &uuid::Uuid::now_v7().simple().to_string()[24..]);
-        pitboss_auth::operator::create_operator(db, &admin_user, &password, &["admin"], "demo")
+        pitboss_auth::operator::create(db, admin(&admin_user), &system)
             .await
             .with_context(|| format!("creating the demo's admin operator (after: {e})"))?;
     }

@@ -2,10 +2,12 @@
 //! self-contained demo, drives a server with synthetic traffic, migrates, benchmarks, and
 //! manages API keys. Every command that touches data takes the same store settings.
 
+mod audit_cmd;
 mod bench;
 mod cli;
 mod config;
 mod demo;
+mod security;
 mod serve;
 mod simulate;
 mod synth;

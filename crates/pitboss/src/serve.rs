@@ -54,7 +54,12 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
     if runs_relay {
         ingestor = ingestor.with_relay(relay.notifier());
     }
-    let state = AppState::new(db.clone(), ingestor, transport, targets.clone());
+    // Every process signs audit checkpoints with the same key file; the first to sign a size wins.
+    let audit_key = pitboss_auth::audit::load_or_create_signing_key(&settings.audit_signing_key_path())
+        .context("loading the audit signing key (setting audit_signing_key)")?;
+    let mut security = crate::security::build(settings).await?;
+    security.audit_key = Some(audit_key.verifying_key());
+    let state = AppState::new(db.clone(), ingestor, transport, targets.clone()).with_security(security);
     let app = pitboss_web::app(state);
     let listener =
         TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
@@ -64,9 +69,12 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
     let names: Vec<&str> = targets.iter().map(|t| t.name()).collect();
     tracing::info!(%addr, targets = names.join(","), engine = db.engine().name(), "pitboss is serving");
 
+    let checkpoint_every = Duration::from_secs(settings.audit_checkpoint_seconds);
+    let checkpointer = pitboss_auth::audit::spawn_checkpointer(db.clone(), audit_key, checkpoint_every);
     let task = tokio::spawn(async move {
         let relay_task = runs_relay.then(|| tokio::spawn(relay.run(stopped.clone())));
         let mut http_stop = stopped.clone();
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = http_stop.wait_for(|s| *s).await;
         });
@@ -77,6 +85,7 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
         {
             tracing::warn!("the outbox flush did not finish in time; the rest goes out on the next start");
         }
+        checkpointer.abort();
         db.close().await;
         Ok(())
     });

@@ -14,7 +14,7 @@ pub mod search;
 pub mod stats;
 
 pub use error::PlayerError;
-pub use profile::{Gender, KycStatus, NewPlayer, Player, PlayerPatch, PlayerStatus};
+pub use profile::{DEFAULT_BRAND, Gender, KycStatus, NewPlayer, Player, PlayerPatch, PlayerStatus};
 pub use repo::{create, get, get_in, id_by_external, ids_by_external, update};
 pub use search::{Page, PlayerQuery, search};
 pub use stats::{Activity, PlayerStats, WindowTotals};

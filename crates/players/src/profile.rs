@@ -29,6 +29,9 @@ pub struct Player {
     pub id: Uuid,
     /// The casino platform's id for this player.
     pub external_id: String,
+    /// The brand (site or skin) the player belongs to, e.g. `main`.
+    #[schema(example = "main")]
+    pub brand: String,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub first_name: Option<String>,
@@ -57,6 +60,10 @@ pub struct Player {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct NewPlayer {
     pub external_id: String,
+    /// The brand (site or skin): 1 to 64 of `a-z`, `0-9`, `_`, `-` (lower-cased); `main` if left out.
+    #[serde(default)]
+    #[schema(example = "main")]
+    pub brand: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub first_name: Option<String>,
@@ -100,6 +107,8 @@ pub struct PlayerPatch {
     pub vip_tier: Option<String>,
     /// Replaces the whole tag set.
     pub tags: Option<Vec<String>>,
+    /// Moves the player to another brand (site or skin), e.g. when the platform moves an account.
+    pub brand: Option<String>,
     /// When given, the update applies only if the profile is still at this version.
     pub expected_version: Option<i64>,
 }
@@ -123,6 +132,7 @@ impl Player {
             campaign: self.campaign.clone(),
             consents: self.consents,
             tags: self.tags.clone(),
+            brand: Some(self.brand.clone()),
         }
     }
 
@@ -145,6 +155,7 @@ impl Player {
             kyc_status: Some(self.kyc_status.as_str().to_string()),
             vip_tier: Some(self.vip_tier.clone()),
             tags: Some(self.tags.clone()),
+            brand: Some(self.brand.clone()),
         }
     }
 }
@@ -158,6 +169,7 @@ impl NewPlayer {
     ) -> Result<NewPlayer, PlayerError> {
         Ok(NewPlayer {
             external_id: external_id.to_string(),
+            brand: e.brand.clone(),
             email: e.email.clone(),
             phone: e.phone.clone(),
             first_name: e.first_name.clone(),
@@ -179,6 +191,7 @@ impl NewPlayer {
     /// Checks every field and brings it to its stored form (emails lower-cased, codes upper/lower).
     pub fn normalized(mut self, today: NaiveDate) -> Result<NewPlayer, PlayerError> {
         self.external_id = label(&self.external_id, "external_id")?;
+        self.brand = Some(brand(self.brand.as_deref().unwrap_or(DEFAULT_BRAND))?);
         self.email = self.email.as_deref().map(email).transpose()?;
         self.phone = self.phone.as_deref().map(phone).transpose()?;
         self.first_name = self.first_name.as_deref().map(|n| name(n, "first_name")).transpose()?;
@@ -216,6 +229,7 @@ impl PlayerPatch {
             kyc_status: parse_opt(e.kyc_status.as_deref(), "kyc_status")?,
             vip_tier: e.vip_tier.clone(),
             tags: e.tags.clone(),
+            brand: e.brand.clone(),
             expected_version: None,
         })
     }
@@ -271,6 +285,9 @@ impl PlayerPatch {
         }
         if let Some(t) = &self.tags {
             n.tags = tags(t)?;
+        }
+        if let Some(v) = &self.brand {
+            n.brand = brand(v)?;
         }
         Ok(n)
     }
@@ -370,6 +387,21 @@ fn tag(s: &str, field: &'static str) -> Result<String, PlayerError> {
     }
 }
 
+/// The brand of a player created without one (and of every player from before brands existed).
+pub const DEFAULT_BRAND: &str = "main";
+
+/// Brands: 1 to 64 of `a-z`, `0-9`, `_`, `-`, after trimming and lower-casing (`Main ` is `main`).
+/// The same alphabet as operators' brand lists, so every brand an operator may serve can be a
+/// player's and the other way round; unlike tags, no `:`, and no `,` (a search takes a comma list).
+pub fn brand(s: &str) -> Result<String, PlayerError> {
+    let b = s.trim().to_ascii_lowercase();
+    if !b.is_empty() && b.len() <= 64 && b.chars().all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-')) {
+        Ok(b)
+    } else {
+        Err(PlayerError::invalid("brand", format!("'{s}' must be 1-64 of a-z, 0-9, '_', '-'")))
+    }
+}
+
 fn tags(list: &[String]) -> Result<Vec<String>, PlayerError> {
     if list.len() > 50 {
         return Err(PlayerError::invalid("tags", "at most 50 tags per player"));
@@ -401,6 +433,20 @@ mod tests {
         let t = tags(&["VIP".into(), "high-roller".into(), "vip".into()]).unwrap();
         assert_eq!(t, vec!["high-roller", "vip"]);
         assert!(tags(&["no spaces".into()]).is_err());
+    }
+
+    #[test]
+    fn brands_are_short_lower_case_names() {
+        assert_eq!(brand(" LuckyStar ").unwrap(), "luckystar");
+        assert_eq!(brand("nord_bet-2").unwrap(), "nord_bet-2");
+        assert_eq!(brand(&"b".repeat(64)).unwrap().len(), 64);
+        let long = "b".repeat(65);
+        for bad in ["", "  ", "lucky star", "a:b", "a,b", "café", long.as_str()] {
+            match brand(bad) {
+                Err(PlayerError::Invalid { field: "brand", message }) => assert!(message.contains("a-z"), "{message}"),
+                other => panic!("{bad:?}: expected a brand error, got {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::PlayerError;
 use crate::profile::{NewPlayer, Player, PlayerPatch};
 
-pub(crate) const COLUMNS: &str = "id, external_id, email, phone, first_name, last_name, birth_date, gender, \
+pub(crate) const COLUMNS: &str = "id, external_id, brand, email, phone, first_name, last_name, birth_date, gender, \
     country, language, currency, registered_at, traffic_source, affiliate_id, campaign, consent_email, \
     consent_sms, consent_push, consent_messenger, status, kyc_status, vip_tier, created_at, updated_at, version";
 
@@ -19,6 +19,7 @@ pub(crate) const COLUMNS: &str = "id, external_id, email, phone, first_name, las
 pub(crate) struct PlayerRow {
     id: Uuid,
     external_id: String,
+    brand: String,
     email: Option<String>,
     phone: Option<String>,
     first_name: Option<String>,
@@ -55,6 +56,7 @@ impl PlayerRow {
         Player {
             id: self.id,
             external_id: self.external_id,
+            brand: self.brand,
             email: self.email,
             phone: self.phone,
             first_name: self.first_name,
@@ -104,9 +106,9 @@ pub async fn create(tx: &mut Tx, new: NewPlayer, now: DateTime<Utc>) -> Result<P
         "INSERT INTO players (id, external_id, email, phone, first_name, last_name, search_name, birth_date, \
          gender, country, language, currency, registered_at, traffic_source, affiliate_id, campaign, \
          consent_email, consent_sms, consent_push, consent_messenger, status, kyc_status, vip_tier, \
-         created_at, updated_at, version) \
+         created_at, updated_at, version, brand) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         'active', 'none', 'none', $21, $21, 1)",
+         'active', 'none', 'none', $21, $21, 1, $22)",
         id,
         &new.external_id,
         &new.email,
@@ -128,6 +130,7 @@ pub async fn create(tx: &mut Tx, new: NewPlayer, now: DateTime<Utc>) -> Result<P
         new.consents.push,
         new.consents.messenger,
         now_us,
+        new.brand.as_deref().unwrap_or(crate::DEFAULT_BRAND),
     );
     match inserted.map_err(StoreError::from) {
         Err(e) if e.is_unique_violation() => return Err(PlayerError::DuplicateExternalId(new.external_id)),
@@ -155,8 +158,8 @@ pub async fn update(tx: &mut Tx, id: Uuid, patch: &PlayerPatch, now: DateTime<Ut
         "UPDATE players SET email = $1, phone = $2, first_name = $3, last_name = $4, search_name = $5, \
          birth_date = $6, gender = $7, country = $8, language = $9, traffic_source = $10, affiliate_id = $11, \
          campaign = $12, consent_email = $13, consent_sms = $14, consent_push = $15, consent_messenger = $16, \
-         status = $17, kyc_status = $18, vip_tier = $19, updated_at = $20, version = version + 1 \
-         WHERE id = $21 AND version = $22",
+         status = $17, kyc_status = $18, vip_tier = $19, brand = $20, updated_at = $21, version = version + 1 \
+         WHERE id = $22 AND version = $23",
         &n.email,
         &n.phone,
         &n.first_name,
@@ -176,6 +179,7 @@ pub async fn update(tx: &mut Tx, id: Uuid, patch: &PlayerPatch, now: DateTime<Ut
         n.status.as_str(),
         n.kyc_status.as_str(),
         &n.vip_tier,
+        &n.brand,
         to_micros(now),
         id,
         current.version,

@@ -13,6 +13,11 @@ use crate::repo::{COLUMNS, PlayerRow};
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
+/// Most brands one `brand` filter may name.
+pub const MAX_BRANDS: usize = 50;
+/// Up to this many brands, each brand is read as its own walk down the `(brand, id)` index and
+/// the walks are merged; beyond it, one `brand IN (...)` lets the database choose.
+const MAX_BRAND_WALKS: usize = 32;
 
 /// A search. Every filter given must hold; results come newest first.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -20,6 +25,14 @@ pub const MAX_LIMIT: u32 = 500;
 pub struct PlayerQuery {
     /// Matches a player id, an external id, an email, a phone number, or the start of any word of the name.
     pub q: Option<String>,
+    /// One brand, or several separated by commas (`main,luckystar`): players of any of them.
+    pub brand: Option<String>,
+    /// Only players of these brands, whatever else the query asks: for the server to confine a
+    /// caller (a support agent) to the brands they serve. Combined with `brand`, only brands in
+    /// both count. `None` restricts nothing; `Some` of an empty list finds nobody. Never taken
+    /// from the query string.
+    #[serde(skip)]
+    pub brands: Option<Vec<String>>,
     pub country: Option<String>,
     pub status: Option<PlayerStatus>,
     pub kyc_status: Option<KycStatus>,
@@ -55,6 +68,10 @@ pub async fn search(db: &Db, query: &PlayerQuery) -> Result<Page<Player>, Player
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(PlayerError::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
+    }
+    let brands = brand_filter(query)?;
+    if brands.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(Page { items: Vec::new(), next: None });
     }
     let mut clauses: Vec<String> = Vec::new();
     let mut binds: Vec<Bind> = Vec::new();
@@ -115,9 +132,41 @@ pub async fn search(db: &Db, query: &PlayerQuery) -> Result<Page<Player>, Player
     if let Some(after) = query.after {
         clauses.push(format!("id < {}", arg(Bind::Id(after))));
     }
-    let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    let filter = |clauses: &[String]| {
+        if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) }
+    };
     // One extra row tells whether there is a next page.
-    let sql = format!("SELECT {COLUMNS} FROM players {filter} ORDER BY id DESC LIMIT {}", limit + 1);
+    let fetch = limit + 1;
+    let sql = match brands.as_deref().unwrap_or_default() {
+        [] => format!("SELECT {COLUMNS} FROM players {} ORDER BY id DESC LIMIT {fetch}", filter(&clauses)),
+        // The `(brand, id)` index gives one brand's players newest first, from the cursor on.
+        [one] => {
+            clauses.push(format!("brand = {}", arg(Bind::Text(one.clone()))));
+            format!("SELECT {COLUMNS} FROM players {} ORDER BY id DESC LIMIT {fetch}", filter(&clauses))
+        }
+        // The same walk for each brand, at most a page each, merged newest first: the work is
+        // bounded by the page size, however rare or common each brand is.
+        few if few.len() <= MAX_BRAND_WALKS => {
+            few.iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let mut own = clauses.clone();
+                    own.push(format!("brand = {}", arg(Bind::Text(b.clone()))));
+                    format!(
+                        "SELECT * FROM (SELECT {COLUMNS} FROM players {} ORDER BY id DESC LIMIT {fetch}) AS brand_{i}",
+                        filter(&own)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ")
+                + &format!(" ORDER BY id DESC LIMIT {fetch}")
+        }
+        many => {
+            let marks: Vec<String> = many.iter().map(|b| arg(Bind::Text(b.clone()))).collect();
+            clauses.push(format!("brand IN ({})", marks.join(", ")));
+            format!("SELECT {COLUMNS} FROM players {} ORDER BY id DESC LIMIT {fetch}", filter(&clauses))
+        }
+    };
 
     let mut rows: Vec<PlayerRow> = db!(db, |c| {
         let mut q = sqlx::query_as(&sql);
@@ -162,6 +211,38 @@ async fn with_tags(db: &Db, rows: Vec<PlayerRow>) -> Result<Vec<Player>, PlayerE
             r.into_player(t)
         })
         .collect())
+}
+
+/// The brands a search is confined to, sorted and distinct: those `brand` names, within
+/// `brands` when that is set. `None`: any brand. An empty list: no brand, so nobody.
+fn brand_filter(query: &PlayerQuery) -> Result<Option<Vec<String>>, PlayerError> {
+    let asked = match query.brand.as_deref() {
+        None => None,
+        Some(list) => {
+            let mut asked = list
+                .split(',')
+                .filter(|b| !b.trim().is_empty())
+                .map(crate::profile::brand)
+                .collect::<Result<Vec<_>, _>>()?;
+            asked.sort();
+            asked.dedup();
+            if asked.len() > MAX_BRANDS {
+                return Err(PlayerError::invalid("brand", format!("at most {MAX_BRANDS} brands in one search")));
+            }
+            // `brand=` (nothing named) filters nothing, like an empty `q`.
+            (!asked.is_empty()).then_some(asked)
+        }
+    };
+    let allowed = query.brands.as_ref().map(|list| {
+        let mut allowed: Vec<String> = list.iter().map(|b| b.trim().to_ascii_lowercase()).collect();
+        allowed.sort();
+        allowed.dedup();
+        allowed
+    });
+    Ok(match (asked, allowed) {
+        (Some(asked), Some(allowed)) => Some(asked.into_iter().filter(|b| allowed.contains(b)).collect()),
+        (asked, allowed) => asked.or(allowed),
+    })
 }
 
 fn escape_like(s: &str) -> String {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use pitboss_core::Currency;
 use pitboss_players::{
-    Activity, KycStatus, NewPlayer, Player, PlayerError, PlayerPatch, PlayerQuery, PlayerStatus, stats,
+    Activity, DEFAULT_BRAND, KycStatus, NewPlayer, Player, PlayerError, PlayerPatch, PlayerQuery, PlayerStatus, stats,
 };
 use pitboss_store::{Db, both_engines};
 use uuid::Uuid;
@@ -19,6 +19,7 @@ fn noon() -> DateTime<Utc> {
 fn new_player(external_id: &str) -> NewPlayer {
     NewPlayer {
         external_id: external_id.to_string(),
+        brand: None,
         email: None,
         phone: None,
         first_name: None,
@@ -105,6 +106,27 @@ fn invalid_field(result: Result<Player, PlayerError>) -> &'static str {
     }
 }
 
+/// Every page of a search, `limit` at a time: the page sizes and the ids in the order found.
+async fn all_pages(db: &Db, query: PlayerQuery, limit: u32) -> (Vec<usize>, Vec<Uuid>) {
+    let (mut sizes, mut seen, mut after) = (Vec::new(), Vec::new(), None);
+    loop {
+        let page = pitboss_players::search(db, &PlayerQuery { limit: Some(limit), after, ..query.clone() })
+            .await
+            .expect("search");
+        sizes.push(page.items.len());
+        seen.extend(page.items.iter().map(|p| p.id));
+        match page.next {
+            Some(next) => {
+                assert_eq!(Some(next), page.items.last().map(|p| p.id), "next is the last id of the page");
+                after = Some(next);
+            }
+            None => break,
+        }
+        assert!(sizes.len() < 100, "pagination does not end");
+    }
+    (sizes, seen)
+}
+
 // ---- creating and reading ----
 
 both_engines!(a_created_player_is_stored_normalised_and_read_back_by_id, |db| async move {
@@ -164,7 +186,66 @@ both_engines!(a_second_player_with_the_same_external_id_is_refused, |db| async m
     assert_eq!(pitboss_players::get(&db, first.id).await.unwrap(), first);
 });
 
+both_engines!(a_player_has_the_brand_it_was_created_with_or_main, |db| async move {
+    let plain = create(&db, new_player("p-plain")).await.unwrap();
+    assert_eq!(plain.brand, DEFAULT_BRAND);
+    assert_eq!(plain.brand, "main");
+    let branded = create(&db, NewPlayer { brand: Some(" LuckyStar ".into()), ..new_player("p-lucky") }).await.unwrap();
+    assert_eq!(branded.brand, "luckystar", "trimmed and lower-cased");
+    assert_eq!(pitboss_players::get(&db, branded.id).await.unwrap(), branded);
+    assert_eq!(pitboss_players::get(&db, plain.id).await.unwrap(), plain);
+
+    // The brand travels in the events that announce the player, and back.
+    assert_eq!(branded.as_registered().brand.as_deref(), Some("luckystar"));
+    assert_eq!(branded.as_update().brand.as_deref(), Some("luckystar"));
+    let again = NewPlayer::from_event("p-again", noon(), &branded.as_registered()).unwrap();
+    assert_eq!(again.brand.as_deref(), Some("luckystar"));
+});
+
+both_engines!(an_invalid_brand_is_refused_naming_the_field, |db| async move {
+    for bad in ["", "   ", "lucky star", "lucky:star", "main,luckystar", "glück", &"b".repeat(65)] {
+        let refused = create(&db, NewPlayer { brand: Some(bad.to_string()), ..new_player("p-1") }).await;
+        match refused {
+            Err(PlayerError::Invalid { field: "brand", message }) => {
+                assert!(message.contains("1-64 of a-z, 0-9, '_', '-'"), "{bad:?}: {message}")
+            }
+            other => panic!("{bad:?}: expected a brand error, got {other:?}"),
+        }
+    }
+    assert!(pitboss_players::search(&db, &PlayerQuery::default()).await.unwrap().items.is_empty());
+
+    let p = create(&db, new_player("p-2")).await.unwrap();
+    let bad = PlayerPatch { brand: Some("no spaces".into()), first_name: Some("Eve".into()), ..Default::default() };
+    let err = update(&db, p.id, bad).await.unwrap_err();
+    assert_eq!(err.to_string(), "brand: 'no spaces' must be 1-64 of a-z, 0-9, '_', '-'");
+    assert_eq!(pitboss_players::get(&db, p.id).await.unwrap(), p);
+});
+
 // ---- changing ----
+
+both_engines!(a_brand_patch_moves_the_player_to_another_brand, |db| async move {
+    let before = create(&db, anna()).await.unwrap();
+    assert_eq!(before.brand, "main");
+    let after =
+        update(&db, before.id, PlayerPatch { brand: Some("NordLys".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(after.brand, "nordlys");
+    assert_eq!(after.version, before.version + 1);
+    assert_eq!(
+        Player { brand: before.brand.clone(), version: before.version, updated_at: before.updated_at, ..after.clone() },
+        before
+    );
+    assert_eq!(pitboss_players::get(&db, before.id).await.unwrap(), after);
+
+    // The same brand, written differently, is no change.
+    let same =
+        update(&db, before.id, PlayerPatch { brand: Some(" NORDLYS".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(same, after);
+
+    // So is a patch without a brand: the brand stays.
+    let renamed =
+        update(&db, before.id, PlayerPatch { first_name: Some("Anne".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(renamed.brand, "nordlys");
+});
 
 both_engines!(a_patch_changes_only_the_fields_it_names_and_bumps_the_version, |db| async move {
     let before = create(&db, anna()).await.unwrap();
@@ -484,6 +565,106 @@ both_engines!(
         assert_eq!((page.items.len(), page.next), (25, None));
     }
 );
+
+both_engines!(a_search_by_brand_or_by_a_set_of_brands_pages_newest_first, |db| async move {
+    // 30 players over three brands of uneven size: main 18, luckystar 6, nordlys 6; every
+    // third one British.
+    let mut by_brand: std::collections::BTreeMap<&str, Vec<Uuid>> = Default::default();
+    let mut british = BTreeSet::new();
+    for i in 0..30 {
+        let brand = match i % 5 {
+            0..=2 => "main",
+            3 => "luckystar",
+            _ => "nordlys",
+        };
+        let country = if i % 3 == 0 { "GB" } else { "DE" };
+        let new = NewPlayer {
+            brand: (brand != "main" || i % 2 == 0).then(|| brand.to_string()),
+            country: country.into(),
+            ..new_player(&format!("p-{i:02}"))
+        };
+        let p = create(&db, new).await.unwrap();
+        assert_eq!(p.brand, brand);
+        if p.country == "GB" {
+            british.insert(p.id);
+        }
+        by_brand.entry(brand).or_default().push(p.id);
+    }
+    let newest_first = |brands: &[&str]| {
+        let mut ids: Vec<Uuid> = brands.iter().flat_map(|b| by_brand[b].clone()).collect();
+        ids.sort_by(|a, b| b.cmp(a));
+        ids
+    };
+    let q = PlayerQuery::default;
+    let brand = |b: &str| PlayerQuery { brand: Some(b.to_string()), ..q() };
+    let within = |bs: &[&str]| PlayerQuery { brands: Some(bs.iter().map(|b| b.to_string()).collect()), ..q() };
+
+    // One brand.
+    let (sizes, seen) = all_pages(&db, brand("luckystar"), 4).await;
+    assert_eq!((sizes, seen), (vec![4, 2], newest_first(&["luckystar"])));
+    let (sizes, seen) = all_pages(&db, brand("main"), 5).await;
+    assert_eq!((sizes, seen), (vec![5, 5, 5, 3], newest_first(&["main"])));
+    assert_eq!(all_pages(&db, brand(" LuckyStar "), 50).await.1, newest_first(&["luckystar"]));
+    assert!(all_pages(&db, brand("elsewhere"), 50).await.1.is_empty());
+
+    // Several brands, as a comma list: any of them, merged newest first, without gaps or overlap.
+    let two = newest_first(&["luckystar", "nordlys"]);
+    let (sizes, seen) = all_pages(&db, brand("luckystar,nordlys"), 5).await;
+    assert_eq!((sizes, seen), (vec![5, 5, 2], two.clone()));
+    assert_eq!(all_pages(&db, brand("NordLys, luckystar,,nordlys"), 3).await.1, two);
+    let (sizes, seen) = all_pages(&db, brand("main,luckystar,nordlys"), 7).await;
+    assert_eq!((sizes, seen), (vec![7, 7, 7, 7, 2], newest_first(&["main", "luckystar", "nordlys"])));
+    // A page that ends exactly at the last player has no next cursor.
+    assert_eq!(all_pages(&db, brand("luckystar,nordlys"), 12).await.0, vec![12]);
+
+    // Confined to a set of brands (what the server does for a support agent).
+    let (sizes, seen) = all_pages(&db, within(&["main", "nordlys"]), 10).await;
+    assert_eq!((sizes, seen), (vec![10, 10, 4], newest_first(&["main", "nordlys"])));
+    assert_eq!(all_pages(&db, within(&["nordlys"]), 4).await.1, newest_first(&["nordlys"]));
+    // Asking for brands beyond the confinement finds only those inside it.
+    assert_eq!(
+        all_pages(&db, PlayerQuery { brand: Some("luckystar,nordlys".into()), ..within(&["nordlys", "main"]) }, 4)
+            .await
+            .1,
+        newest_first(&["nordlys"])
+    );
+    assert!(all_pages(&db, PlayerQuery { brand: Some("luckystar".into()), ..within(&["main"]) }, 4).await.1.is_empty());
+    // Confined to no brand: nobody.
+    assert_eq!(all_pages(&db, within(&[]), 10).await, (vec![0], vec![]));
+    // Many brands (more than are walked one by one) still page correctly.
+    let mut many: Vec<String> = (0..40).map(|i| format!("brand-{i}")).collect();
+    many.push("luckystar".into());
+    many.push("main".into());
+    let (sizes, seen) = all_pages(&db, PlayerQuery { brands: Some(many.clone()), ..q() }, 10).await;
+    assert_eq!((sizes, seen), (vec![10, 10, 4], newest_first(&["main", "luckystar"])));
+    let (_, seen) = all_pages(&db, brand(&many.join(",")), 10).await;
+    assert_eq!(seen, newest_first(&["main", "luckystar"]));
+
+    // The other filters hold for every brand.
+    let mut expected: Vec<Uuid> = two.clone();
+    expected.retain(|id| british.contains(id));
+    assert_eq!(expected.len(), 4);
+    let gb = PlayerQuery { country: Some("GB".into()), ..brand("luckystar,nordlys") };
+    assert_eq!(all_pages(&db, gb.clone(), 3).await, (vec![3, 1], expected.clone()));
+    assert_eq!(
+        all_pages(&db, PlayerQuery { country: Some("GB".into()), ..within(&["luckystar", "nordlys"]) }, 3).await.1,
+        expected
+    );
+
+    // An empty brand filter filters nothing; a malformed one is refused by name.
+    assert_eq!(all_pages(&db, brand(""), 50).await.1.len(), 30);
+    for bad in ["lucky star", "main,a:b"] {
+        match pitboss_players::search(&db, &brand(bad)).await {
+            Err(PlayerError::Invalid { field: "brand", .. }) => {}
+            other => panic!("{bad:?}: expected a brand error, got {other:?}"),
+        }
+    }
+    let too_many = (0..51).map(|i| format!("b{i}")).collect::<Vec<_>>().join(",");
+    assert!(matches!(
+        pitboss_players::search(&db, &brand(&too_many)).await,
+        Err(PlayerError::Invalid { field: "brand", .. })
+    ));
+});
 
 both_engines!(a_page_size_out_of_range_is_refused, |db| async move {
     create(&db, new_player("p-1")).await.unwrap();

@@ -9,6 +9,34 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use crate::StoreError;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// Statements whose syntax differs per engine (triggers, functions). An engine migration
+/// numbered N runs right after common migration N / 1000: `sqlite/5001_*.sql` after
+/// `0005_*.sql` and before `0006_*.sql`. Common migrations stay below 1000.
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The common migrations with one engine's own merged in at their places (see above).
+fn migrations(engine: Engine) -> Vec<sqlx::migrate::Migration> {
+    let own = match engine {
+        Engine::Sqlite => &SQLITE_MIGRATOR,
+        Engine::Postgres => &POSTGRES_MIGRATOR,
+    };
+    let mut all: Vec<sqlx::migrate::Migration> = MIGRATOR.iter().chain(own.iter()).cloned().collect();
+    all.sort_by_key(|m| if m.version < 1000 { m.version * 1000 } else { m.version });
+    all
+}
+
+/// Hands a merged list to [`sqlx::migrate::Migrator::new`].
+#[derive(Debug)]
+struct Merged(Vec<sqlx::migrate::Migration>);
+
+type Resolved = Result<Vec<sqlx::migrate::Migration>, sqlx::error::BoxDynError>;
+
+impl sqlx::migrate::MigrationSource<'static> for Merged {
+    fn resolve(self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Resolved> + Send + 'static>> {
+        Box::pin(async move { Ok(self.0) })
+    }
+}
 
 /// The name of the SQLite file inside the data directory.
 pub const SQLITE_FILE: &str = "pitboss.db";
@@ -105,9 +133,10 @@ impl Db {
 
     /// Applies the migrations compiled into the binary that have not run yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = sqlx::migrate::Migrator::new(Merged(migrations(self.engine()))).await?;
         match self {
-            Db::Sqlite { write, .. } => MIGRATOR.run(write).await?,
-            Db::Postgres(pool) => MIGRATOR.run(pool).await?,
+            Db::Sqlite { write, .. } => migrator.run(write).await?,
+            Db::Postgres(pool) => migrator.run(pool).await?,
         }
         Ok(())
     }
@@ -177,5 +206,24 @@ impl Tx {
         crate::exec!(self, "ROLLBACK TO SAVEPOINT item")?;
         crate::exec!(self, "RELEASE SAVEPOINT item")?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_migrations_sit_between_the_common_ones() {
+        assert!(MIGRATOR.iter().all(|m| (1..1000).contains(&m.version)), "common migrations stay below 1000");
+        for engine in [Engine::Sqlite, Engine::Postgres] {
+            let all = migrations(engine);
+            for m in all.iter().filter(|m| m.version >= 1000) {
+                assert!(MIGRATOR.version_exists(m.version / 1000), "{} follows no common migration", m.version);
+            }
+            let versions: Vec<i64> = all.iter().map(|m| m.version).collect();
+            let five = versions.iter().position(|v| *v == 5).expect("0005 exists");
+            assert_eq!(versions[five + 1], 5001, "{engine:?}: {versions:?}");
+        }
     }
 }

@@ -8,8 +8,10 @@
 //! calls the module, writes the audit record in the module's transaction, and answers.
 
 mod extract;
+pub mod guard;
 mod metrics;
 pub mod openapi;
+mod pages;
 mod problem;
 mod routes;
 mod state;
@@ -24,7 +26,7 @@ use tower_http::trace::TraceLayer;
 
 pub use metrics::{install_recorder, metrics_handle};
 pub use problem::Problem;
-pub use state::{AppState, Target};
+pub use state::{AppState, DEFAULT_TWO_FACTOR_ROLES, Security, Target};
 
 /// Largest request body accepted (a full batch of events fits with room to spare).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -45,6 +47,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(routes::system::router())
+        .merge(pages::router())
+        // Applied to every route (not the fallback): authentication, CSRF and the policies.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .fallback(routes::system::not_found)
         .method_not_allowed_fallback(routes::system::method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::track))

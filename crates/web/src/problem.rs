@@ -98,6 +98,7 @@ impl From<LedgerError> for Problem {
     fn from(e: LedgerError) -> Problem {
         match e {
             LedgerError::NotFound { .. } => Problem::not_found(e.to_string()),
+            LedgerError::FourEyes => Problem::new(StatusCode::FORBIDDEN, "four-eyes", e.to_string()),
             LedgerError::ReferenceReused { .. } | LedgerError::InvalidTransition { .. } => {
                 Problem::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
@@ -113,8 +114,11 @@ impl From<LedgerError> for Problem {
 impl From<AuthError> for Problem {
     fn from(e: AuthError) -> Problem {
         match e {
-            AuthError::InvalidApiKey | AuthError::InvalidCredentials => {
+            AuthError::InvalidApiKey | AuthError::InvalidCredentials | AuthError::InvalidSecondFactor => {
                 Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", e.to_string())
+            }
+            AuthError::TooManyAttempts { .. } => {
+                Problem::new(StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", e.to_string())
             }
             AuthError::MissingScope { .. } | AuthError::AccountDisabled { .. } => {
                 Problem::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
@@ -123,7 +127,7 @@ impl From<AuthError> for Problem {
             AuthError::UsernameTaken { .. } | AuthError::ApiKeyNameTaken { .. } => {
                 Problem::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
-            AuthError::ApiKeyNotFound { .. } => Problem::not_found(e.to_string()),
+            AuthError::ApiKeyNotFound { .. } | AuthError::OperatorNotFound { .. } => Problem::not_found(e.to_string()),
             AuthError::Store(s) => s.into(),
         }
     }

@@ -2,6 +2,8 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use pitboss_auth::policy::Policies;
+use pitboss_auth::session::{SessionPolicy, Sessions};
 use pitboss_bus::Transport;
 use pitboss_ingest::Ingestor;
 use pitboss_store::Db;
@@ -62,11 +64,49 @@ pub struct AppState {
     pub ingestor: Ingestor,
     pub transport: Arc<dyn Transport>,
     pub targets: Arc<BTreeSet<Target>>,
+    pub security: Security,
+}
+
+/// Sign-in, sessions and authorisation.
+#[derive(Clone)]
+pub struct Security {
+    pub policies: Arc<Policies>,
+    pub sessions: Sessions,
+    /// Mark cookies `Secure` (sent over HTTPS only). Off only for a server on a loopback address.
+    pub secure_cookies: bool,
+    /// Operators holding any of these roles must use two-factor authentication.
+    pub two_factor_roles: Arc<Vec<String>>,
+    /// Single sign-on, when configured.
+    pub oidc: Option<Arc<pitboss_auth::oidc::OidcClient>>,
+    /// The key the audit checkpoints must be signed with, to verify the chain from the viewer.
+    pub audit_key: Option<pitboss_auth::audit::VerifyingKey>,
+}
+
+/// Roles that must use two-factor authentication unless configured otherwise: those that move
+/// money, see everything, or grant rights.
+pub const DEFAULT_TWO_FACTOR_ROLES: &[&str] = &["admin", "payments_officer", "compliance_officer"];
+
+impl Default for Security {
+    fn default() -> Self {
+        Security {
+            policies: Arc::new(Policies::defaults()),
+            sessions: Sessions::in_process(SessionPolicy::default()),
+            secure_cookies: true,
+            two_factor_roles: Arc::new(DEFAULT_TWO_FACTOR_ROLES.iter().map(|r| r.to_string()).collect()),
+            oidc: None,
+            audit_key: None,
+        }
+    }
 }
 
 impl AppState {
     pub fn new(db: Db, ingestor: Ingestor, transport: Arc<dyn Transport>, targets: BTreeSet<Target>) -> AppState {
-        AppState { db, ingestor, transport, targets: Arc::new(targets) }
+        AppState { db, ingestor, transport, targets: Arc::new(targets), security: Security::default() }
+    }
+
+    pub fn with_security(mut self, security: Security) -> AppState {
+        self.security = security;
+        self
     }
 
     pub fn runs(&self, t: Target) -> bool {

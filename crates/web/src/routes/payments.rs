@@ -3,19 +3,23 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
-use pitboss_auth::{AuditEntry, Scope, audit};
+use pitboss_auth::{Caller, audit};
 use pitboss_payments::operations::{self, Context};
 use pitboss_payments::queries::{TransactionDetail, TransactionPage, TransactionQuery};
-use pitboss_payments::{LedgerTransaction, TxStatus, ledger};
+use pitboss_payments::{LedgerTransaction, TxStatus, approvals, ledger};
 use serde::Deserialize;
 use serde_json::json;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::extract::{Authenticated, Json, Path, Query};
+use crate::extract::{Json, Path, Query};
+use crate::guard::{Authenticated, authorize, decide};
 use crate::{AppState, Problem};
+use pitboss_auth::policy::{Action, RequestFacts, Resource};
+use pitboss_core::money::Currency;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -23,6 +27,9 @@ pub fn router() -> Router<AppState> {
         .route("/transactions/{id}", get(fetch))
         .route("/transactions/{id}/status", post(change_status))
         .route("/players/{id}/adjustments", post(adjust))
+        .route("/adjustment-requests", get(list_requests))
+        .route("/adjustment-requests/{id}/approve", post(approve_request))
+        .route("/adjustment-requests/{id}/reject", post(reject_request))
 }
 
 /// Ledger transactions, newest first, filtered.
@@ -31,10 +38,9 @@ pub fn router() -> Router<AppState> {
     security(("api_key" = [])))]
 pub async fn list(
     State(s): State<AppState>,
-    caller: Authenticated,
+    _auth: Authenticated,
     Query(q): Query<TransactionQuery>,
 ) -> Result<axum::Json<TransactionPage>, Problem> {
-    caller.require(Scope::LedgerRead)?;
     Ok(axum::Json(pitboss_payments::queries::transactions(&s.db, &q).await?))
 }
 
@@ -44,10 +50,9 @@ pub async fn list(
     security(("api_key" = [])))]
 pub async fn fetch(
     State(s): State<AppState>,
-    caller: Authenticated,
+    _auth: Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<TransactionDetail>, Problem> {
-    caller.require(Scope::LedgerRead)?;
     Ok(axum::Json(pitboss_payments::queries::transaction(&s.db, id).await?))
 }
 
@@ -68,11 +73,11 @@ pub struct StatusRequest {
     security(("api_key" = [])))]
 pub async fn change_status(
     State(s): State<AppState>,
-    caller: Authenticated,
+    auth: Authenticated,
     Path(id): Path<Uuid>,
     Json(req): Json<StatusRequest>,
 ) -> Result<axum::Json<LedgerTransaction>, Problem> {
-    let caller = caller.require(Scope::LedgerWrite)?;
+    let caller = &auth.caller;
     if req.reason.trim().is_empty() {
         return Err(Problem::validation("reason", "reason: say why the status changes"));
     }
@@ -80,7 +85,7 @@ pub async fn change_status(
     let t = ledger::transition(&mut tx, id, req.status, Some(&req.reason), &caller.actor(), Utc::now()).await?;
     audit::record(
         &mut tx,
-        &AuditEntry::new(caller.actor(), "transaction.status", "transaction", id).details(json!({
+        &caller.audit("transaction.status", "transaction", id).reason(req.reason.clone()).details(json!({
             "to": req.status, "reason": req.reason,
         })),
     )
@@ -91,7 +96,7 @@ pub async fn change_status(
 
 /// A manual correction of a player's cash balance.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct AdjustmentRequest {
+pub struct NewAdjustment {
     /// Your idempotency key: sending the same request twice adjusts once.
     pub reference: String,
     /// Minor units: positive credits the player, negative debits.
@@ -102,42 +107,227 @@ pub struct AdjustmentRequest {
     pub allow_overdraft: bool,
 }
 
-/// Adjust a player's cash balance, with a reason.
-#[utoipa::path(post, path = "/api/v1/players/{id}/adjustments", tag = "payments", params(("id" = Uuid, Path)), request_body = AdjustmentRequest,
-    responses((status = 201, body = LedgerTransaction), (status = 409, body = Problem, content_type = "application/problem+json"),
+/// Adjust a player's cash balance, with a reason. Above what the policies let the caller do
+/// alone, the adjustment waits for a second officer: the answer is then 202 with the request.
+#[utoipa::path(post, path = "/api/v1/players/{id}/adjustments", tag = "payments", params(("id" = Uuid, Path)), request_body = NewAdjustment,
+    responses((status = 201, body = LedgerTransaction), (status = 202, body = approvals::AdjustmentRequest),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn adjust(
     State(s): State<AppState>,
-    caller: Authenticated,
+    auth: Authenticated,
     Path(player): Path<Uuid>,
-    Json(req): Json<AdjustmentRequest>,
-) -> Result<(StatusCode, axum::Json<LedgerTransaction>), Problem> {
-    let caller = caller.require(Scope::LedgerWrite)?;
+    Json(req): Json<NewAdjustment>,
+) -> Result<Response, Problem> {
+    let caller = &auth.caller;
     if req.reference.trim().is_empty() || req.reference.len() > 200 {
         return Err(Problem::validation("reference", "reference: give an idempotency key of 1 to 200 characters"));
     }
     if req.amount.unsigned_abs() > pitboss_core::money::MAX_AMOUNT as u64 {
         return Err(Problem::validation("amount", "amount: larger than any single movement may be"));
     }
+    if req.reason.trim().is_empty() {
+        return Err(Problem::validation("reason", "reason: say why the balance changes"));
+    }
+    let p = pitboss_players::get(&s.db, player).await?;
+    let resource = adjustment_resource(p.currency, req.amount);
+    let alone = decide(&s, caller, Action::LedgerAdjust, &resource, RequestFacts::default());
+    if !alone.allowed {
+        // Would a second officer's approval make it allowed? Then file it for one.
+        let approved = RequestFacts { approved_by_second_officer: true };
+        authorize(&s, caller, Action::LedgerAdjust, &resource, approved).await?;
+        let mut tx = s.db.begin().await?;
+        let filed = approvals::request(
+            &mut tx,
+            &approvals::NewRequest {
+                player_id: player,
+                currency: p.currency,
+                reference: &req.reference,
+                amount: req.amount,
+                reason: &req.reason,
+                allow_overdraft: req.allow_overdraft,
+                requested_by: &caller.actor(),
+                now: pitboss_core::time::to_micros(Utc::now()),
+            },
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            &caller
+                .audit("ledger.adjustment_requested", "adjustment_request", filed.id)
+                .reason(req.reason.clone())
+                .after(json!(filed)),
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok((StatusCode::ACCEPTED, axum::Json(filed)).into_response());
+    }
+    let (status, transaction) = post_adjustment(&s, caller, player, &req, None).await?;
+    Ok((status, axum::Json(transaction)).into_response())
+}
+
+/// Posts an adjustment and audits it; with `approval`, also records that decision in the same
+/// transaction.
+async fn post_adjustment(
+    s: &AppState,
+    caller: &Caller,
+    player: Uuid,
+    req: &NewAdjustment,
+    approval: Option<&approvals::AdjustmentRequest>,
+) -> Result<(StatusCode, LedgerTransaction), Problem> {
     let now = Utc::now();
-    let actor = caller.actor();
+    let actor = approval.map(|a| a.requested_by.clone()).unwrap_or_else(|| caller.actor());
     let mut tx = s.db.begin().await?;
     let p = pitboss_players::get_in(&mut tx, player).await?;
     let ctx = Context { player, currency: p.currency, occurred_at: now, now, actor: &actor };
     let change =
         operations::adjustment(&mut tx, &ctx, &req.reference, req.amount, &req.reason, req.allow_overdraft).await?;
+    if let Some(request) = approval {
+        let request = approvals::get_in(&mut tx, request.id).await?;
+        let decided = approvals::decide(
+            &mut tx,
+            &request,
+            true,
+            &caller.actor(),
+            None,
+            Some(change.transaction.id),
+            pitboss_core::time::to_micros(now),
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            &caller
+                .audit("ledger.adjustment_approved", "adjustment_request", request.id)
+                .before(json!(request))
+                .after(json!(decided)),
+        )
+        .await?;
+    }
     if change.note.is_none() {
         audit::record(
             &mut tx,
-            &AuditEntry::new(actor.clone(), "ledger.adjust", "player", player).details(json!({
+            &caller.audit("ledger.adjust", "player", player).reason(req.reason.clone()).details(json!({
                 "transaction": change.transaction.id, "amount": req.amount, "currency": p.currency,
-                "reason": req.reason, "allow_overdraft": req.allow_overdraft,
+                "allow_overdraft": req.allow_overdraft, "requested_by": actor,
             })),
         )
         .await?;
     }
     tx.commit().await?;
     let status = if change.note.is_none() { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, axum::Json(change.transaction)))
+    Ok((status, change.transaction))
+}
+
+fn adjustment_resource(currency: Currency, amount: i64) -> Resource {
+    Resource::Adjustment {
+        currency: currency.to_string(),
+        amount_minor: amount.saturating_abs(),
+        amount_eur_minor: eur_value(currency, amount.saturating_abs()),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RequestsQuery {
+    /// `pending`, `approved` or `rejected`; all when left out.
+    pub status: Option<String>,
+    /// 1 to 500, default 100.
+    pub limit: Option<i64>,
+}
+
+/// Adjustment requests waiting for (or given) a second officer's decision, newest first.
+#[utoipa::path(get, path = "/api/v1/adjustment-requests", tag = "payments", params(RequestsQuery),
+    responses((status = 200, body = Vec<approvals::AdjustmentRequest>)), security(("api_key" = [])))]
+pub async fn list_requests(
+    State(s): State<AppState>,
+    _auth: Authenticated,
+    Query(q): Query<RequestsQuery>,
+) -> Result<axum::Json<Vec<approvals::AdjustmentRequest>>, Problem> {
+    if let Some(status) = q.status.as_deref()
+        && !matches!(status, "pending" | "approved" | "rejected")
+    {
+        return Err(Problem::validation("status", "status: one of pending, approved, rejected"));
+    }
+    Ok(axum::Json(approvals::list(&s.db, q.status.as_deref(), q.limit.unwrap_or(100)).await?))
+}
+
+/// A second officer's decision.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct Decision {
+    /// Why; required to reject.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Approve an adjustment request: it is posted now. The approver must not be the requester.
+#[utoipa::path(post, path = "/api/v1/adjustment-requests/{id}/approve", tag = "payments", params(("id" = Uuid, Path)), request_body = Decision,
+    responses((status = 201, body = LedgerTransaction), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn approve_request(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<(StatusCode, axum::Json<LedgerTransaction>), Problem> {
+    let caller = &auth.caller;
+    let request = {
+        let mut tx = s.db.begin().await?;
+        let r = approvals::get_in(&mut tx, id).await?;
+        tx.commit().await?;
+        r
+    };
+    approvals::check_decider(&request, &caller.actor())?;
+    // The approver, too, must be someone the policies let adjust this much with a second pair
+    // of eyes (a payments officer), not merely anyone who may approve.
+    let resource = adjustment_resource(request.currency, request.amount);
+    authorize(&s, caller, Action::LedgerAdjust, &resource, RequestFacts { approved_by_second_officer: true }).await?;
+    let req = NewAdjustment {
+        reference: request.reference.clone(),
+        amount: request.amount,
+        reason: request.reason.clone(),
+        allow_overdraft: request.allow_overdraft,
+    };
+    let (status, transaction) = post_adjustment(&s, caller, request.player_id, &req, Some(&request)).await?;
+    Ok((status, axum::Json(transaction)))
+}
+
+/// Reject an adjustment request, with a reason.
+#[utoipa::path(post, path = "/api/v1/adjustment-requests/{id}/reject", tag = "payments", params(("id" = Uuid, Path)), request_body = Decision,
+    responses((status = 200, body = approvals::AdjustmentRequest), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn reject_request(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<Uuid>,
+    Json(decision): Json<Decision>,
+) -> Result<axum::Json<approvals::AdjustmentRequest>, Problem> {
+    let caller = &auth.caller;
+    let Some(reason) = decision.reason.filter(|r| !r.trim().is_empty()) else {
+        return Err(Problem::validation("reason", "reason: say why the request is rejected"));
+    };
+    let mut tx = s.db.begin().await?;
+    let request = approvals::get_in(&mut tx, id).await?;
+    let now = pitboss_core::time::to_micros(Utc::now());
+    let decided = approvals::decide(&mut tx, &request, false, &caller.actor(), Some(&reason), None, now).await?;
+    audit::record(
+        &mut tx,
+        &caller
+            .audit("ledger.adjustment_rejected", "adjustment_request", id)
+            .reason(reason)
+            .before(json!(request))
+            .after(json!(decided)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(decided))
+}
+
+/// An amount's value in euro cents, for thresholds written in euros. Other currencies count as
+/// above any threshold until reference rates are configured (never below: a rule must not
+/// silently skip a player because of their currency).
+fn eur_value(currency: Currency, amount_minor: i64) -> i64 {
+    if currency.as_str() == "EUR" { amount_minor } else { i64::MAX }
 }

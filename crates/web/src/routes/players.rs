@@ -5,7 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::Utc;
-use pitboss_auth::{AuditEntry, Scope, audit};
+use pitboss_auth::policy::{Action, RequestFacts, Resource};
+use pitboss_auth::{Caller, audit};
 use pitboss_core::event::EventType;
 use pitboss_core::new_id;
 use pitboss_payments::Balance;
@@ -14,7 +15,8 @@ use pitboss_store::Tx;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::extract::{Authenticated, Json, Path, Query};
+use crate::extract::{Json, Path, Query};
+use crate::guard::{Authenticated, authorize, decide};
 use crate::{AppState, Problem};
 
 pub fn router() -> Router<AppState> {
@@ -39,12 +41,20 @@ pub struct PlayerPage {
     security(("api_key" = [])))]
 pub async fn search(
     State(s): State<AppState>,
-    caller: Authenticated,
+    auth: Authenticated,
     Query(q): Query<PlayerQuery>,
 ) -> Result<axum::Json<PlayerPage>, Problem> {
-    caller.require(Scope::PlayersRead)?;
     let page = pitboss_players::search(&s.db, &q).await?;
-    Ok(axum::Json(PlayerPage { items: page.items, next: page.next }))
+    // Each player is shown only if the policies let the caller read that player (a support
+    // agent sees the players of their brands), with personal data masked where they may not
+    // see it; so a page can hold fewer items than asked for, and `next` still goes on.
+    let items = page
+        .items
+        .into_iter()
+        .filter(|p| decide(&s, &auth.caller, Action::PlayerRead, &resource(p), RequestFacts::default()).allowed)
+        .map(|p| masked(&s, &auth.caller, p))
+        .collect();
+    Ok(axum::Json(PlayerPage { items, next: page.next }))
 }
 
 /// Create a player profile. The external id must be new.
@@ -54,16 +64,16 @@ pub async fn search(
     security(("api_key" = [])))]
 pub async fn create(
     State(s): State<AppState>,
-    caller: Authenticated,
+    auth: Authenticated,
     Json(new): Json<NewPlayer>,
 ) -> Result<(StatusCode, axum::Json<Player>), Problem> {
-    let caller = caller.require(Scope::PlayersWrite)?;
+    let caller = &auth.caller;
     let now = Utc::now();
     let mut tx = s.db.begin().await?;
     let player = pitboss_players::create(&mut tx, new, now).await?;
     audit::record(
         &mut tx,
-        &AuditEntry::new(caller.actor(), "player.create", "player", player.id).details(json!({
+        &caller.audit("player.create", "player", player.id).details(json!({
             "external_id": player.external_id,
         })),
     )
@@ -80,11 +90,12 @@ pub async fn create(
     security(("api_key" = [])))]
 pub async fn fetch(
     State(s): State<AppState>,
-    caller: Authenticated,
+    auth: Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Player>, Problem> {
-    caller.require(Scope::PlayersRead)?;
-    Ok(axum::Json(pitboss_players::get(&s.db, id).await?))
+    let player = pitboss_players::get(&s.db, id).await?;
+    authorize(&s, &auth.caller, Action::PlayerRead, &resource(&player), RequestFacts::default()).await?;
+    Ok(axum::Json(masked(&s, &auth.caller, player)))
 }
 
 /// Change a player's profile. Send `expected_version` to refuse the change if someone else
@@ -95,24 +106,31 @@ pub async fn fetch(
     security(("api_key" = [])))]
 pub async fn update(
     State(s): State<AppState>,
-    caller: Authenticated,
+    auth: Authenticated,
     Path(id): Path<Uuid>,
     Json(patch): Json<PlayerPatch>,
 ) -> Result<axum::Json<Player>, Problem> {
-    let caller = caller.require(Scope::PlayersWrite)?;
+    let caller = &auth.caller;
+    authorize(
+        &s,
+        caller,
+        Action::PlayerUpdate,
+        &resource(&pitboss_players::get(&s.db, id).await?),
+        RequestFacts::default(),
+    )
+    .await?;
     let now = Utc::now();
     let mut tx = s.db.begin().await?;
     let before = pitboss_players::get_in(&mut tx, id).await?;
     let after = pitboss_players::update(&mut tx, id, &patch, now).await?;
     if after.version != before.version {
         let changes = changed_fields(&before, &after);
-        audit::record(&mut tx, &AuditEntry::new(caller.actor(), "player.update", "player", id).details(changes))
-            .await?;
+        audit::record(&mut tx, &caller.audit("player.update", "player", id).details(changes)).await?;
         let payload = serde_json::to_value(after.as_update()).unwrap_or_default();
         announce(&mut tx, EventType::PlayerUpdated, &after, payload).await?;
     }
     tx.commit().await?;
-    Ok(axum::Json(after))
+    Ok(axum::Json(masked(&s, caller, after)))
 }
 
 /// Activity aggregates: lifetime, and the trailing 7, 30 and 90 days.
@@ -121,10 +139,11 @@ pub async fn update(
     security(("api_key" = [])))]
 pub async fn player_stats(
     State(s): State<AppState>,
-    caller: Authenticated,
+    auth: Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<PlayerStats>, Problem> {
-    caller.require(Scope::PlayersRead)?;
+    let player = pitboss_players::get(&s.db, id).await?;
+    authorize(&s, &auth.caller, Action::PlayerRead, &resource(&player), RequestFacts::default()).await?;
     Ok(axum::Json(stats::get(&s.db, id, Utc::now()).await?))
 }
 
@@ -134,13 +153,40 @@ pub async fn player_stats(
     security(("api_key" = [])))]
 pub async fn balances(
     State(s): State<AppState>,
-    caller: Authenticated,
+    auth: Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Vec<Balance>>, Problem> {
-    caller.require(Scope::LedgerRead)?;
-    pitboss_players::get(&s.db, id).await?;
+    let player = pitboss_players::get(&s.db, id).await?;
+    authorize(&s, &auth.caller, Action::LedgerRead, &resource(&player), RequestFacts::default()).await?;
     Ok(axum::Json(pitboss_payments::queries::player_balances(&s.db, id).await?))
 }
+
+/// A player as the policies see it.
+pub fn resource(player: &Player) -> Resource {
+    Resource::Player { id: player.id, brand: player.brand.clone(), vip_tier: player.vip_tier.clone() }
+}
+
+/// The player with name, email, phone and birth date masked, unless the caller may read the
+/// player's personal data.
+fn masked(s: &AppState, caller: &Caller, mut player: Player) -> Player {
+    if decide(s, caller, Action::PlayerReadPersonalData, &resource(&player), RequestFacts::default()).allowed {
+        return player;
+    }
+    let mask = |v: &mut Option<String>| {
+        if v.is_some() {
+            *v = Some(MASK.into());
+        }
+    };
+    mask(&mut player.email);
+    mask(&mut player.phone);
+    mask(&mut player.first_name);
+    mask(&mut player.last_name);
+    player.birth_date = None;
+    player
+}
+
+/// What masked personal data reads as.
+pub const MASK: &str = "***";
 
 /// `{field: {"from": .., "to": ..}}` for every field that changed.
 fn changed_fields(before: &Player, after: &Player) -> Value {

@@ -1,143 +1,63 @@
-//! Operators: the people who sign in to the back office with a username and password.
+//! Operators: the people who sign in to the back office.
 //!
 //! Passwords are hashed with argon2id at the `argon2` crate's defaults (19 MiB, 2 passes,
 //! 1 lane: the OWASP baseline); the parameters are stored in each PHC hash string, so stronger
 //! ones can be adopted later without breaking stored hashes. Hashing runs on tokio's blocking
 //! pool, as it takes tens of milliseconds of CPU that would otherwise stall other requests.
 //!
+//! An operator has roles (which the Cedar policies name) and attributes the policies look at:
+//! the brands and jurisdictions they serve and their team. Every change is audited in the same
+//! transaction, with the record before and after.
+//!
 //! This module must never store, log or return a password, nor tell a caller whether a
 //! username exists before the right password for it has been given.
+
+mod record;
+pub mod sign_in;
+pub mod sso;
+pub mod totp;
 
 use std::sync::LazyLock;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use pitboss_store::{Db, StoreError, db, exec, sqlx};
 use rand::Rng;
-use serde::Serialize;
-use utoipa::ToSchema;
-use uuid::Uuid;
 
-use crate::audit::{self, AuditEntry};
-use crate::{AuthError, now_micros};
+pub use record::{
+    NewOperator, OperatorInfo, OperatorPatch, create, get, get_by_username, list, set_disabled, set_password, update,
+};
+
+use crate::AuthError;
 
 pub const USERNAME_MIN_CHARS: usize = 3;
 pub const USERNAME_MAX_CHARS: usize = 64;
 pub const PASSWORD_MIN_CHARS: usize = 12;
 /// Longer "passwords" are a pasted file or an attempt to make hashing expensive.
 pub const PASSWORD_MAX_CHARS: usize = 1024;
-const ROLE_MAX_CHARS: usize = 64;
 
-/// An operator as others may see it: never the password hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct OperatorInfo {
-    pub id: Uuid,
-    pub username: String,
-    pub roles: Vec<String>,
-    /// Microseconds since the Unix epoch.
-    pub created_at: i64,
-    pub disabled_at: Option<i64>,
-}
-
-/// Creates an operator, recording `actor` in the audit log in the same transaction.
-pub async fn create_operator(
-    db: &Db,
-    username: &str,
-    password: &str,
-    roles: &[&str],
-    actor: &str,
-) -> Result<OperatorInfo, AuthError> {
-    validate_username(username)?;
-    validate_password(username, password)?;
-    let roles = validate_roles(roles)?;
-    // Hashed before the transaction opens, so SQLite's single writer is not held meanwhile.
-    let password = password.to_owned();
-    let password_hash = blocking(move || hash_password(&password)).await;
-    let info = OperatorInfo {
-        id: pitboss_core::new_id(),
-        username: username.to_string(),
-        roles,
-        created_at: now_micros(),
-        disabled_at: None,
-    };
-    let roles_json = serde_json::to_string(&info.roles).expect("roles serialise");
-
-    let mut tx = db.begin().await?;
-    let inserted = exec!(
-        &mut tx,
-        "INSERT INTO operators (id, username, password_hash, roles, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-        info.id,
-        &info.username,
-        password_hash,
-        roles_json,
-        info.created_at,
-    );
-    if let Err(e) = inserted {
-        let e = StoreError::from(e);
-        return Err(if e.is_unique_violation() {
-            AuthError::UsernameTaken { username: info.username }
-        } else {
-            e.into()
-        });
-    }
-    let entry = AuditEntry::new(actor, "operator.create", "operator", info.id)
-        .details(serde_json::json!({ "username": info.username, "roles": info.roles }));
-    audit::record(&mut tx, &entry).await?;
-    tx.commit().await?;
-    Ok(info)
-}
-
-/// The operator whose username and password these are.
-///
-/// An unknown username and a wrong password both give [`AuthError::InvalidCredentials`] after
-/// the same amount of hashing work, so that neither the answer nor its timing tells which
-/// usernames exist. A disabled account is reported only to someone who knew its password.
-pub async fn verify_password(db: &Db, username: &str, password: &str) -> Result<OperatorInfo, AuthError> {
-    // A username that fails validation cannot exist: no need to ask the database.
-    let row: Option<Row> = if validate_username(username).is_ok() {
-        db!(db, |c| {
-            sqlx::query_as(&format!("{SELECT_OPERATOR} WHERE username = $1")).bind(username).fetch_optional(c).await
-        })?
-    } else {
-        None
-    };
-    if password.chars().count() > PASSWORD_MAX_CHARS {
-        return Err(AuthError::InvalidCredentials);
-    }
-    let stored = row.as_ref().map(|r| r.2.clone());
-    let password = password.to_owned();
-    let matches = blocking(move || {
-        let hash = stored.as_deref().unwrap_or(&DUMMY_HASH);
-        verify(&password, hash)
-    })
-    .await;
-    match row {
-        Some(row) if matches => {
-            let (info, _) = to_info(row);
-            if info.disabled_at.is_some() {
-                return Err(AuthError::AccountDisabled { username: info.username });
-            }
-            Ok(info)
-        }
-        _ => Err(AuthError::InvalidCredentials),
-    }
-}
-
-/// The operator with this id, e.g. for a session that stores only the id.
-pub async fn get(db: &Db, id: Uuid) -> Result<Option<OperatorInfo>, AuthError> {
-    let row: Option<Row> =
-        db!(db, |c| sqlx::query_as(&format!("{SELECT_OPERATOR} WHERE id = $1")).bind(id).fetch_optional(c).await)?;
-    Ok(row.map(|r| to_info(r).0))
-}
+/// The roles the policies know, with what each is for (shown where roles are chosen).
+pub const ROLES: &[(&str, &str)] = &[
+    ("admin", "Runs the back office: every module, operators, API keys and policies."),
+    ("support_agent", "Helps players of their own brands: profiles, balances, payments."),
+    ("payments_officer", "Handles payments, withdrawals and adjustments (four eyes above the threshold)."),
+    ("compliance_officer", "Investigates: every player record, KYC documents, payments and the audit log."),
+    ("marketer", "Works with players for campaigns; never sees KYC documents or full payment details."),
+    ("analyst", "Reads players and money, with personal data masked; changes nothing."),
+    ("vip_manager", "Looks after the VIP players of their own brands."),
+];
 
 /// A random 20-character password for handing out (the demo's first admin), drawn from
 /// letters and digits without the look-alikes 0/O/o, 1/l/I/i: about 116 bits, and safe to
 /// read aloud or copy by hand.
 pub fn generate_password() -> String {
+    random_text(20)
+}
+
+/// `len` characters from the unambiguous alphabet.
+pub(crate) fn random_text(len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789";
     let mut rng = rand::rng();
-    (0..20).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
+    (0..len).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
 }
 
 /// 3 to 64 characters of lowercase letters, digits, `.`, `_` and `-`.
@@ -176,35 +96,43 @@ pub fn validate_password(username: &str, password: &str) -> Result<(), AuthError
     Ok(())
 }
 
-/// Role names as Cedar policies will refer to them: lowercase letters, digits, `_` and `-`.
-/// Duplicates are dropped; the order given is kept.
-fn validate_roles(roles: &[&str]) -> Result<Vec<String>, AuthError> {
+/// Roles must be ones the policies know ([`ROLES`]); duplicates are dropped, order kept.
+pub fn validate_roles(roles: &[String]) -> Result<Vec<String>, AuthError> {
     let mut out: Vec<String> = Vec::with_capacity(roles.len());
     for role in roles {
-        let valid = !role.is_empty()
-            && role.len() <= ROLE_MAX_CHARS
-            && role.chars().all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'));
-        if !valid {
-            return Err(AuthError::Validation(format!(
-                "the role `{role}` is not a valid role name: use 1 to {ROLE_MAX_CHARS} lowercase letters, digits, `_` or `-`, e.g. `admin`"
-            )));
+        if !ROLES.iter().any(|(known, _)| known == role) {
+            let known: Vec<&str> = ROLES.iter().map(|(r, _)| *r).collect();
+            return Err(AuthError::Validation(format!("`{role}` is not a role; roles are: {}", known.join(", "))));
         }
-        if !out.iter().any(|r| r == role) {
-            out.push(role.to_string());
+        if !out.contains(role) {
+            out.push(role.clone());
         }
     }
     Ok(out)
 }
 
-const SELECT_OPERATOR: &str = "SELECT id, username, password_hash, roles, created_at, disabled_at FROM operators";
+/// Brands, jurisdictions and team names: 1 to 64 lowercase letters, digits, `_` or `-`.
+pub fn validate_labels(field: &str, values: &[String]) -> Result<Vec<String>, AuthError> {
+    let mut out: Vec<String> = Vec::with_capacity(values.len());
+    for value in values {
+        validate_label(field, value)?;
+        if !out.contains(value) {
+            out.push(value.clone());
+        }
+    }
+    Ok(out)
+}
 
-type Row = (Uuid, String, String, String, i64, Option<i64>);
-
-fn to_info((id, username, password_hash, roles, created_at, disabled_at): Row) -> (OperatorInfo, String) {
-    // Roles are written only by `create_operator` as a JSON array; should a row not parse, the
-    // operator holds no roles, which grants less rather than more.
-    let roles = serde_json::from_str(&roles).unwrap_or_default();
-    (OperatorInfo { id, username, roles, created_at, disabled_at }, password_hash)
+pub(crate) fn validate_label(field: &str, value: &str) -> Result<(), AuthError> {
+    let ok =
+        !value.is_empty() && value.len() <= 64 && value.chars().all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthError::Validation(format!(
+            "`{value}` is not a valid {field}: use 1 to 64 lowercase letters, digits, `_` or `-`"
+        )))
+    }
 }
 
 fn hash_password(password: &str) -> String {
@@ -270,8 +198,17 @@ mod tests {
 
     #[test]
     fn roles_are_checked_and_deduplicated() {
-        assert_eq!(validate_roles(&["admin", "support", "admin"]).unwrap(), ["admin", "support"]);
-        assert!(validate_roles(&["Admin"]).is_err());
-        assert!(validate_roles(&[""]).is_err());
+        let roles = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(validate_roles(&roles(&["admin", "analyst", "admin"])).unwrap(), ["admin", "analyst"]);
+        let err = validate_roles(&roles(&["Admin"])).unwrap_err().to_string();
+        assert!(err.contains("roles are: admin, support_agent"), "{err}");
+        assert!(validate_roles(&roles(&[""])).is_err());
+    }
+
+    #[test]
+    fn labels_are_checked() {
+        assert!(validate_labels("brand", &["brand-a".into(), "b_2".into()]).is_ok());
+        let err = validate_labels("brand", &["Brand A".into()]).unwrap_err().to_string();
+        assert!(err.contains("not a valid brand"), "{err}");
     }
 }

@@ -1,0 +1,79 @@
+//! The actions of the Cedar schema and the modules they belong to.
+//!
+//! A test keeps this list and `policies/pitboss.cedarschema` identical.
+
+pitboss_core::string_enum!(
+    /// A part of the back office; the resource of every route's first question.
+    Module {
+        Shell => "shell",
+        Events => "events",
+        Players => "players",
+        Payments => "payments",
+        Audit => "audit",
+        Access => "access",
+    }
+);
+
+pitboss_core::string_enum!(
+    /// Something a caller asks to do.
+    Action {
+        ShellOpen => "shell.open",
+        EventIngest => "event.ingest",
+        EventReadSchemas => "event.read_schemas",
+        PlayerSearch => "player.search",
+        PlayerCreate => "player.create",
+        PlayerRead => "player.read",
+        PlayerReadPersonalData => "player.read_personal_data",
+        PlayerReadKycDocuments => "player.read_kyc_documents",
+        PlayerUpdate => "player.update",
+        LedgerRead => "ledger.read",
+        PaymentRead => "payment.read",
+        PaymentReadDetails => "payment.read_details",
+        PaymentChangeStatus => "payment.change_status",
+        LedgerAdjust => "ledger.adjust",
+        LedgerApproveAdjustment => "ledger.approve_adjustment",
+        AuditRead => "audit.read",
+        AuditExport => "audit.export",
+        AccessRead => "access.read",
+        AccessManage => "access.manage",
+    }
+);
+
+impl Action {
+    /// The module this action is part of.
+    pub fn module(self) -> Module {
+        match self {
+            Action::ShellOpen => Module::Shell,
+            Action::EventIngest | Action::EventReadSchemas => Module::Events,
+            Action::PlayerSearch
+            | Action::PlayerCreate
+            | Action::PlayerRead
+            | Action::PlayerReadPersonalData
+            | Action::PlayerReadKycDocuments
+            | Action::PlayerUpdate => Module::Players,
+            Action::LedgerRead
+            | Action::PaymentRead
+            | Action::PaymentReadDetails
+            | Action::PaymentChangeStatus
+            | Action::LedgerAdjust
+            | Action::LedgerApproveAdjustment => Module::Payments,
+            Action::AuditRead | Action::AuditExport => Module::Audit,
+            Action::AccessRead | Action::AccessManage => Module::Access,
+        }
+    }
+
+    /// Whether the action changes anything (for the route table's safety checks: a mutating
+    /// action must never be reachable by GET).
+    pub fn mutates(self) -> bool {
+        matches!(
+            self,
+            Action::EventIngest
+                | Action::PlayerCreate
+                | Action::PlayerUpdate
+                | Action::PaymentChangeStatus
+                | Action::LedgerAdjust
+                | Action::LedgerApproveAdjustment
+                | Action::AccessManage
+        )
+    }
+}

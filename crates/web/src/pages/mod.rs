@@ -1,0 +1,178 @@
+//! The operator UI: server-rendered pages (askama templates compiled into the binary, htmx and
+//! the stylesheet vendored and served from the binary).
+//!
+//! Every page is behind the guard (see `guard::ROUTES`); the navigation shows an operator only
+//! the modules the policies let them open. Forms post back with the session's CSRF token.
+
+mod access;
+mod account;
+mod audit;
+pub mod form;
+mod sign_in;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use pitboss_auth::policy::{Action, RequestFacts, Resource};
+
+use crate::AppState;
+use crate::guard::{Authenticated, decide};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/static/{file}", get(asset))
+        .merge(sign_in::router())
+        .merge(account::router())
+        .merge(access::router())
+        .merge(audit::router())
+}
+
+/// One entry of the navigation.
+pub struct NavItem {
+    pub label: &'static str,
+    pub href: &'static str,
+    pub blurb: &'static str,
+    pub current: bool,
+}
+
+/// The modules of the back office as the navigation lists them, with the action that opens each.
+const MODULES: &[(&str, &str, &str, Action)] = &[
+    ("Home", "/", "", Action::ShellOpen),
+    ("Operators", "/operators", "Operator accounts, roles and their brands.", Action::AccessRead),
+    ("API keys", "/api-keys", "Keys of the casino platform and integrations.", Action::AccessRead),
+    ("Audit log", "/audit", "Who did what, with the chain's verification.", Action::AuditRead),
+];
+
+/// What the frame of every page needs.
+pub struct Shell {
+    pub operator: String,
+    pub csrf_token: String,
+    pub nav: Vec<NavItem>,
+    pub notice: Option<String>,
+}
+
+impl Shell {
+    pub fn new(state: &AppState, auth: &Authenticated, current: &str) -> Shell {
+        let nav = MODULES
+            .iter()
+            .filter(|(_, _, _, action)| {
+                decide(state, &auth.caller, *action, &Resource::Module(action.module()), RequestFacts::default())
+                    .allowed
+            })
+            .map(|(label, href, blurb, _)| NavItem { label, href, blurb, current: *href == current })
+            .collect();
+        Shell {
+            operator: auth.caller.actor().trim_start_matches("operator:").to_string(),
+            csrf_token: auth.session.as_ref().map(|s| s.session.csrf_token.clone()).unwrap_or_default(),
+            nav,
+            notice: None,
+        }
+    }
+
+    pub fn notice(mut self, notice: Option<String>) -> Shell {
+        self.notice = notice;
+        self
+    }
+}
+
+/// Renders a template; a template error is our bug, logged and shown as a plain 500.
+pub fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be drawn; the error is in the server log")
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home {
+    shell: Shell,
+    roles: Vec<String>,
+    brands: Vec<String>,
+}
+
+async fn home(axum::extract::State(s): axum::extract::State<AppState>, auth: Authenticated) -> Response {
+    let (roles, brands) = match &auth.caller.kind {
+        pitboss_auth::CallerKind::Operator { roles, brands, .. } => (roles.clone(), brands.clone()),
+        _ => (vec![], vec![]),
+    };
+    render(&Home { shell: Shell::new(&s, &auth, "/"), roles, brands })
+}
+
+#[derive(Template)]
+#[template(path = "forbidden.html")]
+struct Forbidden {
+    action: String,
+}
+
+/// The page for a refused request.
+pub fn forbidden_page(action: Action) -> Response {
+    let mut response = render(&Forbidden { action: action.as_str().to_string() });
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct Message {
+    pub title: String,
+    pub detail: String,
+    pub link: String,
+    pub link_text: String,
+}
+
+/// A page saying what went wrong and where to go next.
+pub fn message(status: StatusCode, title: &str, detail: impl Into<String>, link: &str, link_text: &str) -> Response {
+    let mut response =
+        render(&Message { title: title.into(), detail: detail.into(), link: link.into(), link_text: link_text.into() });
+    *response.status_mut() = status;
+    response
+}
+
+/// The vendored assets, compiled into the binary.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("htmx.min.js", "text/javascript; charset=utf-8", include_str!("../../static/htmx.min.js")),
+    ("app.css", "text/css; charset=utf-8", include_str!("../../static/app.css")),
+];
+
+async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, kind, body)) => (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(kind)),
+                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
+}
+
+/// A random token for forms and cookies: URL-safe base64 of 32 bytes.
+pub fn random_token() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    rand::Rng::fill(&mut rand::rng(), &mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Splits a comma- or space-separated form field into trimmed, non-empty values.
+pub fn split_list(text: &str) -> Vec<String> {
+    text.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// Microseconds since the epoch as `2026-11-23 15:04:05 UTC`.
+pub fn when(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}

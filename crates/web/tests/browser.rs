@@ -1,0 +1,353 @@
+//! The operator UI in a real headless Chromium, driven over WebDriver (chromedriver): an
+//! administrator signs in with a password and two-factor authentication, creates an operator,
+//! and reads the audit log with the chain verified; an analyst is refused operator management
+//! and does not see it in the navigation.
+//!
+//! Ignored by `cargo test`; `.ci/run` installs Debian's chromium and chromium-driver and runs it
+//! with `--ignored`.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use pitboss_auth::operator::{self, NewOperator, totp};
+use pitboss_auth::{Caller, audit};
+use pitboss_bus::in_process::InProcess;
+use pitboss_ingest::Ingestor;
+use pitboss_store::Db;
+use pitboss_web::{AppState, Security, Target};
+
+/// chromedriver, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn chromedriver() -> Driver {
+    let port = free_port();
+    let binary = std::env::var("PITBOSS_TEST_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    let child = Command::new(&binary)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {binary} ({e}); install chromium-driver"));
+    // Made at once, so that the process is stopped even if it never answers.
+    let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return driver;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start on port {port}");
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let profile = std::env::temp_dir().join(format!("pitboss-chromium-{}", uuid::Uuid::now_v7()));
+    let chromium = std::env::var("PITBOSS_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    // The flags keep Chromium off the network (this machine has none) and out of its sandbox
+    // (tests run as root).
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1366,900", format!("--user-data-dir={}", profile.display()),
+            ],
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else { unreachable!() };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session")
+}
+
+/// Serves the app on a free port.
+async fn serve(db: &Db, security: Security) -> SocketAddr {
+    serve_on(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), db, security).await
+}
+
+async fn serve_on(listener: tokio::net::TcpListener, db: &Db, security: Security) -> SocketAddr {
+    let state = AppState::new(
+        db.clone(),
+        Ingestor::new(db.clone()),
+        Arc::new(InProcess::new()),
+        Target::parse_list("all").unwrap(),
+    )
+    .with_security(security);
+    let addr = listener.local_addr().unwrap();
+    let app = pitboss_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+async fn fill(c: &Client, id: &str, text: &str) {
+    let field = c.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("no #{id}: {e}"));
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Clicks something that loads a new page, and waits until the old page is gone (so that what
+/// is read next comes from the new one).
+async fn click(c: &Client, css: &str) {
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.unwrap();
+    for _ in 0..100 {
+        if old.tag_name().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("clicking {css} loaded no new page");
+}
+
+/// Clicks something that changes the page in place (a checkbox).
+async fn tick(c: &Client, css: &str) {
+    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.unwrap();
+}
+
+/// The text of an element, waiting for it to appear (a click's page load may still be running).
+async fn text(c: &Client, css: &str) -> String {
+    match c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await {
+        Ok(element) => element.text().await.unwrap(),
+        Err(e) => panic!("no {css} on {}: {e}\n{}", path(c).await, c.source().await.unwrap_or_default()),
+    }
+}
+
+async fn path(c: &Client) -> String {
+    c.current_url().await.unwrap().path().to_string()
+}
+
+/// Waits until the browser is on `expected` (after a click that navigates).
+async fn arrive(c: &Client, expected: &str) {
+    for _ in 0..100 {
+        if path(c).await == expected {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "expected to reach {expected}, but the browser is on {}: {}",
+        path(c).await,
+        c.source().await.unwrap_or_default()
+    );
+}
+
+async fn sign_in(c: &Client, base: &str, username: &str, password: &str) {
+    c.goto(&format!("{base}/")).await.unwrap();
+    arrive(c, "/login").await;
+    fill(c, "username", username).await;
+    fill(c, "password", password).await;
+    click(c, "form[action='/login'] button[type=submit]").await;
+}
+
+async fn sign_out(c: &Client) {
+    click(c, "header form[action='/logout'] button").await;
+    arrive(c, "/login").await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; run by .ci/run"]
+async fn an_admin_signs_in_with_two_factor_manages_operators_and_reads_the_audit_log() {
+    let db = pitboss_store::testing::sqlite().await.unwrap();
+    let signing_key = ed25519_key();
+    let security =
+        Security { secure_cookies: false, audit_key: Some(signing_key.verifying_key()), ..Security::default() };
+    let base = format!("http://{}", serve(&db, security).await);
+    let system = Caller::system();
+    let new = |username: &str, roles: &[&str]| NewOperator {
+        username: username.into(),
+        password: Some(format!("{username} has a long password")),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        ..Default::default()
+    };
+    operator::create(&db, new("root", &["admin"]), &system).await.unwrap();
+    operator::create(&db, new("ana", &["analyst"]), &system).await.unwrap();
+
+    let driver = chromedriver().await;
+    let c = browser(&driver).await;
+
+    // A wrong password is refused with a message that does not say whether the user exists.
+    sign_in(&c, &base, "root", "not the password at all").await;
+    assert!(text(&c, "#login-error").await.contains("wrong username or password"));
+
+    // Admins must use two-factor authentication: the first sign-in enrols.
+    fill(&c, "username", "root").await;
+    fill(&c, "password", "root has a long password").await;
+    click(&c, "form[action='/login'] button[type=submit]").await;
+    arrive(&c, "/login/enrol").await;
+    let secret = text(&c, "#totp-secret").await;
+    fill(&c, "code", &totp::current_code(&secret, "root").unwrap()).await;
+    click(&c, "form[action='/login/enrol'] button[type=submit]").await;
+    let codes = text(&c, "#recovery-codes").await;
+    assert_eq!(codes.lines().count(), totp::RECOVERY_CODES, "{codes}");
+    click(&c, "#continue").await;
+    arrive(&c, "/").await;
+    sign_out(&c).await;
+
+    // The next sign-in asks for a code; one of the recovery codes does it too, once.
+    sign_in(&c, &base, "root", "root has a long password").await;
+    arrive(&c, "/login/two-factor").await;
+    fill(&c, "code", "000000").await;
+    click(&c, "form[action='/login/two-factor'] button[type=submit]").await;
+    assert!(text(&c, "#code-error").await.contains("not valid"));
+    fill(&c, "code", codes.lines().next().unwrap().trim()).await;
+    click(&c, "form[action='/login/two-factor'] button[type=submit]").await;
+    arrive(&c, "/").await;
+    assert!(text(&c, "nav").await.contains("Operators"));
+
+    // An authorised action: create a support agent for one brand.
+    click(&c, "nav a[href='/operators']").await;
+    arrive(&c, "/operators").await;
+    fill(&c, "username", "sam").await;
+    fill(&c, "password", "sam has a long password").await;
+    fill(&c, "display_name", "Sam Support").await;
+    tick(&c, "input[name=roles][value=support_agent]").await;
+    fill(&c, "brands", "brand-a").await;
+    click(&c, "form[action='/operators'] button[type=submit]").await;
+    assert_eq!(text(&c, "h1").await, "sam");
+    assert!(path(&c).await.starts_with("/operators/"), "{}", path(&c).await);
+
+    // The audit viewer, filtered, with the chain verified against the signed checkpoint.
+    audit::checkpoint(&db, &signing_key).await.unwrap();
+    c.goto(&format!("{base}/audit")).await.unwrap();
+    fill(&c, "action", "operator.create").await;
+    click(&c, "form.filters button[type=submit]:not([name])").await;
+    let table = text(&c, "#audit-records").await;
+    assert!(table.contains("operator:root") && table.contains("operator.create"), "{table}");
+    assert!(!table.contains("sign_in"), "the filter holds: {table}");
+    click(&c, "#verify").await;
+    assert!(text(&c, "#chain-status").await.contains("The chain holds"));
+    sign_out(&c).await;
+
+    // A refused action: an analyst may not manage operators, and is not shown the module.
+    sign_in(&c, &base, "ana", "ana has a long password").await;
+    arrive(&c, "/").await;
+    assert!(!text(&c, "nav").await.contains("Operators"));
+    c.goto(&format!("{base}/operators")).await.unwrap();
+    assert!(text(&c, "#forbidden").await.contains("access.read"));
+    let denials = audit::list(&db, Some("route"), Some("GET /operators"), 10).await.unwrap();
+    assert_eq!(denials.len(), 1);
+    assert_eq!(denials[0].actor, "operator:ana");
+
+    c.close().await.unwrap();
+}
+
+fn ed25519_key() -> audit::SigningKey {
+    let mut bytes = [0u8; 32];
+    rand::Rng::fill(&mut rand::rng(), &mut bytes);
+    audit::SigningKey::from_bytes(&bytes)
+}
+
+/// panva's oidc-provider from tools/oidc-provider, stopped when dropped.
+struct Provider {
+    child: Child,
+    issuer: String,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const CLIENT_ID: &str = "pitboss-browser-test";
+const CLIENT_SECRET: &str = "a-browser-test-secret";
+
+fn provider(redirect_url: &str) -> Provider {
+    use std::io::BufRead;
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/oidc-provider");
+    assert!(dir.join("node_modules/oidc-provider").is_dir(), "run `npm ci` in {} first (.ci/run does)", dir.display());
+    let mut child = Command::new("node")
+        .args(["provider.mjs", "--port", "0", "--host", "127.0.0.1"])
+        .current_dir(&dir)
+        .env("OIDC_CLIENT_ID", CLIENT_ID)
+        .env("OIDC_CLIENT_SECRET", CLIENT_SECRET)
+        .env("OIDC_REDIRECT_URIS", redirect_url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start `node`");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(issuer) = line.strip_prefix("listening on ") {
+                let _ = tx.send(issuer.trim().to_string());
+            }
+        }
+    });
+    let issuer = rx.recv_timeout(Duration::from_secs(30)).expect("the OpenID provider starts");
+    Provider { child, issuer }
+}
+
+#[tokio::test]
+#[ignore = "needs chromium, chromedriver and node with tools/oidc-provider; run by .ci/run"]
+async fn an_operator_signs_in_through_single_sign_on_and_is_created_with_mapped_roles() {
+    use pitboss_auth::oidc::{OidcClient, OidcSettings};
+    let db = pitboss_store::testing::sqlite().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let redirect = format!("{base}/auth/oidc/callback");
+    let idp = provider(&redirect);
+    let mut settings = OidcSettings::new(&idp.issuer, CLIENT_ID, &redirect);
+    settings.client_secret = Some(CLIENT_SECRET.into());
+    settings.groups_scope = Some("groups".into());
+    settings.role_map.insert("pitboss-support".into(), vec!["support_agent".into()]);
+    let oidc = OidcClient::discover(settings).await.expect("discovery");
+    let security = Security { secure_cookies: false, oidc: Some(Arc::new(oidc)), ..Security::default() };
+    serve_on(listener, &db, security).await;
+
+    let driver = chromedriver().await;
+    let c = browser(&driver).await;
+    c.goto(&format!("{base}/login")).await.unwrap();
+    click(&c, "a[href='/auth/oidc/login']").await;
+    // The provider's own pages: its login form, then consent.
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("input[name=login]")).await.unwrap();
+    fill_css(&c, "input[name=login]", "bob").await;
+    fill_css(&c, "input[name=password]", "bob-password").await;
+    click(&c, "button[type=submit]").await;
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("input[name=decision]")).await.unwrap();
+    click(&c, "button[type=submit]").await;
+    arrive(&c, "/").await;
+    assert!(text(&c, "main h1").await.contains("bob"));
+
+    let bob = operator::get_by_username(&db, "bob").await.unwrap().expect("created on first sign-in");
+    assert_eq!(bob.roles, ["support_agent"]);
+    assert!(bob.single_sign_on);
+    let records = audit::list(&db, Some("operator"), Some(&bob.id.to_string()), 10).await.unwrap();
+    assert!(records.iter().any(|r| r.action == "operator.create_from_sso"), "{records:?}");
+    assert!(records.iter().any(|r| r.action == "operator.sign_in_sso"), "{records:?}");
+
+    // A tampered state is refused, audited, and signs no one in.
+    sign_out(&c).await;
+    c.goto(&format!("{base}/auth/oidc/callback?code=forged&state=forged")).await.unwrap();
+    assert!(text(&c, "[role=alert]").await.contains("start again"));
+    c.goto(&format!("{base}/")).await.unwrap();
+    arrive(&c, "/login").await;
+    c.close().await.unwrap();
+}
+
+async fn fill_css(c: &Client, css: &str, text: &str) {
+    let field = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"));
+    field.send_keys(text).await.unwrap();
+}
