@@ -139,6 +139,19 @@ pub async fn run(config: Option<&Path>, command: AuditCommand) -> anyhow::Result
             };
             let summary = audit::export(&db, from, to, format, &mut writer).await?;
             drop(writer);
+            // An export is a read of sensitive data: it is audited too, naming the person at
+            // the terminal as the operating system knows them.
+            let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            let entry =
+                audit::AuditEntry::new(format!("cli:{who}"), "audit.export", "audit_log", format!("{from}..{to}"))
+                    .details(serde_json::json!({
+                        "format": format!("{format:?}").to_lowercase(),
+                        "records": summary.records,
+                        "out": out.as_ref().map(|p| p.display().to_string()),
+                    }));
+            let mut tx = db.begin().await?;
+            audit::record(&mut tx, &entry).await?;
+            tx.commit().await?;
             eprintln!(
                 "exported {} records{}",
                 summary.records,

@@ -347,3 +347,40 @@ both_engines!(adjustments_above_the_threshold_wait_for_a_second_officer, |db| as
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
 });
+
+both_engines!(marketers_see_payments_without_their_full_details, |db| async move {
+    let env = env(&db).await;
+    let (_, admin) = env.operator(&["admin"], &[]).await;
+    let body = json!({"external_id": "p-1", "country": "DE", "currency": "EUR", "brand": "brand-a"});
+    let reply = env.send(Method::POST, "/api/v1/players", Some(&admin), None, Some(body)).await;
+    let id = serde_json::from_str::<Value>(&reply.text).unwrap()["id"].as_str().unwrap().to_string();
+    let adjust = json!({"reference": "adj-1", "amount": 500, "reason": "welcome back"});
+    let reply =
+        env.send(Method::POST, &format!("/api/v1/players/{id}/adjustments"), Some(&admin), None, Some(adjust)).await;
+    let tx = serde_json::from_str::<Value>(&reply.text).unwrap()["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/transactions/{tx}");
+
+    let full: Value = serde_json::from_str(&env.send(Method::GET, &path, Some(&admin), None, None).await.text).unwrap();
+    assert_eq!(full["description"], "welcome back");
+    assert_eq!(full["postings"].as_array().unwrap().len(), 2);
+
+    let (_, marketer) = env.operator(&["marketer"], &[]).await;
+    let reply = env.send(Method::GET, &path, Some(&marketer), None, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let seen: Value = serde_json::from_str(&reply.text).unwrap();
+    assert_eq!(seen["amount"], 500);
+    assert!(seen["description"].is_null(), "{seen}");
+    assert!(seen["postings"].as_array().unwrap().is_empty(), "{seen}");
+    let listed: Value =
+        serde_json::from_str(&env.send(Method::GET, "/api/v1/transactions", Some(&marketer), None, None).await.text)
+            .unwrap();
+    assert!(listed["items"].as_array().unwrap().iter().all(|t| t["description"].is_null()), "{listed}");
+
+    // A support agent of another brand does not see this player's payments at all.
+    let (_, agent) = env.operator(&["support_agent"], &["brand-b"]).await;
+    assert_eq!(env.send(Method::GET, &path, Some(&agent), None, None).await.status, StatusCode::FORBIDDEN);
+    let listed: Value =
+        serde_json::from_str(&env.send(Method::GET, "/api/v1/transactions", Some(&agent), None, None).await.text)
+            .unwrap();
+    assert!(listed["items"].as_array().unwrap().is_empty(), "{listed}");
+});

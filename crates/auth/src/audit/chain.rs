@@ -21,8 +21,9 @@ use super::{AuditEntry, AuditRecord};
 pub(crate) const COLUMNS: &str = "seq, id, at, actor, action, target_type, target_id, ip, user_agent, \
                                   before_state, after_state, reason, details, prev_hash, hash";
 
-/// One row of `audit_log`, exactly as stored (JSON as text, hashes as hex).
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+/// One row of `audit_log`, exactly as stored (JSON as text, hashes as hex); an export writes it
+/// as it is.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub(crate) struct StoredRecord {
     pub seq: i64,
     pub id: Uuid,

@@ -24,9 +24,8 @@ use std::str::FromStr;
 use ed25519_dalek::VerifyingKey;
 use pitboss_store::{Db, db, sqlx};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use super::canonical::{Fields, parse_hash, record_hash};
+use super::canonical::{parse_hash, record_hash};
 use super::chain::{self, RecordStream, StoredRecord};
 use super::checkpoint::{Checkpoint, checkpoint_row, latest_checkpoint};
 use super::error::AuditError;
@@ -58,67 +57,10 @@ enum Line {
     Proof(ProofLine),
 }
 
-/// A record exactly as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct ExportedRecord {
-    seq: i64,
-    id: Uuid,
-    at: i64,
-    actor: String,
-    action: String,
-    target_type: String,
-    target_id: String,
-    ip: Option<String>,
-    user_agent: Option<String>,
-    before_state: Option<String>,
-    after_state: Option<String>,
-    reason: Option<String>,
-    details: String,
-    prev_hash: String,
-    hash: String,
-}
+/// A record exactly as stored ([`StoredRecord`], which serialises field by field).
+type ExportedRecord = StoredRecord;
 
-impl From<StoredRecord> for ExportedRecord {
-    fn from(r: StoredRecord) -> Self {
-        ExportedRecord {
-            seq: r.seq,
-            id: r.id,
-            at: r.at,
-            actor: r.actor,
-            action: r.action,
-            target_type: r.target_type,
-            target_id: r.target_id,
-            ip: r.ip,
-            user_agent: r.user_agent,
-            before_state: r.before_state,
-            after_state: r.after_state,
-            reason: r.reason,
-            details: r.details,
-            prev_hash: r.prev_hash,
-            hash: r.hash,
-        }
-    }
-}
-
-impl ExportedRecord {
-    fn fields(&self) -> Fields<'_> {
-        Fields {
-            seq: self.seq,
-            id: self.id,
-            at: self.at,
-            actor: &self.actor,
-            action: &self.action,
-            target_type: &self.target_type,
-            target_id: &self.target_id,
-            ip: self.ip.as_deref(),
-            user_agent: self.user_agent.as_deref(),
-            before_state: self.before_state.as_deref(),
-            after_state: self.after_state.as_deref(),
-            reason: self.reason.as_deref(),
-            details: &self.details,
-        }
-    }
-
+impl StoredRecord {
     fn csv_fields(&self) -> [String; 15] {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         [
@@ -231,7 +173,6 @@ pub async fn export<W: Write>(
     if let (Some(first), Some(last)) = (first, last) {
         let mut records = RecordStream::new(db, first - 1, last);
         while let Some(r) = records.next().await? {
-            let r = ExportedRecord::from(r);
             match format {
                 ExportFormat::Jsonl => {
                     serde_json::to_writer(&mut *out, &Line::Record(r)).map_err(std::io::Error::from)?;

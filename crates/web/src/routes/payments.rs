@@ -18,7 +18,9 @@ use uuid::Uuid;
 use crate::extract::{Json, Path, Query};
 use crate::guard::{Authenticated, authorize, decide};
 use crate::{AppState, Problem};
-use pitboss_auth::policy::{Action, RequestFacts, Resource};
+use std::collections::HashMap;
+
+use pitboss_auth::policy::{Action, Module, RequestFacts, Resource};
 use pitboss_core::money::Currency;
 
 pub fn router() -> Router<AppState> {
@@ -38,10 +40,37 @@ pub fn router() -> Router<AppState> {
     security(("api_key" = [])))]
 pub async fn list(
     State(s): State<AppState>,
-    _auth: Authenticated,
+    auth: Authenticated,
     Query(q): Query<TransactionQuery>,
 ) -> Result<axum::Json<TransactionPage>, Problem> {
-    Ok(axum::Json(pitboss_payments::queries::transactions(&s.db, &q).await?))
+    let page = pitboss_payments::queries::transactions(&s.db, &q).await?;
+    // Like players, each transaction is shown only to those the policies let see its player's
+    // payments, and with its details only to those who may see full payment details.
+    let mut players: HashMap<Uuid, Option<Resource>> = HashMap::new();
+    let mut items = Vec::with_capacity(page.items.len());
+    for mut t in page.items {
+        let resource = match t.player_id {
+            Some(id) => match players.get(&id) {
+                Some(known) => known.clone(),
+                None => {
+                    let found =
+                        pitboss_players::get(&s.db, id).await.ok().map(|p| crate::routes::players::resource(&p));
+                    players.insert(id, found.clone());
+                    found
+                }
+            },
+            None => Some(Resource::Module(Module::Payments)),
+        };
+        let Some(resource) = resource else { continue };
+        if !decide(&s, &auth.caller, Action::PaymentRead, &resource, RequestFacts::default()).allowed {
+            continue;
+        }
+        if !decide(&s, &auth.caller, Action::PaymentReadDetails, &resource, RequestFacts::default()).allowed {
+            t.description = None;
+        }
+        items.push(t);
+    }
+    Ok(axum::Json(TransactionPage { items, next: page.next }))
 }
 
 /// A transaction with its postings and the history of its status.
@@ -50,10 +79,31 @@ pub async fn list(
     security(("api_key" = [])))]
 pub async fn fetch(
     State(s): State<AppState>,
-    _auth: Authenticated,
+    auth: Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<TransactionDetail>, Problem> {
-    Ok(axum::Json(pitboss_payments::queries::transaction(&s.db, id).await?))
+    let mut detail = pitboss_payments::queries::transaction(&s.db, id).await?;
+    let resource = match detail.transaction.player_id {
+        Some(player) => crate::routes::players::resource(&pitboss_players::get(&s.db, player).await?),
+        None => Resource::Module(Module::Payments),
+    };
+    authorize(&s, &auth.caller, Action::PaymentRead, &resource, RequestFacts::default()).await?;
+    if !decide(&s, &auth.caller, Action::PaymentReadDetails, &resource, RequestFacts::default()).allowed {
+        redact(&mut detail);
+    }
+    Ok(axum::Json(detail))
+}
+
+/// Full payment details, for those the policies let see them: the description, the postings
+/// between accounts, and who changed the status and why. The rest (kind, reference, amount,
+/// status and times) stays.
+fn redact(detail: &mut TransactionDetail) {
+    detail.transaction.description = None;
+    detail.postings.clear();
+    for change in &mut detail.history {
+        change.reason = None;
+        change.actor = crate::routes::players::MASK.to_string();
+    }
 }
 
 /// A status change asked for by an operator.
