@@ -4,8 +4,6 @@ use pitboss_store::StoreError;
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::Scope;
-
 #[derive(Debug, Error)]
 pub enum AuthError {
     /// Deliberately one message for unknown, malformed and revoked keys: telling them apart
@@ -15,11 +13,6 @@ pub enum AuthError {
          (it starts with `pbk_`) or ask an administrator for a new one"
     )]
     InvalidApiKey,
-    #[error(
-        "this needs the `{scope}` scope, which the caller does not have; use an API key that \
-         grants `{scope}` (or `admin`)"
-    )]
-    MissingScope { scope: Scope },
     /// One message for an unknown user and a wrong password, for the same reason as above.
     #[error("wrong username or password")]
     InvalidCredentials,

@@ -16,10 +16,8 @@ both_engines!(a_created_key_authenticates_with_its_scopes, |db| async move {
     let caller = api_key::authenticate(&db, &key).await.unwrap();
     assert_eq!(caller.kind, CallerKind::ApiKey { id: info.id, name: "game-server".into() });
     assert_eq!(caller.actor(), "api-key:game-server");
-    assert!(caller.require(Scope::EventsWrite).is_ok());
-    assert!(caller.require(Scope::PlayersRead).is_ok());
-    let missing = caller.require(Scope::LedgerWrite).unwrap_err();
-    assert!(matches!(missing, AuthError::MissingScope { scope: Scope::LedgerWrite }));
+    assert_eq!(caller.scopes, scopes("events:write,players:read"));
+    assert!(!caller.scopes.allows(Scope::LedgerWrite));
 
     let listed = api_key::list(&db).await.unwrap();
     assert_eq!(listed.len(), 1);
@@ -281,4 +279,26 @@ both_engines!(two_factor_enrolment_verification_and_recovery_codes, |db| async m
     ] {
         assert!(actions.iter().any(|a| a == expected), "{expected} missing from {actions:?}");
     }
+});
+
+both_engines!(passwords_change_with_the_current_one_or_by_an_administrator, |db| async move {
+    let system = Caller::system();
+    let fay = operator::create(&db, new_operator("fay", "fay first password", &["analyst"]), &system).await.unwrap();
+    let me = Caller::operator(&fay, origin());
+    let err =
+        operator::change_own_password(&db, fay.id, "not my password", "fay second password", &me).await.unwrap_err();
+    assert!(err.to_string().contains("current password is not right"), "{err}");
+    operator::change_own_password(&db, fay.id, "fay first password", "fay second password", &me).await.unwrap();
+    assert!(sign_in(&db, "fay", "fay first password", &origin()).await.is_err());
+    assert!(sign_in(&db, "fay", "fay second password", &origin()).await.is_ok());
+    operator::set_password(&db, fay.id, "reset by an admin", &system).await.unwrap();
+    assert!(sign_in(&db, "fay", "reset by an admin", &origin()).await.is_ok());
+    let actions: Vec<String> = audit::list(&db, Some("operator"), Some(&fay.id.to_string()), 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    assert_eq!(actions.iter().filter(|a| *a == "operator.set_password").count(), 2, "{actions:?}");
+    assert!(actions.contains(&"operator.password_change_refused".to_string()), "{actions:?}");
 });

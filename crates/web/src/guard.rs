@@ -75,6 +75,7 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::GET, "/account", Policy(A::ShellOpen)),
     rule(Method::POST, "/account/two-factor", Policy(A::ShellOpen)),
     rule(Method::POST, "/account/two-factor/confirm", Policy(A::ShellOpen)),
+    rule(Method::POST, "/account/password", Policy(A::ShellOpen)),
     // operators and API keys
     rule(Method::GET, "/operators", Policy(A::AccessRead)),
     rule(Method::POST, "/operators", Policy(A::AccessManage)),
@@ -84,6 +85,7 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::POST, "/operators/{id}/enable", Policy(A::AccessManage)),
     rule(Method::POST, "/operators/{id}/sessions/end", Policy(A::AccessManage)),
     rule(Method::POST, "/operators/{id}/two-factor/reset", Policy(A::AccessManage)),
+    rule(Method::POST, "/operators/{id}/password", Policy(A::AccessManage)),
     rule(Method::GET, "/api-keys", Policy(A::AccessRead)),
     rule(Method::POST, "/api-keys", Policy(A::AccessManage)),
     rule(Method::POST, "/api-keys/{id}/revoke", Policy(A::AccessManage)),

@@ -120,9 +120,7 @@ impl From<AuthError> for Problem {
             AuthError::TooManyAttempts { .. } => {
                 Problem::new(StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", e.to_string())
             }
-            AuthError::MissingScope { .. } | AuthError::AccountDisabled { .. } => {
-                Problem::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
-            }
+            AuthError::AccountDisabled { .. } => Problem::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
             AuthError::Validation(m) => Problem::validation("", m),
             AuthError::UsernameTaken { .. } | AuthError::ApiKeyNameTaken { .. } => {
                 Problem::new(StatusCode::CONFLICT, "conflict", e.to_string())

@@ -24,7 +24,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use rand::Rng;
 
 pub use record::{
-    NewOperator, OperatorInfo, OperatorPatch, create, get, get_by_username, list, set_disabled, set_password, update,
+    NewOperator, OperatorInfo, OperatorPatch, change_own_password, create, get, get_by_username, list, set_disabled,
+    set_password, update,
 };
 
 use crate::AuthError;

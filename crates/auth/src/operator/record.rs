@@ -265,6 +265,21 @@ pub async fn set_password(db: &Db, id: Uuid, password: &str, by: &Caller) -> Res
     Ok(())
 }
 
+/// An operator's own change of password: the current one must be given.
+pub async fn change_own_password(db: &Db, id: Uuid, current: &str, new: &str, by: &Caller) -> Result<(), AuthError> {
+    let info = get(db, id).await?.ok_or(AuthError::OperatorNotFound { id })?;
+    let (_, stored) = get_with_hash(db, &info.username).await?.ok_or(AuthError::OperatorNotFound { id })?;
+    let current = current.to_owned();
+    let matches = blocking(move || !stored.is_empty() && super::verify(&current, &stored)).await;
+    if !matches {
+        let mut tx = db.begin().await?;
+        audit::record(&mut tx, &by.audit("operator.password_change_refused", "operator", id)).await?;
+        tx.commit().await?;
+        return Err(AuthError::Validation("the current password is not right".into()));
+    }
+    set_password(db, id, new, by).await
+}
+
 pub(super) const SELECT_OPERATOR: &str = "SELECT id, username, password_hash, roles, created_at, disabled_at, \
     display_name, email, brands, jurisdictions, team, updated_at, totp_confirmed_at, oidc_subject FROM operators";
 

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/operators/{id}/enable", post(enable))
         .route("/operators/{id}/sessions/end", post(end_sessions))
         .route("/operators/{id}/two-factor/reset", post(reset_two_factor))
+        .route("/operators/{id}/password", post(set_password))
         .route("/api-keys", get(api_keys).post(create_api_key))
         .route("/api-keys/{id}/revoke", post(revoke_api_key))
 }
@@ -238,6 +239,18 @@ async fn reset_two_factor(
                 Some("Two-factor authentication reset; the operator sets it up again at the next sign-in.".into()),
             )
             .await
+        }
+        Err(e) => show_operator(&s, &auth, id, Some(e.to_string()), None).await,
+    }
+}
+
+/// An administrator sets a new password (a forgotten one); the operator's sessions end.
+async fn set_password(State(s): State<AppState>, auth: Authenticated, Path(id): Path<Uuid>, body: Bytes) -> Response {
+    let form = FormData::parse(&body);
+    match operator::set_password(&s.db, id, form.get("password").unwrap_or_default(), &auth.caller).await {
+        Ok(()) => {
+            let _ = s.security.sessions.end_all(id).await;
+            show_operator(&s, &auth, id, None, Some("Password set; the operator's sessions ended.".into())).await
         }
         Err(e) => show_operator(&s, &auth, id, Some(e.to_string()), None).await,
     }

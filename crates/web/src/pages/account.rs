@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/account", get(account))
         .route("/account/two-factor", post(start_enrolment))
         .route("/account/two-factor/confirm", post(confirm_enrolment))
+        .route("/account/password", post(change_password))
 }
 
 #[derive(Template)]
@@ -28,6 +29,7 @@ struct Account {
     shell: Shell,
     me: OperatorInfo,
     recovery_left: i64,
+    error: Option<String>,
 }
 
 async fn me(s: &AppState, auth: &Authenticated) -> Result<OperatorInfo, Response> {
@@ -44,13 +46,31 @@ async fn me(s: &AppState, auth: &Authenticated) -> Result<OperatorInfo, Response
     }
 }
 
-async fn account(State(s): State<AppState>, auth: Authenticated) -> Response {
-    let me = match me(&s, &auth).await {
+async fn account_page(s: &AppState, auth: &Authenticated, error: Option<String>, notice: Option<String>) -> Response {
+    let me = match me(s, auth).await {
         Ok(me) => me,
         Err(page) => return page,
     };
     let recovery_left = totp::recovery_codes_left(&s.db, me.id).await.unwrap_or(0);
-    render(&Account { shell: Shell::new(&s, &auth, "/account"), me, recovery_left })
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let mut response =
+        render(&Account { shell: Shell::new(s, auth, "/account").notice(notice), me, recovery_left, error });
+    *response.status_mut() = status;
+    response
+}
+
+async fn account(State(s): State<AppState>, auth: Authenticated) -> Response {
+    account_page(&s, &auth, None, None).await
+}
+
+async fn change_password(State(s): State<AppState>, auth: Authenticated, body: Bytes) -> Response {
+    let Some(id) = auth.caller.operator_id() else { return account_page(&s, &auth, None, None).await };
+    let form = FormData::parse(&body);
+    let (current, new) = (form.get("current").unwrap_or_default(), form.get("new").unwrap_or_default());
+    match operator::change_own_password(&s.db, id, current, new, &auth.caller).await {
+        Ok(()) => account_page(&s, &auth, None, Some("Your password is changed.".into())).await,
+        Err(e) => account_page(&s, &auth, Some(e.to_string()), None).await,
+    }
 }
 
 async fn start_enrolment(State(s): State<AppState>, auth: Authenticated) -> Response {
