@@ -56,7 +56,30 @@ pub struct Credentials {
     pub admin_password: String,
     pub api_key: String,
     pub url: String,
+    /// One operator of each other role, to see what the policies let each do.
+    #[serde(default)]
+    pub operators: Vec<DemoOperator>,
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DemoOperator {
+    pub username: String,
+    pub password: String,
+    pub roles: Vec<String>,
+    pub brands: Vec<String>,
+}
+
+/// The demo's operators besides the admin: (username, role, brands). The brands are the
+/// synthetic casino's (see `synth`).
+const DEMO_OPERATORS: &[(&str, &str, &[&str])] = &[
+    ("support", "support_agent", &["main"]),
+    ("vip", "vip_manager", &["main", "luckystar"]),
+    ("payments", "payments_officer", &[]),
+    ("payments2", "payments_officer", &[]),
+    ("compliance", "compliance_officer", &[]),
+    ("marketing", "marketer", &[]),
+    ("analyst", "analyst", &[]),
+];
 
 pub async fn run(config: Option<&Path>, args: DemoArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.rate >= 0.0, "--rate must not be negative");
@@ -105,6 +128,9 @@ pub async fn run(config: Option<&Path>, args: DemoArgs) -> anyhow::Result<()> {
     println!("  admin user:      {}", credentials.admin_user);
     println!("  admin password:  {}", credentials.admin_password);
     println!("  API key:         {}", credentials.api_key);
+    for op in &credentials.operators {
+        println!("  {:<16} {} ({})", format!("{}:", op.username), op.password, op.roles.join(", "));
+    }
     println!("  (saved in {})", path.display());
     if args.rate > 0.0 {
         println!("  live traffic:    about {} events/s", args.rate);
@@ -289,7 +315,28 @@ async fn first_credentials(db: &Db) -> anyhow::Result<Credentials> {
             pitboss_auth::api_key::create(db, &name, scopes, "demo").await.context("creating the demo's API key")?.1
         }
     };
-    Ok(Credentials { admin_user, admin_password: password, api_key: key, url: String::new() })
+    let mut operators = Vec::new();
+    for (username, role, brands) in DEMO_OPERATORS {
+        let password = pitboss_auth::operator::generate_password();
+        let new = pitboss_auth::operator::NewOperator {
+            username: username.to_string(),
+            password: Some(password.clone()),
+            display_name: format!("Demo {}", role.replace('_', " ")),
+            roles: vec![role.to_string()],
+            brands: brands.iter().map(|b| b.to_string()).collect(),
+            ..Default::default()
+        };
+        // A store seeded before has them already; the admin alone is enough to go on.
+        if pitboss_auth::operator::create(db, new, &system).await.is_ok() {
+            operators.push(DemoOperator {
+                username: username.to_string(),
+                password,
+                roles: vec![role.to_string()],
+                brands: brands.iter().map(|b| b.to_string()).collect(),
+            });
+        }
+    }
+    Ok(Credentials { admin_user, admin_password: password, api_key: key, url: String::new(), operators })
 }
 
 fn read_credentials(path: &Path) -> anyhow::Result<Option<Credentials>> {

@@ -102,6 +102,15 @@ async fn demo_seeds_serves_streams_and_stops_on_sigterm() {
         assert!(credentials[key].as_str().is_some_and(|s| !s.is_empty()), "{key} is missing: {credentials}");
     }
     assert_eq!(credentials["admin_user"], "admin");
+    let roles: Vec<&str> = credentials["operators"]
+        .as_array()
+        .expect("the demo's operators")
+        .iter()
+        .map(|o| o["roles"][0].as_str().unwrap())
+        .collect();
+    for role in ["support_agent", "vip_manager", "payments_officer", "compliance_officer", "marketer", "analyst"] {
+        assert!(roles.contains(&role), "no demo operator is a {role}: {roles:?}");
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
