@@ -52,6 +52,19 @@ fn policy_check_accepts_the_shipped_policies_and_names_the_line_of_a_bad_one() {
     let message = text(&refused);
     assert!(message.contains("roles.cedar:") && message.contains("shops"), "{message}");
     assert!(message.contains("support-agents-see-only-players-of-their-brands"), "{message}");
+
+    // The server does not start on them either.
+    let data = dir.join("data");
+    let serve = Command::new(env!("CARGO_BIN_EXE_pitboss"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
+        .current_dir(&dir)
+        .env_remove("PITBOSS_DATABASE_URL")
+        .env_remove("PITBOSS_CONFIG")
+        .env("PITBOSS_POLICY_DIR", &bad)
+        .output()
+        .unwrap();
+    assert!(!serve.status.success());
+    assert!(text(&serve).contains("access policies") && text(&serve).contains("roles.cedar:"), "{}", text(&serve));
 }
 
 #[test]

@@ -230,6 +230,7 @@ async fn an_admin_signs_in_with_two_factor_manages_operators_and_reads_the_audit
     c.goto(&format!("{base}/audit")).await.unwrap();
     fill(&c, "action", "operator.create").await;
     click(&c, "form.filters button[type=submit]:not([name])").await;
+    assert!(text(&c, "#sealed").await.contains("sealed by a checkpoint"));
     let table = text(&c, "#audit-records").await;
     assert!(table.contains("operator:root") && table.contains("operator.create"), "{table}");
     assert!(!table.contains("sign_in"), "the filter holds: {table}");

@@ -68,6 +68,8 @@ struct AuditPage {
     to: String,
     next: Option<String>,
     chain: Option<ChainStatus>,
+    /// The latest signed checkpoint, in words.
+    sealed: String,
     error: Option<String>,
 }
 
@@ -169,6 +171,11 @@ async fn page(State(s): State<AppState>, auth: Authenticated, Query(q): Query<Fi
         }),
         _ => None,
     };
+    let sealed = match audit::latest_checkpoint(&s.db).await {
+        Ok(Some(c)) => format!("The first {} records are sealed by a checkpoint signed {}.", c.tree_size, when(c.at)),
+        Ok(None) => "No checkpoint has been signed yet.".to_string(),
+        Err(e) => format!("The checkpoints could not be read: {e}"),
+    };
     render(&AuditPage {
         shell: Shell::new(&s, &auth, "/audit"),
         rows: records.into_iter().map(row).collect(),
@@ -180,6 +187,7 @@ async fn page(State(s): State<AppState>, auth: Authenticated, Query(q): Query<Fi
         to: q.to.clone().unwrap_or_default(),
         next,
         chain,
+        sealed,
         error: None,
     })
 }
