@@ -199,13 +199,8 @@ pub(crate) async fn apply(
         EventBody::Bonus(t, b) => {
             check_currency(b.currency)?;
             let amount = b.amount.minor();
-            let kind = match t {
-                T::BonusGranted => TxKind::BonusGrant,
-                T::BonusConverted => TxKind::BonusConvert,
-                T::BonusForfeited => TxKind::BonusForfeit,
-                // Wagering progress moves no money; consumers (loyalty, CRM) read it from the bus.
-                _ => return Ok(Applied { player: Some(player), note: None }),
-            };
+            // Wagering progress moves no money; consumers (loyalty, CRM) read it from the bus.
+            let Some(kind) = bonus_kind(*t) else { return Ok(Applied { player: Some(player), note: None }) };
             let change = operations::bonus(tx, &ctx, kind, &b.bonus_id, amount).await?;
             let activity = match (kind, change.settled) {
                 (TxKind::BonusGrant, true) => Some(record(Activity::BonusGranted { amount })),
@@ -219,6 +214,27 @@ pub(crate) async fn apply(
         stats::record(tx, player, activity, at, now).await?;
     }
     Ok(Applied { player: Some(player), note: change.and_then(|c| c.note) })
+}
+
+/// The ledger transaction an event records or moves, as `(kind, reference)`, the ledger's
+/// idempotency key. Two players' events naming the same one decide each other's fate (the
+/// first recorded wins, the other is refused), so the batch keeps their order.
+pub(crate) fn ledger_ref(event: &Envelope) -> Option<(TxKind, &str)> {
+    match &event.body {
+        EventBody::Payment(t, p) => Some((payment_kind(*t), p.transaction_id.as_str())),
+        EventBody::GameRound(g) => Some((TxKind::GameRound, g.round_id.as_str())),
+        EventBody::Bonus(t, b) => bonus_kind(*t).map(|kind| (kind, b.bonus_id.as_str())),
+        _ => None,
+    }
+}
+
+fn bonus_kind(t: EventType) -> Option<TxKind> {
+    match t {
+        EventType::BonusGranted => Some(TxKind::BonusGrant),
+        EventType::BonusConverted => Some(TxKind::BonusConvert),
+        EventType::BonusForfeited => Some(TxKind::BonusForfeit),
+        _ => None,
+    }
 }
 
 fn payment_kind(t: EventType) -> TxKind {

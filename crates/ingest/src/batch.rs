@@ -1,11 +1,11 @@
-//! One batch: parse, de-duplicate, apply each item under a savepoint, commit once.
+//! One batch: parse, de-duplicate, apply each item under a savepoint (rounds and sessions as sets), commit once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use pitboss_bus::Message;
-use pitboss_core::event::{EventError, EventType};
+use pitboss_core::event::EventError;
 use pitboss_core::time::to_micros;
 use pitboss_core::{Envelope, new_id};
 use pitboss_store::{Db, StoreError, Tx, exec, sqlx, tx};
@@ -16,6 +16,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::apply::{self, Applied, ApplyError, PlayerCache};
+use crate::schedule::{self, Step};
+
+/// A valid item of a batch, first of its id: its index in the batch, the event, its content hash.
+pub(crate) type Item = (usize, Envelope, String);
 
 /// The most events one request may carry.
 pub const MAX_BATCH: usize = 5_000;
@@ -87,7 +91,7 @@ impl Ingestor {
     /// accepted: the client should send the whole batch again (duplicates are recognised).
     pub async fn ingest(&self, items: &[Value], received_at: DateTime<Utc>) -> Result<BatchReport, StoreError> {
         let mut reports: Vec<ItemReport> = Vec::with_capacity(items.len());
-        let mut valid: Vec<(usize, Envelope, String)> = Vec::with_capacity(items.len());
+        let mut valid: Vec<Item> = Vec::with_capacity(items.len());
         let mut seen: HashMap<Uuid, String> = HashMap::new();
         for (index, item) in items.iter().enumerate() {
             match Envelope::parse(item, received_at) {
@@ -115,19 +119,27 @@ impl Ingestor {
         if !valid.is_empty() {
             let mut tx = self.db.begin().await?;
             let mut players = PlayerCache::default();
-            let mut rest = valid.as_slice();
-            while let Some((index, event, hash)) = rest.first() {
-                // Consecutive game rounds (most of the traffic) go through as one set.
-                let run = rest.iter().take_while(|(_, e, _)| e.event_type == EventType::GameRound).count();
-                if self.bulk && run > 1 {
-                    for report in crate::rounds::apply(&mut tx, &mut players, &rest[..run]).await? {
-                        let index = report.index;
-                        reports[index] = report;
+            if self.bulk {
+                // Each player's events in their order; game rounds (most of the traffic), with
+                // the sessions among them, merged across players into sets: see `schedule`.
+                for step in schedule::plan(&valid) {
+                    match step {
+                        Step::One(p) => {
+                            let (index, event, hash) = &valid[p];
+                            reports[*index] = apply_one(&mut tx, &mut players, *index, event, hash).await?;
+                        }
+                        Step::Set(set) => {
+                            let run: Vec<&Item> = set.iter().map(|&p| &valid[p]).collect();
+                            for report in crate::rounds::apply(&mut tx, &mut players, &run).await? {
+                                let index = report.index;
+                                reports[index] = report;
+                            }
+                        }
                     }
-                    rest = &rest[run..];
-                } else {
+                }
+            } else {
+                for (index, event, hash) in &valid {
                     reports[*index] = apply_one(&mut tx, &mut players, *index, event, hash).await?;
-                    rest = &rest[1..];
                 }
             }
             tx.commit().await?;

@@ -12,5 +12,6 @@
 mod apply;
 mod batch;
 mod rounds;
+mod schedule;
 
 pub use batch::{BatchReport, Ingestor, ItemReport, ItemStatus, MAX_BATCH};

@@ -1,13 +1,13 @@
-//! A run of consecutive `game.round` events applied as one set: the players, duplicate ids,
-//! round references and balances of the whole run are read once, each round is decided in
-//! memory with the same rules and answers as the one-by-one path, and every table is written
-//! with one statement. No savepoints are needed: nothing is written before every item is decided.
+//! A set of events applied at once: game rounds, with the sessions and bonus wagering progress
+//! between them. The players, duplicate ids, round references and balances of the whole set are
+//! read once, each item is decided in memory with the same rules and answers as the one-by-one
+//! path, and every table is written with one statement. No savepoints are needed: nothing is
+//! written before every item is decided.
 
 use std::collections::HashMap;
 
 use chrono::Utc;
-use pitboss_core::Envelope;
-use pitboss_core::event::EventBody;
+use pitboss_core::event::{EventBody, EventType};
 use pitboss_core::time::to_micros;
 use pitboss_payments::bulk::{Round, settle_rounds};
 use pitboss_players::{Activity, stats};
@@ -15,13 +15,20 @@ use pitboss_store::{Arg, StoreError, Tx, exec_values, placeholders, sqlx, tx};
 use uuid::Uuid;
 
 use crate::apply::{ACTOR, ApplyError, PlayerCache, currency_mismatch, unknown_player};
-use crate::batch::{ItemReport, ItemStatus, id_reused, outbox_message, rejected, report};
+use crate::batch::{Item, ItemReport, ItemStatus, id_reused, outbox_message, rejected, report};
 
-/// Applies the run (every item a `game.round`) and answers each item.
+/// Whether events of this type go through the set path: game rounds, and the events that only
+/// count or are only passed on (sessions, bonus wagering progress), which nothing but an unknown
+/// player, a known id or a wrong currency refuses.
+pub(crate) fn in_set(t: EventType) -> bool {
+    matches!(t, EventType::GameRound | EventType::SessionStarted | EventType::SessionEnded | EventType::BonusWagered)
+}
+
+/// Applies the set (every item [`in_set`], each player's in their order) and answers each item.
 pub(crate) async fn apply(
     tx: &mut Tx,
     players: &mut PlayerCache,
-    run: &[(usize, Envelope, String)],
+    run: &[&Item],
 ) -> Result<Vec<ItemReport>, StoreError> {
     let now = Utc::now();
     let refs: Vec<&str> = run.iter().map(|(_, e, _)| e.player_ref.as_str()).collect();
@@ -29,12 +36,12 @@ pub(crate) async fn apply(
     let stored = stored_hashes(tx, run).await?;
 
     let mut reports = Vec::with_capacity(run.len());
-    // The items still in play, with their player, in order.
-    let mut live: Vec<(&(usize, Envelope, String), Uuid)> = Vec::new();
+    // The items still in play, with their player, in order, and the rounds among them.
+    let mut live: Vec<(&Item, Uuid)> = Vec::new();
     let mut rounds: Vec<Round> = Vec::new();
-    for item in run {
+    for &item in run {
         let (index, event, hash) = item;
-        let EventBody::GameRound(g) = &event.body else { continue };
+        // The checks in the order the one-by-one path makes them: player, id, currency.
         let Some((player, wallet)) = players.get(&event.player_ref) else {
             reports.push(rejected(*index, Some(event.id), unknown_player(&event.player_ref)));
             continue;
@@ -47,58 +54,74 @@ pub(crate) async fn apply(
             });
             continue;
         }
-        if g.currency != wallet {
-            reports.push(rejected(*index, Some(event.id), currency_mismatch(g.currency, wallet)));
+        let currency = match &event.body {
+            EventBody::GameRound(g) => Some(g.currency),
+            EventBody::Bonus(_, b) => Some(b.currency),
+            _ => None,
+        };
+        if let Some(c) = currency.filter(|c| *c != wallet) {
+            reports.push(rejected(*index, Some(event.id), currency_mismatch(c, wallet)));
             continue;
         }
+        if let EventBody::GameRound(g) = &event.body {
+            rounds.push(Round {
+                player,
+                currency: wallet,
+                round_id: g.round_id.clone(),
+                stake: g.stake.minor(),
+                win: g.win.minor(),
+                occurred_at: event.occurred_at,
+            });
+        }
         live.push((item, player));
-        rounds.push(Round {
-            player,
-            currency: wallet,
-            round_id: g.round_id.clone(),
-            stake: g.stake.minor(),
-            win: g.win.minor(),
-            occurred_at: event.occurred_at,
-        });
     }
 
-    let outcomes = settle_rounds(tx, &rounds, ACTOR, now).await.map_err(|e| match ApplyError::from(e) {
-        ApplyError::Store(s) => s,
-        ApplyError::Rejected(r) => StoreError::Config(format!("the round set failed as a whole: {r}")),
-    })?;
+    let mut outcomes = settle_rounds(tx, &rounds, ACTOR, now)
+        .await
+        .map_err(|e| match ApplyError::from(e) {
+            ApplyError::Store(s) => s,
+            ApplyError::Rejected(r) => StoreError::Config(format!("the round set failed as a whole: {r}")),
+        })?
+        .into_iter();
     let mut events = Vec::new();
     let mut messages = Vec::new();
     let mut activities = Vec::new();
-    for (((index, event, hash), player), outcome) in live.into_iter().zip(outcomes) {
-        match outcome {
-            Ok(change) => {
-                events.push(vec![
-                    Arg::Id(event.id),
-                    Arg::Text(event.event_type.as_str().into()),
-                    Arg::Text(event.player_ref.clone()),
-                    Arg::OptId(Some(player)),
-                    Arg::Int(to_micros(event.occurred_at)),
-                    Arg::Int(to_micros(event.received_at)),
-                    Arg::Text(event.source.clone()),
-                    Arg::Text(hash.clone()),
-                    Arg::Text(event.to_json().to_string()),
-                    Arg::Text(change.note.clone().unwrap_or_else(|| "accepted".into())),
-                ]);
-                messages.push(outbox_message(event, Some(player)));
-                if change.settled {
-                    let (stake, win) = match &event.body {
-                        EventBody::GameRound(g) => (g.stake.minor(), g.win.minor()),
-                        _ => (0, 0),
-                    };
-                    activities.push((player, Activity::Round { stake, win }, event.occurred_at));
+    for ((index, event, hash), player) in live {
+        let (note, activity) = match &event.body {
+            EventBody::GameRound(g) => match outcomes.next().expect("an outcome for every round") {
+                Ok(change) => {
+                    let activity = Activity::Round { stake: g.stake.minor(), win: g.win.minor() };
+                    (change.note, change.settled.then_some(activity))
                 }
-                reports.push(report(*index, Some(event.id), ItemStatus::Accepted, change.note));
-            }
-            Err(e) => match ApplyError::from(e) {
-                ApplyError::Rejected(error) => reports.push(rejected(*index, Some(event.id), error)),
-                ApplyError::Store(s) => return Err(s),
+                Err(e) => match ApplyError::from(e) {
+                    ApplyError::Rejected(error) => {
+                        reports.push(rejected(*index, Some(event.id), error));
+                        continue;
+                    }
+                    ApplyError::Store(s) => return Err(s),
+                },
             },
+            EventBody::SessionStarted(_) => (None, Some(Activity::SessionStarted)),
+            _ => (None, None),
+        };
+        events.push(vec![
+            Arg::Id(event.id),
+            Arg::Text(event.event_type.as_str().into()),
+            Arg::Text(event.player_ref.clone()),
+            Arg::OptId(Some(player)),
+            Arg::Int(to_micros(event.occurred_at)),
+            Arg::Int(to_micros(event.received_at)),
+            Arg::Text(event.source.clone()),
+            Arg::Text(hash.clone()),
+            Arg::Text(event.to_json().to_string()),
+            Arg::Text(note.clone().unwrap_or_else(|| "accepted".into())),
+        ]);
+        // Messages in the order of the set, which keeps each player's.
+        messages.push(outbox_message(event, Some(player)));
+        if let Some(activity) = activity {
+            activities.push((player, activity, event.occurred_at));
         }
+        reports.push(report(*index, Some(event.id), ItemStatus::Accepted, note));
     }
     exec_values(
         tx,
@@ -116,7 +139,7 @@ pub(crate) async fn apply(
 }
 
 /// `(id, content hash)` of the run's events already stored by earlier batches.
-async fn stored_hashes(tx: &mut Tx, run: &[(usize, Envelope, String)]) -> Result<HashMap<Uuid, String>, StoreError> {
+async fn stored_hashes(tx: &mut Tx, run: &[&Item]) -> Result<HashMap<Uuid, String>, StoreError> {
     let ids: Vec<Uuid> = run.iter().map(|(_, e, _)| e.id).collect();
     let mut found = HashMap::new();
     for chunk in ids.chunks(pitboss_store::in_list_len(tx.engine())) {

@@ -40,7 +40,7 @@ pub enum Command {
         /// Address to listen on (PITBOSS_LISTEN).
         #[arg(long)]
         listen: Option<SocketAddr>,
-        /// all, or a comma list of: ingest, players, payments (PITBOSS_TARGETS).
+        /// all, or a comma list of: ingest, players, payments, segments (PITBOSS_TARGETS).
         #[arg(long)]
         target: Option<String>,
     },
@@ -83,6 +83,11 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         action: crate::audit_cmd::AuditCommand,
+    },
+    /// Churn and lifetime value models on a CSV transaction log (no database).
+    Model {
+        #[command(subcommand)]
+        action: crate::model_cmd::ModelCommand,
     },
     /// Print the effective configuration, secrets redacted.
     Config {
@@ -198,6 +203,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit { action } => crate::audit_cmd::run(config, action).await,
+        Command::Model { action } => crate::model_cmd::run(action),
         Command::Config { store } => {
             let s = settings(config, &store, Overrides::default())?;
             print!("{}", s.describe());

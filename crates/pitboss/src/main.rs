@@ -1,12 +1,14 @@
 //! `pitboss`: the one binary. It serves any set of modules (`serve --target`), runs a
-//! self-contained demo, drives a server with synthetic traffic, migrates, benchmarks, and
-//! manages API keys. Every command that touches data takes the same store settings.
+//! self-contained demo, drives a server with synthetic traffic, migrates, benchmarks,
+//! manages API keys, and fits churn and lifetime value models on a transaction log. Every
+//! command that touches data takes the same store settings.
 
 mod audit_cmd;
 mod bench;
 mod cli;
 mod config;
 mod demo;
+mod model_cmd;
 mod security;
 mod serve;
 mod simulate;

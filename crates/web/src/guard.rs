@@ -90,6 +90,14 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::POST, "/api-keys", Policy(A::AccessManage)),
     rule(Method::POST, "/api-keys/{id}/revoke", Policy(A::AccessManage)),
     rule(Method::GET, "/audit", Policy(A::AuditRead)),
+    rule(Method::GET, "/segments", Policy(A::SegmentRead)),
+    rule(Method::POST, "/segments", Policy(A::SegmentManage)),
+    rule(Method::GET, "/segments/new", Policy(A::SegmentManage)),
+    rule(Method::POST, "/segments/preview", Policy(A::SegmentRead)),
+    rule(Method::GET, "/segments/{id}", Policy(A::SegmentRead)),
+    rule(Method::POST, "/segments/{id}", Policy(A::SegmentManage)),
+    rule(Method::POST, "/segments/{id}/refresh", Policy(A::SegmentManage)),
+    rule(Method::GET, "/segments/{id}/members.csv", Policy(A::SegmentRead)),
     // the REST API
     rule(Method::POST, "/api/v1/events", Policy(A::EventIngest)),
     rule(Method::GET, "/api/v1/events/schemas", Policy(A::EventReadSchemas)),
@@ -107,6 +115,17 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::GET, "/api/v1/transactions/{id}", Policy(A::PaymentRead)),
     rule(Method::POST, "/api/v1/transactions/{id}/status", Policy(A::PaymentChangeStatus)),
     rule(Method::GET, "/api/v1/audit", Policy(A::AuditRead)),
+    rule(Method::GET, "/api/v1/segments", Policy(A::SegmentRead)),
+    rule(Method::POST, "/api/v1/segments", Policy(A::SegmentManage)),
+    rule(Method::POST, "/api/v1/segments/preview", Policy(A::SegmentRead)),
+    rule(Method::GET, "/api/v1/segments/{id}", Policy(A::SegmentRead)),
+    rule(Method::PATCH, "/api/v1/segments/{id}", Policy(A::SegmentManage)),
+    rule(Method::POST, "/api/v1/segments/{id}/refresh", Policy(A::SegmentManage)),
+    rule(Method::GET, "/api/v1/segments/{id}/members", Policy(A::SegmentRead)),
+    rule(Method::GET, "/api/v1/segments/{id}/versions", Policy(A::SegmentRead)),
+    rule(Method::GET, "/api/v1/segments/{id}/sizes", Policy(A::SegmentRead)),
+    rule(Method::GET, "/api/v1/segments/{id}/groups", Policy(A::SegmentRead)),
+    rule(Method::GET, "/api/v1/players/{id}/segments", Policy(A::PlayerRead)),
 ];
 
 /// The rule for a matched route, if there is one.

@@ -43,6 +43,9 @@ pub fn app(state: AppState) -> Router {
     if state.runs(Target::Payments) {
         api = api.merge(routes::payments::router());
     }
+    if state.runs(Target::Segments) {
+        api = api.merge(routes::segments::router());
+    }
     api = api.merge(routes::access::router());
     Router::new()
         .nest("/api/v1", api)

@@ -94,6 +94,24 @@ impl From<PlayerError> for Problem {
     }
 }
 
+impl From<pitboss_segments::SegmentError> for Problem {
+    fn from(e: pitboss_segments::SegmentError) -> Problem {
+        use pitboss_segments::SegmentError as E;
+        match e {
+            // The field is where the condition goes wrong: its JSON path, or `condition`.
+            E::Condition { ref error, .. } => {
+                Problem::validation(error.path.clone().unwrap_or_else(|| "condition".into()), e.to_string())
+            }
+            E::Invalid(m) => Problem::validation("", m),
+            E::NotFound { .. } => Problem::not_found(e.to_string()),
+            E::NameTaken { .. } | E::StaleVersion { .. } => {
+                Problem::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<LedgerError> for Problem {
     fn from(e: LedgerError) -> Problem {
         match e {

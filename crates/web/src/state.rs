@@ -17,16 +17,19 @@ pub enum Target {
     Players,
     /// The ledger API.
     Payments,
+    /// Segments and their members.
+    Segments,
 }
 
 impl Target {
-    pub const ALL: [Target; 3] = [Target::Ingest, Target::Players, Target::Payments];
+    pub const ALL: [Target; 4] = [Target::Ingest, Target::Players, Target::Payments, Target::Segments];
 
     pub fn name(&self) -> &'static str {
         match self {
             Target::Ingest => "ingest",
             Target::Players => "players",
             Target::Payments => "payments",
+            Target::Segments => "segments",
         }
     }
 
@@ -65,6 +68,8 @@ pub struct AppState {
     pub transport: Arc<dyn Transport>,
     pub targets: Arc<BTreeSet<Target>>,
     pub security: Security,
+    /// Reference exchange rates, for thresholds written in another currency than a player's.
+    pub rates: Arc<pitboss_rules::Rates>,
 }
 
 /// Sign-in, sessions and authorisation.
@@ -101,7 +106,14 @@ impl Default for Security {
 
 impl AppState {
     pub fn new(db: Db, ingestor: Ingestor, transport: Arc<dyn Transport>, targets: BTreeSet<Target>) -> AppState {
-        AppState { db, ingestor, transport, targets: Arc::new(targets), security: Security::default() }
+        AppState {
+            db,
+            ingestor,
+            transport,
+            targets: Arc::new(targets),
+            security: Security::default(),
+            rates: Arc::new(pitboss_rules::Rates::new()),
+        }
     }
 
     pub fn with_security(mut self, security: Security) -> AppState {

@@ -131,6 +131,23 @@ async fn text(c: &Client, css: &str) -> String {
     }
 }
 
+/// Waits until an element's text contains `needle` (a part of the page htmx replaces).
+async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(element) = c.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+        {
+            if text.contains(needle) {
+                return text;
+            }
+            last = text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} never said {needle:?}; it says {last:?}");
+}
+
 async fn path(c: &Client) -> String {
     c.current_url().await.unwrap().path().to_string()
 }
@@ -351,4 +368,45 @@ async fn an_operator_signs_in_through_single_sign_on_and_is_created_with_mapped_
 async fn fill_css(c: &Client, css: &str, text: &str) {
     let field = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"));
     field.send_keys(text).await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; run by .ci/run"]
+async fn a_marketer_builds_a_segment_with_a_live_count_and_sees_its_members() {
+    let db = pitboss_store::testing::sqlite().await.unwrap();
+    let base = format!("http://{}", serve(&db, Security { secure_cookies: false, ..Security::default() }).await);
+    let now = chrono::Utc::now();
+    for (external, country) in [("p-de-1", "DE"), ("p-at-1", "AT"), ("p-se-1", "SE")] {
+        let mut tx = db.begin().await.unwrap();
+        let new =
+            serde_json::from_value(serde_json::json!({"external_id": external, "country": country, "currency": "EUR"}))
+                .unwrap();
+        pitboss_players::create(&mut tx, new, now).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let new = NewOperator {
+        username: "mia".into(),
+        password: Some("mia has a long password".into()),
+        roles: vec!["marketer".into()],
+        ..Default::default()
+    };
+    operator::create(&db, new, &Caller::system()).await.unwrap();
+
+    let driver = chromedriver().await;
+    let c = browser(&driver).await;
+    sign_in(&c, &base, "mia", "mia has a long password").await;
+    arrive(&c, "/").await;
+    click(&c, "nav a[href='/segments']").await;
+    click(&c, "#new-segment").await;
+    fill(&c, "name", "DACH").await;
+    // The count follows the typing; a mistake is pointed at before saving.
+    fill(&c, "condition", "contry == \"DE\"").await;
+    wait_text(&c, "#preview", "did you mean `country`").await;
+    fill(&c, "condition", r#"country in ["DE", "AT"]"#).await;
+    wait_text(&c, "#preview", "2 players match now").await;
+    click(&c, "form[action='/segments'] button[type=submit]").await;
+    assert_eq!(text(&c, "#member-count").await, "2");
+    let members = text(&c, "#members").await;
+    assert!(members.contains("p-de-1") && members.contains("p-at-1") && !members.contains("p-se-1"), "{members}");
+    c.close().await.unwrap();
 }

@@ -11,6 +11,7 @@ pitboss_core::string_enum!(
         Payments => "payments",
         Audit => "audit",
         Access => "access",
+        Segments => "segments",
     }
 );
 
@@ -36,6 +37,8 @@ pitboss_core::string_enum!(
         AuditExport => "audit.export",
         AccessRead => "access.read",
         AccessManage => "access.manage",
+        SegmentRead => "segment.read",
+        SegmentManage => "segment.manage",
     }
 );
 
@@ -59,6 +62,7 @@ impl Action {
             | Action::LedgerApproveAdjustment => Module::Payments,
             Action::AuditRead | Action::AuditExport => Module::Audit,
             Action::AccessRead | Action::AccessManage => Module::Access,
+            Action::SegmentRead | Action::SegmentManage => Module::Segments,
         }
     }
 
@@ -74,6 +78,7 @@ impl Action {
                 | Action::LedgerAdjust
                 | Action::LedgerApproveAdjustment
                 | Action::AccessManage
+                | Action::SegmentManage
         )
     }
 }

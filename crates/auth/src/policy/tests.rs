@@ -66,7 +66,16 @@ fn each_role_opens_exactly_its_modules() {
         ),
         (
             "vip_manager",
-            &[ShellOpen, PlayerSearch, PlayerRead, PlayerReadPersonalData, PlayerUpdate, LedgerRead, PaymentRead],
+            &[
+                ShellOpen,
+                PlayerSearch,
+                PlayerRead,
+                PlayerReadPersonalData,
+                PlayerUpdate,
+                LedgerRead,
+                PaymentRead,
+                SegmentRead,
+            ],
         ),
         (
             "payments_officer",
@@ -96,10 +105,14 @@ fn each_role_opens_exactly_its_modules() {
                 PaymentReadDetails,
                 AuditRead,
                 AuditExport,
+                SegmentRead,
             ],
         ),
-        ("marketer", &[ShellOpen, PlayerSearch, PlayerRead, PlayerReadPersonalData, PaymentRead]),
-        ("analyst", &[ShellOpen, PlayerSearch, PlayerRead, LedgerRead, PaymentRead]),
+        (
+            "marketer",
+            &[ShellOpen, PlayerSearch, PlayerRead, PlayerReadPersonalData, PaymentRead, SegmentRead, SegmentManage],
+        ),
+        ("analyst", &[ShellOpen, PlayerSearch, PlayerRead, LedgerRead, PaymentRead, SegmentRead]),
         ("admin", Action::ALL),
     ];
     for (role, permitted) in expect {
@@ -138,6 +151,7 @@ fn support_agents_see_only_players_of_their_brands() {
 fn vip_managers_see_only_vip_players_of_their_brands() {
     let manager = operator(&["vip_manager"], &["brand-a"]);
     assert!(allowed(&manager, Action::PlayerRead, &player("brand-a", "gold")));
+    assert!(!allowed(&manager, Action::PlayerRead, &player("brand-a", "none")));
     assert!(!allowed(&manager, Action::PlayerRead, &player("brand-a", "")));
     assert!(!allowed(&manager, Action::PlayerRead, &player("brand-b", "gold")));
 }

@@ -8,6 +8,7 @@ mod access;
 mod account;
 mod audit;
 pub mod form;
+mod segments;
 mod sign_in;
 
 use askama::Template;
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .merge(account::router())
         .merge(access::router())
         .merge(audit::router())
+        .merge(segments::router())
 }
 
 /// One entry of the navigation.
@@ -42,6 +44,7 @@ pub struct NavItem {
 /// The modules of the back office as the navigation lists them, with the action that opens each.
 const MODULES: &[(&str, &str, &str, Action)] = &[
     ("Home", "/", "", Action::ShellOpen),
+    ("Segments", "/segments", "Groups of players, always current, for campaigns and reports.", Action::SegmentRead),
     ("Operators", "/operators", "Operator accounts, roles and their brands.", Action::AccessRead),
     ("API keys", "/api-keys", "Keys of the casino platform and integrations.", Action::AccessRead),
     ("Audit log", "/audit", "Who did what, with the chain's verification.", Action::AuditRead),

@@ -2,4 +2,5 @@ pub mod access;
 pub mod events;
 pub mod payments;
 pub mod players;
+pub mod segments;
 pub mod system;

@@ -1,0 +1,336 @@
+//! Evaluating a rule for one player in memory, with a trace of every node: the answer, and why.
+
+use std::cmp::Ordering;
+
+use chrono::{Datelike, NaiveDate};
+use pitboss_core::event::Consents;
+use pitboss_core::money::{Currency, Money};
+use serde::Serialize;
+
+use crate::catalog::{Field, Measure};
+use crate::check::{Literal, Node, NodeKind, Operand, OperandKind, Rule};
+use crate::rates::Rates;
+
+/// What the rule engine knows about a player: the profile, lifetime figures and daily figures.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PlayerFacts {
+    pub country: String,
+    pub language: Option<String>,
+    pub gender: Option<String>,
+    pub brand: String,
+    pub currency: Option<Currency>,
+    pub traffic_source: Option<String>,
+    pub affiliate: Option<String>,
+    pub campaign: Option<String>,
+    pub vip_tier: String,
+    pub kyc_status: String,
+    pub status: String,
+    pub birth_date: Option<NaiveDate>,
+    /// Microseconds since the Unix epoch, as every instant here.
+    pub registered_at: i64,
+    pub tags: Vec<String>,
+    pub consents: Consents,
+    pub lifetime: Lifetime,
+    /// One entry per day with activity (day = days since the epoch, UTC), any order.
+    pub daily: Vec<Day>,
+}
+
+/// Lifetime figures, in the player's currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Lifetime {
+    pub sessions: i64,
+    pub deposit_count: i64,
+    pub deposit_sum: i64,
+    pub withdrawal_count: i64,
+    pub withdrawal_sum: i64,
+    pub rounds: i64,
+    pub stake_sum: i64,
+    pub win_sum: i64,
+    pub bonus_granted: i64,
+    pub bonus_converted: i64,
+    pub last_session_at: Option<i64>,
+    pub first_deposit_at: Option<i64>,
+    pub last_deposit_at: Option<i64>,
+    pub last_activity_at: Option<i64>,
+}
+
+/// One day's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Day {
+    pub day: i64,
+    pub sessions: i64,
+    pub deposit_count: i64,
+    pub deposit_sum: i64,
+    pub withdrawal_count: i64,
+    pub withdrawal_sum: i64,
+    pub rounds: i64,
+    pub stake_sum: i64,
+    pub win_sum: i64,
+}
+
+/// Why a node came out as it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Trace {
+    /// The node as written.
+    pub text: String,
+    pub result: bool,
+    /// The values it compared, e.g. `deposits_sum(30d) = 120.00 EUR`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<Trace>,
+}
+
+/// A value during evaluation; `Unknown` (no birth date, never deposited, no exchange rate)
+/// makes any comparison false.
+#[derive(Debug, Clone, PartialEq)]
+enum Val {
+    Unknown(String),
+    Bool(bool),
+    Number(i64),
+    Money(i64, Currency),
+    Text(String),
+    Instant(i64),
+    Days(i64),
+    Set(Vec<String>),
+}
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
+impl Rule {
+    /// Whether the rule holds for `facts` at `now`, with the trace.
+    pub fn evaluate(&self, facts: &PlayerFacts, now: i64, rates: &Rates) -> Trace {
+        Eval { facts, now, rates, text: &self.text }.node(&self.root)
+    }
+
+    /// Whether the rule holds, without building a trace.
+    pub fn holds(&self, facts: &PlayerFacts, now: i64, rates: &Rates) -> bool {
+        self.evaluate(facts, now, rates).result
+    }
+}
+
+struct Eval<'a> {
+    facts: &'a PlayerFacts,
+    now: i64,
+    rates: &'a Rates,
+    text: &'a str,
+}
+
+impl Eval<'_> {
+    fn snippet(&self, span: crate::ast::Span) -> String {
+        self.text.get(span.start..span.end).unwrap_or_default().to_string()
+    }
+
+    fn node(&self, node: &Node) -> Trace {
+        let text = self.snippet(node.span);
+        let leaf =
+            |result: bool, detail: String| Trace { text: text.clone(), result, detail: Some(detail), children: vec![] };
+        match &node.kind {
+            NodeKind::All(parts) => {
+                let children: Vec<Trace> = parts.iter().map(|p| self.node(p)).collect();
+                Trace { result: children.iter().all(|c| c.result), text, detail: None, children }
+            }
+            NodeKind::Any(parts) => {
+                let children: Vec<Trace> = parts.iter().map(|p| self.node(p)).collect();
+                Trace { result: children.iter().any(|c| c.result), text, detail: None, children }
+            }
+            NodeKind::Not(inner) => {
+                let child = self.node(inner);
+                Trace { result: !child.result, text, detail: None, children: vec![child] }
+            }
+            NodeKind::Compare { left, op, right } => {
+                let (mut l, mut r) = (self.value(left), self.value(right));
+                // Money in two currencies: the fixed amount is converted into the player's
+                // currency (as the SQL compiler does), never the other way round.
+                if let (Val::Money(_, cl), Val::Money(_, cr)) = (&l, &r)
+                    && cl != cr
+                {
+                    let (cl, cr) = (*cl, *cr);
+                    if matches!(right.kind, OperandKind::Literal(_)) {
+                        r = self.convert(r, cl);
+                    } else {
+                        l = self.convert(l, cr);
+                    }
+                }
+                let result = compare(&l, &r).is_some_and(|o| op.holds(o));
+                leaf(result, format!("{} {} {}", self.show(left, &l), op.as_str(), self.show(right, &r)))
+            }
+            NodeKind::In { left, values, negated } => {
+                let v = self.value(left);
+                let found = values.iter().any(|lit| compare(&v, &literal(lit)) == Some(Ordering::Equal));
+                let result = !matches!(v, Val::Unknown(_)) && found != *negated;
+                leaf(result, self.show(left, &v))
+            }
+            NodeKind::Contains { set, value } => {
+                let v = self.value(set);
+                let result = matches!(&v, Val::Set(items) if items.iter().any(|i| i == value));
+                leaf(result, self.show(set, &v))
+            }
+            NodeKind::Is(operand) => {
+                let v = self.value(operand);
+                leaf(v == Val::Bool(true), self.show(operand, &v))
+            }
+        }
+    }
+
+    fn convert(&self, v: Val, to: Currency) -> Val {
+        match v {
+            Val::Money(amount, from) => match self.rates.convert(amount, from, to) {
+                Some(converted) => Val::Money(converted, to),
+                None => Val::Unknown(format!("no exchange rate from {from} to {to}")),
+            },
+            other => other,
+        }
+    }
+
+    fn show(&self, operand: &Operand, v: &Val) -> String {
+        let value = match v {
+            Val::Unknown(why) => format!("unknown ({why})"),
+            Val::Bool(b) => b.to_string(),
+            Val::Number(n) => n.to_string(),
+            Val::Money(m, c) => Money::new(*m, *c).to_string(),
+            Val::Text(t) => format!("\"{t}\""),
+            Val::Instant(t) => chrono::DateTime::from_timestamp_micros(*t)
+                .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default(),
+            Val::Days(d) => format!("{d}d"),
+            Val::Set(items) => format!("{items:?}"),
+        };
+        match operand.kind {
+            OperandKind::Literal(_) => value,
+            _ => format!("{} = {value}", self.snippet(operand.span)),
+        }
+    }
+
+    fn value(&self, operand: &Operand) -> Val {
+        match &operand.kind {
+            OperandKind::Literal(lit) => literal(lit),
+            OperandKind::Ago(days) => Val::Instant(self.now - days * DAY_MICROS),
+            OperandKind::Field(f) => self.field(*f),
+            OperandKind::Measure(m, window) => self.measure(*m, *window),
+        }
+    }
+
+    fn field(&self, f: Field) -> Val {
+        let p = self.facts;
+        let text = |v: &str| Val::Text(v.to_string());
+        let opt = |v: &Option<String>, what: &str| match v {
+            Some(v) => Val::Text(v.clone()),
+            None => Val::Unknown(format!("no {what}")),
+        };
+        let instant = |v: Option<i64>, what: &str| v.map_or(Val::Unknown(format!("never {what}")), Val::Instant);
+        let since = |v: Option<i64>, what: &str| {
+            v.map_or(Val::Unknown(format!("never {what}")), |t| Val::Days((self.now - t).div_euclid(DAY_MICROS)))
+        };
+        match f {
+            Field::Country => text(&p.country),
+            Field::Language => opt(&p.language, "language"),
+            Field::Gender => opt(&p.gender, "gender given"),
+            Field::Brand => text(&p.brand),
+            Field::Currency => p.currency.map_or(Val::Unknown("no currency".into()), |c| text(c.as_str())),
+            Field::TrafficSource => opt(&p.traffic_source, "traffic source"),
+            Field::Affiliate => opt(&p.affiliate, "affiliate"),
+            Field::Campaign => opt(&p.campaign, "campaign"),
+            Field::VipTier => text(&p.vip_tier),
+            Field::KycStatus => text(&p.kyc_status),
+            Field::Status => text(&p.status),
+            Field::Age => match p.birth_date {
+                Some(born) => Val::Number(age(born, self.now)),
+                None => Val::Unknown("no birth date".into()),
+            },
+            Field::Registered => Val::Instant(p.registered_at),
+            Field::Tags => Val::Set(p.tags.clone()),
+            Field::ConsentEmail => Val::Bool(p.consents.email),
+            Field::ConsentSms => Val::Bool(p.consents.sms),
+            Field::ConsentPush => Val::Bool(p.consents.push),
+            Field::ConsentMessenger => Val::Bool(p.consents.messenger),
+            Field::LastSession => instant(p.lifetime.last_session_at, "played"),
+            Field::LastDeposit => instant(p.lifetime.last_deposit_at, "deposited"),
+            Field::FirstDeposit => instant(p.lifetime.first_deposit_at, "deposited"),
+            Field::LastActivity => instant(p.lifetime.last_activity_at, "active"),
+            Field::HasDeposited => Val::Bool(p.lifetime.deposit_count > 0),
+            Field::DaysSinceLastSession => since(p.lifetime.last_session_at, "played"),
+            Field::DaysSinceLastDeposit => since(p.lifetime.last_deposit_at, "deposited"),
+            Field::DaysSinceRegistration => Val::Days((self.now - p.registered_at).div_euclid(DAY_MICROS)),
+        }
+    }
+
+    fn measure(&self, m: Measure, window: Option<i64>) -> Val {
+        let p = self.facts;
+        let Some(currency) = p.currency else { return Val::Unknown("no currency".into()) };
+        let money = |v: i64| Val::Money(v, currency);
+        let Some(days) = window else {
+            let l = &p.lifetime;
+            return match m {
+                Measure::Sessions => Val::Number(l.sessions),
+                Measure::ActiveDays => {
+                    Val::Number(p.daily.iter().filter(|d| d.sessions > 0 || d.rounds > 0).count() as i64)
+                }
+                Measure::DepositsCount => Val::Number(l.deposit_count),
+                Measure::DepositsSum => money(l.deposit_sum),
+                Measure::WithdrawalsCount => Val::Number(l.withdrawal_count),
+                Measure::WithdrawalsSum => money(l.withdrawal_sum),
+                Measure::Stakes => money(l.stake_sum),
+                Measure::Wins => money(l.win_sum),
+                Measure::Ggr => money(l.stake_sum - l.win_sum),
+                Measure::NetLoss => money(l.deposit_sum - l.withdrawal_sum),
+                Measure::Rounds => Val::Number(l.rounds),
+                Measure::BonusGranted => money(l.bonus_granted),
+                Measure::BonusConverted => money(l.bonus_converted),
+            };
+        };
+        // The same window as the player statistics: the `days` days up to and including today.
+        let today = self.now.div_euclid(DAY_MICROS);
+        let in_window = p.daily.iter().filter(|d| d.day > today - days && d.day <= today);
+        let sum = |f: fn(&Day) -> i64| in_window.clone().map(f).sum::<i64>();
+        match m {
+            Measure::Sessions => Val::Number(sum(|d| d.sessions)),
+            Measure::ActiveDays => {
+                Val::Number(in_window.clone().filter(|d| d.sessions > 0 || d.rounds > 0).count() as i64)
+            }
+            Measure::DepositsCount => Val::Number(sum(|d| d.deposit_count)),
+            Measure::DepositsSum => money(sum(|d| d.deposit_sum)),
+            Measure::WithdrawalsCount => Val::Number(sum(|d| d.withdrawal_count)),
+            Measure::WithdrawalsSum => money(sum(|d| d.withdrawal_sum)),
+            Measure::Stakes => money(sum(|d| d.stake_sum)),
+            Measure::Wins => money(sum(|d| d.win_sum)),
+            Measure::Ggr => money(sum(|d| d.stake_sum - d.win_sum)),
+            Measure::NetLoss => money(sum(|d| d.deposit_sum - d.withdrawal_sum)),
+            Measure::Rounds => Val::Number(sum(|d| d.rounds)),
+            // The checker refuses windows on lifetime-only measures.
+            Measure::BonusGranted | Measure::BonusConverted => Val::Unknown("kept for the lifetime only".into()),
+        }
+    }
+}
+
+fn literal(lit: &Literal) -> Val {
+    match lit {
+        Literal::Bool(b) => Val::Bool(*b),
+        Literal::Number(n) => Val::Number(*n),
+        Literal::Money(m, c) => Val::Money(*m, *c),
+        Literal::Text(t) => Val::Text(t.clone()),
+        Literal::Days(d) => Val::Days(*d),
+    }
+}
+
+fn compare(a: &Val, b: &Val) -> Option<Ordering> {
+    match (a, b) {
+        (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
+        (Val::Number(x), Val::Number(y)) | (Val::Instant(x), Val::Instant(y)) | (Val::Days(x), Val::Days(y)) => {
+            Some(x.cmp(y))
+        }
+        (Val::Money(x, cx), Val::Money(y, cy)) if cx == cy => Some(x.cmp(y)),
+        (Val::Text(x), Val::Text(y)) => Some(x.cmp(y)),
+        _ => None,
+    }
+}
+
+/// Whole years between a birth date and `now`.
+pub fn age(born: NaiveDate, now: i64) -> i64 {
+    let today = chrono::DateTime::from_timestamp_micros(now).map(|t| t.date_naive()).unwrap_or(born);
+    let mut years = i64::from(today.year() - born.year());
+    if (today.month(), today.day()) < (born.month(), born.day()) {
+        years -= 1;
+    }
+    years
+}

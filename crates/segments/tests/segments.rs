@@ -1,0 +1,160 @@
+//! Segments on both engines: versions, full refresh with entry and exit events, updates for a
+//! few players only, the live count, and a broken segment that stops no other.
+
+use chrono::{DateTime, Duration, Utc};
+use pitboss_players::stats::{self, Activity};
+use pitboss_rules::Rates;
+use pitboss_segments::{NewSegment, SegmentError, SegmentPatch};
+use pitboss_store::{Db, both_engines, db, exec, sqlx};
+use serde_json::json;
+use uuid::Uuid;
+
+fn now() -> DateTime<Utc> {
+    "2026-11-23T12:00:00Z".parse().unwrap()
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+async fn player(db: &Db, external: &str, country: &str, deposit: i64) -> Uuid {
+    let mut tx = db.begin().await.unwrap();
+    let new = serde_json::from_value(json!({"external_id": external, "country": country, "currency": "EUR"})).unwrap();
+    let p = pitboss_players::create(&mut tx, new, now() - Duration::days(100)).await.unwrap();
+    if deposit > 0 {
+        stats::record(&mut tx, p.id, Activity::DepositCompleted { amount: deposit }, now() - Duration::days(3), now())
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    p.id
+}
+
+async fn messages(db: &Db, topic: &str) -> Vec<serde_json::Value> {
+    let rows: Vec<String> = db!(db, |c| {
+        sqlx::query_scalar("SELECT payload FROM outbox WHERE topic = $1 ORDER BY created_at, id")
+            .bind(topic)
+            .fetch_all(c)
+            .await
+    })
+    .unwrap();
+    rows.iter().map(|r| serde_json::from_str(r).unwrap()).collect()
+}
+
+async fn create(db: &Db, name: &str, condition: &str) -> pitboss_segments::Segment {
+    let mut tx = db.begin().await.unwrap();
+    let new = NewSegment { name: name.into(), condition: Some(condition.into()), ..Default::default() };
+    let s = pitboss_segments::create(&mut tx, new, "operator:mia", micros(now())).await.unwrap();
+    tx.commit().await.unwrap();
+    s
+}
+
+both_engines!(a_segment_is_versioned_and_its_refresh_records_entries_and_exits, |db| async move {
+    let de = player(&db, "p-de", "DE", 15_000).await;
+    let at = player(&db, "p-at", "AT", 20_000).await;
+    let _se = player(&db, "p-se", "SE", 50_000).await;
+    let _poor = player(&db, "p-de-2", "DE", 5_000).await;
+    let s = create(&db, "DACH depositors", r#"country in ["DE", "AT"] and deposits_sum(30d) >= 100 EUR"#).await;
+    assert_eq!(s.version, 1);
+    assert_eq!(s.condition_json["all"][0]["in"]["left"], json!({"field": "country"}));
+
+    let rates = Rates::new();
+    let report = pitboss_segments::refresh(&db, s.id, micros(now()), &rates).await.unwrap();
+    assert_eq!((report.entered, report.exited, report.members), (2, 0, 2));
+    let entered = messages(&db, "segment.entered").await;
+    let mut who: Vec<String> = entered.iter().map(|m| m["player_id"].as_str().unwrap().to_string()).collect();
+    who.sort();
+    let mut expected = vec![de.to_string(), at.to_string()];
+    expected.sort();
+    assert_eq!(who, expected);
+    assert_eq!(entered[0]["segment"], "DACH depositors");
+
+    // A second refresh changes nothing and says so.
+    let again = pitboss_segments::refresh(&db, s.id, micros(now()) + 1, &rates).await.unwrap();
+    assert_eq!((again.entered, again.exited, again.members), (0, 0, 2));
+
+    let mut tx = db.begin().await.unwrap();
+    let patch = SegmentPatch {
+        condition: Some("country == \"DE\" and deposits_sum(30d) >= 100 EUR".into()),
+        expected_version: Some(1),
+        ..Default::default()
+    };
+    let (_, after) = pitboss_segments::update(&mut tx, s.id, patch, "operator:mia", micros(now()) + 2).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(after.version, 2);
+    let report = pitboss_segments::refresh(&db, s.id, micros(now()) + 3, &rates).await.unwrap();
+    assert_eq!((report.entered, report.exited, report.members), (0, 1, 1));
+    let exited = messages(&db, "segment.exited").await;
+    assert_eq!(exited.len(), 1);
+    assert_eq!(exited[0]["player_id"], at.to_string());
+    assert_eq!(exited[0]["version"], 2);
+
+    let versions = pitboss_segments::versions(&db, s.id).await.unwrap();
+    assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), [2, 1]);
+    let sizes = pitboss_segments::sizes(&db, s.id, 10).await.unwrap();
+    assert_eq!(sizes.iter().map(|p| p.members).collect::<Vec<_>>(), [2, 2, 1]);
+    let of_de = pitboss_segments::segments_of(&db, de).await.unwrap();
+    assert_eq!(of_de.len(), 1);
+    assert_eq!(of_de[0].1, "DACH depositors");
+
+    // Editing an old version is refused.
+    let mut tx = db.begin().await.unwrap();
+    let stale = SegmentPatch { description: Some("x".into()), expected_version: Some(1), ..Default::default() };
+    let err = pitboss_segments::update(&mut tx, s.id, stale, "operator:mia", micros(now())).await.unwrap_err();
+    assert!(matches!(err, SegmentError::StaleVersion { expected: 1, current: 2 }), "{err}");
+});
+
+both_engines!(a_bad_condition_is_refused_with_the_place_it_goes_wrong, |db| async move {
+    let mut tx = db.begin().await.unwrap();
+    let new =
+        NewSegment { name: "broken".into(), condition: Some("deposits_sum(30d) >= 100".into()), ..Default::default() };
+    let err = pitboss_segments::create(&mut tx, new, "operator:mia", micros(now())).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("cannot compare money with a number") && text.contains('^'), "{text}");
+    let json_form = json!({"all": [{"is": {"field": "has_deposited"}}, {"compare": {"left": {"field": "contry"}, "op": "==", "right": {"text": "DE"}}}]});
+    let new = NewSegment { name: "broken".into(), condition_json: Some(json_form), ..Default::default() };
+    let err = pitboss_segments::create(&mut tx, new, "operator:mia", micros(now())).await.unwrap_err();
+    assert!(err.to_string().contains("/all/1/compare/left"), "{err}");
+    let new = NewSegment { name: " ".into(), condition: Some("has_deposited".into()), ..Default::default() };
+    assert!(
+        pitboss_segments::create(&mut tx, new, "operator:mia", micros(now()))
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("name")
+    );
+});
+
+both_engines!(an_event_updates_only_its_players_and_a_broken_segment_stops_no_other, |db| async move {
+    let a = player(&db, "p-a", "DE", 0).await;
+    let b = player(&db, "p-b", "DE", 0).await;
+    let depositors = create(&db, "depositors", "has_deposited").await;
+    let broken = create(&db, "soon broken", "country == \"DE\"").await;
+    // A condition edited by hand in the database (or checked by an older release) that no
+    // longer checks.
+    {
+        let mut tx = db.begin().await.unwrap();
+        exec!(&mut tx, "UPDATE segments SET condition_text = 'contry == 1' WHERE id = $1", broken.id).unwrap();
+        tx.commit().await.unwrap();
+    }
+    // Both players deposit, but only `a`'s event is processed.
+    for p in [a, b] {
+        let mut tx = db.begin().await.unwrap();
+        stats::record(&mut tx, p, Activity::DepositCompleted { amount: 1_000 }, now(), now()).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let mut tx = db.begin().await.unwrap();
+    let (entered, exited, skipped) =
+        pitboss_segments::refresh_players(&mut tx, &[a], micros(now()), &Rates::new()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((entered, exited), (1, 0));
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].0, broken.id);
+    let members = pitboss_segments::members(&db, depositors.id, None, 10).await.unwrap();
+    assert_eq!(members.iter().map(|m| m.0).collect::<Vec<_>>(), [a]);
+
+    // The editor's live count sees both, without storing anything.
+    let rule = pitboss_rules::from_text("has_deposited").unwrap();
+    assert_eq!(pitboss_segments::member_count_preview(&db, &rule, micros(now()), &Rates::new()).await.unwrap(), 2);
+    assert_eq!(pitboss_segments::get(&db, depositors.id).await.unwrap().member_count, 1);
+});

@@ -1,0 +1,308 @@
+//! The segments API: definitions and their versions, the live count while editing, refreshes,
+//! members and size over time, and a player's segments.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use pitboss_auth::audit;
+use pitboss_auth::policy::{Action, RequestFacts};
+use pitboss_segments::{NewSegment, RefreshReport, Segment, SegmentPatch, SegmentVersion, SizePoint};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::extract::{Json, Path, Query};
+use crate::guard::{Authenticated, authorize};
+use crate::{AppState, Problem};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/segments", get(list).post(create))
+        .route("/segments/preview", post(preview))
+        .route("/segments/{id}", get(fetch).patch(update))
+        .route("/segments/{id}/refresh", post(refresh))
+        .route("/segments/{id}/members", get(members))
+        .route("/segments/{id}/versions", get(versions))
+        .route("/segments/{id}/sizes", get(sizes))
+        .route("/segments/{id}/groups", get(groups))
+        .route("/players/{id}/segments", get(player_segments))
+}
+
+fn now() -> i64 {
+    pitboss_core::time::to_micros(chrono::Utc::now())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Include archived segments.
+    #[serde(default)]
+    pub archived: bool,
+}
+
+/// Segments, by name.
+#[utoipa::path(get, path = "/api/v1/segments", tag = "segments", params(ListQuery),
+    responses((status = 200, body = Vec<Segment>)), security(("api_key" = [])))]
+pub async fn list(
+    State(s): State<AppState>,
+    _auth: Authenticated,
+    Query(q): Query<ListQuery>,
+) -> Result<axum::Json<Vec<Segment>>, Problem> {
+    Ok(axum::Json(pitboss_segments::list(&s.db, q.archived).await?))
+}
+
+/// Create a segment; its members are computed at once.
+#[utoipa::path(post, path = "/api/v1/segments", tag = "segments", request_body = NewSegment,
+    responses((status = 201, body = Segment), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn create(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Json(new): Json<NewSegment>,
+) -> Result<(StatusCode, axum::Json<Segment>), Problem> {
+    let caller = &auth.caller;
+    let at = now();
+    let mut tx = s.db.begin().await?;
+    let segment = pitboss_segments::create(&mut tx, new, &caller.actor(), at).await?;
+    pitboss_segments::refresh_in(&mut tx, segment.id, at, &s.rates).await?;
+    let segment_after = segment.clone();
+    audit::record(&mut tx, &caller.audit("segment.create", "segment", segment.id).after(json!(segment_after))).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(pitboss_segments::get(&s.db, segment.id).await?)))
+}
+
+/// A condition to try.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PreviewRequest {
+    pub condition: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub condition_json: Option<serde_json::Value>,
+}
+
+/// What a condition would select now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Preview {
+    /// Players it holds for now.
+    pub count: i64,
+    /// The condition in canonical text and JSON forms.
+    pub condition: String,
+    #[schema(value_type = Object)]
+    pub condition_json: serde_json::Value,
+}
+
+/// Check a condition and count the players it holds for, storing nothing (the segment
+/// editor's live count).
+#[utoipa::path(post, path = "/api/v1/segments/preview", tag = "segments", request_body = PreviewRequest,
+    responses((status = 200, body = Preview), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn preview(
+    State(s): State<AppState>,
+    _auth: Authenticated,
+    Json(req): Json<PreviewRequest>,
+) -> Result<axum::Json<Preview>, Problem> {
+    let rule = pitboss_segments::parse_condition(req.condition.as_deref(), req.condition_json.as_ref())?;
+    let count = pitboss_segments::member_count_preview(&s.db, &rule, now(), &s.rates).await?;
+    let condition_json =
+        pitboss_rules::text_to_json(&rule.text).map_err(|e| Problem::validation("condition", e.to_string()))?;
+    Ok(axum::Json(Preview { count, condition: rule.text, condition_json }))
+}
+
+/// A segment.
+#[utoipa::path(get, path = "/api/v1/segments/{id}", tag = "segments", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Segment), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn fetch(
+    State(s): State<AppState>,
+    _auth: Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Segment>, Problem> {
+    Ok(axum::Json(pitboss_segments::get(&s.db, id).await?))
+}
+
+/// Change a segment's description, condition (a new version) or status; members follow at once.
+#[utoipa::path(patch, path = "/api/v1/segments/{id}", tag = "segments", params(("id" = Uuid, Path)), request_body = SegmentPatch,
+    responses((status = 200, body = Segment), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn update(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<Uuid>,
+    Json(patch): Json<SegmentPatch>,
+) -> Result<axum::Json<Segment>, Problem> {
+    let caller = &auth.caller;
+    let at = now();
+    let mut tx = s.db.begin().await?;
+    let (before, after) = pitboss_segments::update(&mut tx, id, patch, &caller.actor(), at).await?;
+    if before != after {
+        pitboss_segments::refresh_in(&mut tx, id, at, &s.rates).await?;
+        audit::record(
+            &mut tx,
+            &caller.audit("segment.update", "segment", id).before(json!(before)).after(json!(after)),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(axum::Json(pitboss_segments::get(&s.db, id).await?))
+}
+
+/// Evaluate the segment over every player now, recording who entered and who left.
+#[utoipa::path(post, path = "/api/v1/segments/{id}/refresh", tag = "segments", params(("id" = Uuid, Path)),
+    responses((status = 200, body = RefreshReport), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn refresh(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<RefreshReport>, Problem> {
+    let mut tx = s.db.begin().await?;
+    let report = pitboss_segments::refresh_in(&mut tx, id, now(), &s.rates).await?;
+    audit::record(&mut tx, &auth.caller.audit("segment.refresh", "segment", id).details(json!(report))).await?;
+    tx.commit().await?;
+    Ok(axum::Json(report))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MembersQuery {
+    /// The last player id of the previous page.
+    pub after: Option<Uuid>,
+    /// 1 to 10,000, default 100.
+    pub limit: Option<i64>,
+}
+
+/// A member and when they entered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Member {
+    pub player_id: Uuid,
+    /// Microseconds since the Unix epoch.
+    pub since: i64,
+    /// The member's A/B group, when the segment has a split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// One page of members.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberPage {
+    pub items: Vec<Member>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<Uuid>,
+}
+
+/// The segment's members, by player id.
+#[utoipa::path(get, path = "/api/v1/segments/{id}/members", tag = "segments", params(("id" = Uuid, Path), MembersQuery),
+    responses((status = 200, body = MemberPage)), security(("api_key" = [])))]
+pub async fn members(
+    State(s): State<AppState>,
+    _auth: Authenticated,
+    Path(id): Path<Uuid>,
+    Query(q): Query<MembersQuery>,
+) -> Result<axum::Json<MemberPage>, Problem> {
+    let segment = pitboss_segments::get(&s.db, id).await?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let rows = pitboss_segments::members(&s.db, id, q.after, limit).await?;
+    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.0)).flatten();
+    let group = |p: Uuid| segment.split.as_ref().map(|split| split.group_of(p).to_string());
+    let items =
+        rows.into_iter().map(|(player_id, since)| Member { player_id, since, group: group(player_id) }).collect();
+    Ok(axum::Json(MemberPage { items, next }))
+}
+
+/// Every version of the segment's condition, newest first.
+#[utoipa::path(get, path = "/api/v1/segments/{id}/versions", tag = "segments", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<SegmentVersion>)), security(("api_key" = [])))]
+pub async fn versions(
+    State(s): State<AppState>,
+    _auth: Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Vec<SegmentVersion>>, Problem> {
+    pitboss_segments::get(&s.db, id).await?;
+    Ok(axum::Json(pitboss_segments::versions(&s.db, id).await?))
+}
+
+/// The segment's size at each refresh, oldest first.
+#[utoipa::path(get, path = "/api/v1/segments/{id}/sizes", tag = "segments", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<SizePoint>)), security(("api_key" = [])))]
+pub async fn sizes(
+    State(s): State<AppState>,
+    _auth: Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Vec<SizePoint>>, Problem> {
+    pitboss_segments::get(&s.db, id).await?;
+    Ok(axum::Json(pitboss_segments::sizes(&s.db, id, 1000).await?))
+}
+
+/// How many members each A/B group has.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupCount {
+    pub group: String,
+    pub members: i64,
+}
+
+/// The members per A/B group (the segment must have a split).
+#[utoipa::path(get, path = "/api/v1/segments/{id}/groups", tag = "segments", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<GroupCount>), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn groups(
+    State(s): State<AppState>,
+    _auth: Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Vec<GroupCount>>, Problem> {
+    let segment = pitboss_segments::get(&s.db, id).await?;
+    let Some(split) = segment.split else {
+        return Err(Problem::validation("split", "this segment has no A/B split; add one with PATCH {\"split\": ...}"));
+    };
+    let mut counts: Vec<GroupCount> =
+        split.groups.iter().map(|g| GroupCount { group: g.name.clone(), members: 0 }).collect();
+    let mut after = None;
+    loop {
+        let page = pitboss_segments::members(&s.db, id, after, 10_000).await?;
+        for (player, _) in &page {
+            let name = split.group_of(*player);
+            if let Some(c) = counts.iter_mut().find(|c| c.group == name) {
+                c.members += 1;
+            }
+        }
+        match page.last() {
+            Some((last, _)) if page.len() == 10_000 => after = Some(*last),
+            _ => break,
+        }
+    }
+    Ok(axum::Json(counts))
+}
+
+/// A segment a player is in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Membership {
+    pub segment_id: Uuid,
+    pub segment: String,
+    /// When the player entered (microseconds since the Unix epoch).
+    pub since: i64,
+}
+
+/// The segments a player is in, and since when.
+#[utoipa::path(get, path = "/api/v1/players/{id}/segments", tag = "segments", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<Membership>)), security(("api_key" = [])))]
+pub async fn player_segments(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Vec<Membership>>, Problem> {
+    let player = pitboss_players::get(&s.db, id).await?;
+    authorize(
+        &s,
+        &auth.caller,
+        Action::PlayerRead,
+        &crate::routes::players::resource(&player),
+        RequestFacts::default(),
+    )
+    .await?;
+    let rows = pitboss_segments::segments_of(&s.db, id).await?;
+    Ok(axum::Json(
+        rows.into_iter().map(|(segment_id, segment, since)| Membership { segment_id, segment, since }).collect(),
+    ))
+}
