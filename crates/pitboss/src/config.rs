@@ -39,6 +39,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("two_factor_roles", "Comma list of roles whose operators must use two-factor authentication."),
     ("policy_dir", "Directory of Cedar policies (pitboss.cedarschema and *.cedar); the built-in ones if unset."),
     (
+        "reference_rates",
+        "Exchange rates for thresholds written in another currency ([reference_rates] table: USD = \"0.92\" is the euro value of one US dollar).",
+    ),
+    (
         "oidc",
         "Single sign-on ([oidc] table: issuer_url, client_id, client_secret, redirect_url, groups_claim, role_map).",
     ),
@@ -80,6 +84,7 @@ pub struct Settings {
     pub two_factor_roles: String,
     pub policy_dir: Option<PathBuf>,
     pub oidc: Option<pitboss_auth::oidc::OidcSettings>,
+    pub reference_rates: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Settings {
@@ -107,6 +112,7 @@ impl Default for Settings {
             two_factor_roles: pitboss_web::DEFAULT_TWO_FACTOR_ROLES.join(","),
             policy_dir: None,
             oidc: None,
+            reference_rates: Default::default(),
         }
     }
 }
@@ -170,6 +176,7 @@ impl Settings {
         if self.session_idle_minutes == 0 || self.session_absolute_hours == 0 {
             bail!("session_idle_minutes and session_absolute_hours must be at least 1");
         }
+        self.rates()?;
         pitboss_auth::operator::validate_roles(&self.two_factor_role_list())
             .map_err(|e| anyhow::anyhow!("two_factor_roles: {e}"))?;
         if self.audit_checkpoint_seconds == 0 {
@@ -181,6 +188,21 @@ impl Settings {
         }
         pitboss_web::Target::parse_list(&self.targets).map_err(anyhow::Error::msg)?;
         Ok(())
+    }
+
+    /// The reference rates, checked: each a currency code and a positive decimal euro value
+    /// with at most six decimals.
+    pub fn rates(&self) -> anyhow::Result<pitboss_rules::Rates> {
+        let mut rates = pitboss_rules::Rates::new();
+        for (code, value) in &self.reference_rates {
+            let currency: pitboss_core::money::Currency = code
+                .parse()
+                .map_err(|_| anyhow::anyhow!("reference_rates: `{code}` is not an ISO 4217 currency code"))?;
+            rates = rates.with(currency, eur_micros(value).ok_or_else(|| {
+                anyhow::anyhow!("reference_rates: {code} = \"{value}\" is not a positive euro value like \"0.92\" (at most 6 decimals)")
+            })?);
+        }
+        Ok(rates)
     }
 
     pub fn two_factor_role_list(&self) -> Vec<String> {
@@ -237,6 +259,17 @@ impl Settings {
     }
 }
 
+/// "0.92" → 920000 millionths; `None` unless positive with at most six decimals.
+fn eur_micros(text: &str) -> Option<i64> {
+    let (whole, fraction) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
+    if fraction.len() > 6 || !whole.chars().all(|c| c.is_ascii_digit()) || !fraction.chars().all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let value: i64 = format!("{whole}{fraction:0<6}").parse().ok()?;
+    (value > 0).then_some(value)
+}
+
 /// `scheme://user:secret@host/...` → `scheme://user:****@host/...`.
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
@@ -259,10 +292,23 @@ mod tests {
     fn every_setting_is_documented() {
         let table = toml::Value::try_from(Settings::default()).unwrap();
         let mut keys: Vec<&str> = table.as_table().unwrap().keys().map(String::as_str).collect();
-        keys.extend(["database_url", "redis_url", "policy_dir", "oidc"]);
+        keys.extend(["database_url", "redis_url", "policy_dir", "oidc", "reference_rates"]);
         for k in keys {
             assert!(SETTINGS.iter().any(|(key, _)| *key == k), "setting {k} has no description");
         }
+    }
+
+    #[test]
+    fn reference_rates_are_decimal_euro_values() {
+        assert_eq!(eur_micros("0.92"), Some(920_000));
+        assert_eq!(eur_micros("1"), Some(1_000_000));
+        assert_eq!(eur_micros("0.0061"), Some(6_100));
+        assert_eq!(eur_micros("0"), None);
+        assert_eq!(eur_micros("-1"), None);
+        assert_eq!(eur_micros("0.1234567"), None);
+        let mut s = Settings::default();
+        s.reference_rates.insert("XYZ".into(), "1".into());
+        assert!(s.rates().unwrap_err().to_string().contains("XYZ"));
     }
 
     #[test]

@@ -81,10 +81,74 @@ const DEMO_OPERATORS: &[(&str, &str, &[&str])] = &[
     ("analyst", "analyst", &[]),
 ];
 
+/// The demo's reference rates: the euro value of one unit of each synthetic currency.
+const DEMO_RATES: &[(&str, &str)] =
+    &[("GBP", "1.17"), ("SEK", "0.087"), ("NOK", "0.085"), ("USD", "0.92"), ("CAD", "0.67")];
+
+/// Segments every casino starts from: (name, description, condition).
+pub const READY_MADE_SEGMENTS: &[(&str, &str, &str)] = &[
+    ("New depositors", "Made their first deposit in the last 30 days.", "first_deposit > 30d ago"),
+    (
+        "VIP candidates",
+        "Outside the VIP programme, but deposited 2,000 EUR or more in 90 days.",
+        r#"vip_tier == "none" and deposits_sum(90d) >= 2000 EUR"#,
+    ),
+    (
+        "At-risk players",
+        "Depositors who have not played for two to four weeks.",
+        "has_deposited and days_since_last_session >= 14d and days_since_last_session < 28d",
+    ),
+    (
+        "Dormant",
+        "Depositors who have not played for four weeks or more.",
+        "has_deposited and days_since_last_session >= 28d",
+    ),
+    (
+        "Bonus hunters",
+        "Took 50 EUR or more in bonuses, and deposited less than they took.",
+        "bonus_granted() >= 50 EUR and bonus_granted() > deposits_sum()",
+    ),
+    ("High rollers", "Staked 10,000 EUR or more in the last 30 days.", "stakes(30d) >= 10000 EUR"),
+];
+
+/// Creates the ready-made segments on a store that has none, and computes their members.
+async fn ready_made_segments(db: &Db, rates: &pitboss_rules::Rates) -> anyhow::Result<()> {
+    if !pitboss_segments::list(db, true).await?.is_empty() {
+        return Ok(());
+    }
+    let now = pitboss_core::time::to_micros(chrono::Utc::now());
+    for (name, description, condition) in READY_MADE_SEGMENTS {
+        let new = pitboss_segments::NewSegment {
+            name: name.to_string(),
+            description: description.to_string(),
+            condition: Some(condition.to_string()),
+            ..Default::default()
+        };
+        let mut tx = db.begin().await?;
+        let segment = pitboss_segments::create(&mut tx, new, "system", now).await?;
+        let report = pitboss_segments::refresh_in(&mut tx, segment.id, now, rates).await?;
+        let entry = pitboss_auth::Caller::system()
+            .audit("segment.create", "segment", segment.id)
+            .after(serde_json::json!(segment));
+        pitboss_auth::audit::record(&mut tx, &entry).await?;
+        tx.commit().await?;
+        eprintln!("  segment {name}: {} players", report.members);
+    }
+    Ok(())
+}
+
 pub async fn run(config: Option<&Path>, args: DemoArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.rate >= 0.0, "--rate must not be negative");
-    let settings = crate::cli::settings(config, &args.store, Overrides { listen: args.listen, ..Default::default() })?;
+    let mut settings =
+        crate::cli::settings(config, &args.store, Overrides { listen: args.listen, ..Default::default() })?;
     crate::telemetry::init(&settings);
+    if settings.reference_rates.is_empty() {
+        // Illustrative rates for the synthetic casino's currencies, so that the ready-made
+        // segments' euro thresholds hold for every player; not market data.
+        for (code, eur) in DEMO_RATES {
+            settings.reference_rates.insert(code.to_string(), eur.to_string());
+        }
+    }
     let db = crate::cli::open(&settings).await?;
     let where_ = match &settings.database_url {
         Some(url) => format!("PostgreSQL at {}", crate::config::redact_url(url)),
@@ -108,6 +172,8 @@ pub async fn run(config: Option<&Path>, args: DemoArgs) -> anyhow::Result<()> {
         Some(c) => c,
         None => first_credentials(&db).await?,
     };
+
+    ready_made_segments(&db, &settings.rates()?).await?;
 
     // Returning players for the live stream: from the seeding just done, or from the store.
     if live.is_none() && args.rate > 0.0 {

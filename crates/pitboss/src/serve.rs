@@ -59,7 +59,8 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
         .context("loading the audit signing key (setting audit_signing_key)")?;
     let mut security = crate::security::build(settings).await?;
     security.audit_key = Some(audit_key.verifying_key());
-    let state = AppState::new(db.clone(), ingestor, transport, targets.clone()).with_security(security);
+    let mut state = AppState::new(db.clone(), ingestor, transport, targets.clone()).with_security(security);
+    state.rates = Arc::new(settings.rates()?);
     let app = pitboss_web::app(state);
     let listener =
         TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;

@@ -129,6 +129,16 @@ async fn demo_seeds_serves_streams_and_stops_on_sigterm() {
     let page: Value = players.json().await.unwrap();
     assert_eq!(page["items"].as_array().map(Vec::len), Some(5), "{page}");
 
+    // The ready-made segments, computed over the seeded casino.
+    let segments: Value =
+        http.get(format!("{url}/api/v1/segments")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    let names: Vec<&str> = segments.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    for name in ["New depositors", "VIP candidates", "At-risk players", "Dormant", "Bonus hunters", "High rollers"] {
+        assert!(names.contains(&name), "{name} is missing: {names:?}");
+    }
+    let populated = segments.as_array().unwrap().iter().filter(|s| s["member_count"].as_i64() > Some(0)).count();
+    assert!(populated >= 3, "most ready-made segments have members in a seeded casino: {segments}");
+
     // Live traffic keeps arriving.
     let first = accepted_events(&http, &url).await;
     let deadline = Instant::now() + Duration::from_secs(20);
