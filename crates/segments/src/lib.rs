@@ -28,6 +28,7 @@ macro_rules! bind_params {
     }};
 }
 
+pub mod consumer;
 mod error;
 mod model;
 pub mod refresh;

@@ -158,3 +158,35 @@ both_engines!(an_event_updates_only_its_players_and_a_broken_segment_stops_no_ot
     assert_eq!(pitboss_segments::member_count_preview(&db, &rule, micros(now()), &Rates::new()).await.unwrap(), 2);
     assert_eq!(pitboss_segments::get(&db, depositors.id).await.unwrap().member_count, 1);
 });
+
+both_engines!(the_event_path_updates_membership_once_per_message, |db| async move {
+    use pitboss_bus::Handler;
+    let p = player(&db, "p-1", "DE", 0).await;
+    let s = create(&db, "depositors", "has_deposited").await;
+    {
+        let mut tx = db.begin().await.unwrap();
+        stats::record(&mut tx, p, Activity::DepositCompleted { amount: 1_000 }, now(), now()).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let consumer = pitboss_segments::consumer::SegmentsConsumer::new(db.clone(), std::sync::Arc::new(Rates::new()));
+    let message = pitboss_bus::Message {
+        id: Uuid::now_v7(),
+        topic: "payment.deposit.completed".into(),
+        key: p.to_string(),
+        payload: "{}".into(),
+    };
+    consumer.handle(&message).await.unwrap();
+    // Delivered again (at least once): nothing more happens.
+    consumer.handle(&message).await.unwrap();
+    assert_eq!(pitboss_segments::members(&db, s.id, None, 10).await.unwrap().len(), 1);
+    assert_eq!(messages(&db, "segment.entered").await.len(), 1);
+    // Segments' own messages are not events about players.
+    let own = pitboss_bus::Message {
+        id: Uuid::now_v7(),
+        topic: "segment.entered".into(),
+        key: p.to_string(),
+        payload: "{}".into(),
+    };
+    consumer.handle(&own).await.unwrap();
+    assert_eq!(messages(&db, "segment.entered").await.len(), 1);
+});
