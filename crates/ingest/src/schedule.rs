@@ -77,7 +77,7 @@ pub(crate) fn plan(items: &[Item]) -> Vec<Step> {
 }
 
 /// The player key of an event: the platform's player id as the players module stores it.
-pub(crate) fn player_key(player_ref: &str) -> &str {
+fn player_key(player_ref: &str) -> &str {
     player_ref.trim()
 }
 

@@ -39,6 +39,11 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("two_factor_roles", "Comma list of roles whose operators must use two-factor authentication."),
     ("policy_dir", "Directory of Cedar policies (pitboss.cedarschema and *.cedar); the built-in ones if unset."),
     (
+        "marketing_holdout_percent",
+        "Share of all players (0 to 50, two decimals) kept out of every campaign as the global holdout, to measure campaigns against.",
+    ),
+    ("marketing_holdout_salt", "Chooses who is in the holdout; changing it reshuffles everyone."),
+    (
         "reference_rates",
         "Exchange rates for thresholds written in another currency ([reference_rates] table: USD = \"0.92\" is the euro value of one US dollar).",
     ),
@@ -85,6 +90,8 @@ pub struct Settings {
     pub policy_dir: Option<PathBuf>,
     pub oidc: Option<pitboss_auth::oidc::OidcSettings>,
     pub reference_rates: std::collections::BTreeMap<String, String>,
+    pub marketing_holdout_percent: f64,
+    pub marketing_holdout_salt: String,
 }
 
 impl Default for Settings {
@@ -113,6 +120,8 @@ impl Default for Settings {
             policy_dir: None,
             oidc: None,
             reference_rates: Default::default(),
+            marketing_holdout_percent: 5.0,
+            marketing_holdout_salt: "pitboss-holdout-1".into(),
         }
     }
 }
@@ -177,6 +186,12 @@ impl Settings {
             bail!("session_idle_minutes and session_absolute_hours must be at least 1");
         }
         self.rates()?;
+        if !(0.0..=50.0).contains(&self.marketing_holdout_percent) {
+            bail!("marketing_holdout_percent must be between 0 and 50");
+        }
+        if self.marketing_holdout_salt.trim().is_empty() {
+            bail!("marketing_holdout_salt must not be empty");
+        }
         pitboss_auth::operator::validate_roles(&self.two_factor_role_list())
             .map_err(|e| anyhow::anyhow!("two_factor_roles: {e}"))?;
         if self.audit_checkpoint_seconds == 0 {
@@ -203,6 +218,14 @@ impl Settings {
             })?);
         }
         Ok(rates)
+    }
+
+    /// The global holdout, in basis points of all players.
+    pub fn holdout(&self) -> pitboss_segments::split::Holdout {
+        pitboss_segments::split::Holdout {
+            salt: self.marketing_holdout_salt.clone(),
+            basis_points: (self.marketing_holdout_percent * 100.0).round() as u32,
+        }
     }
 
     pub fn two_factor_role_list(&self) -> Vec<String> {

@@ -61,6 +61,7 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
     security.audit_key = Some(audit_key.verifying_key());
     let mut state = AppState::new(db.clone(), ingestor, transport, targets.clone()).with_security(security);
     state.rates = Arc::new(settings.rates()?);
+    state.holdout = Arc::new(settings.holdout());
     if targets.contains(&Target::Segments) {
         // Keeps every segment current for the players each event is about.
         let consumer = pitboss_segments::consumer::SegmentsConsumer::new(db.clone(), state.rates.clone());

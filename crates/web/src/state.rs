@@ -70,6 +70,8 @@ pub struct AppState {
     pub security: Security,
     /// Reference exchange rates, for thresholds written in another currency than a player's.
     pub rates: Arc<pitboss_rules::Rates>,
+    /// The players kept out of every campaign (the global holdout).
+    pub holdout: Arc<pitboss_segments::split::Holdout>,
 }
 
 /// Sign-in, sessions and authorisation.
@@ -113,6 +115,7 @@ impl AppState {
             targets: Arc::new(targets),
             security: Security::default(),
             rates: Arc::new(pitboss_rules::Rates::new()),
+            holdout: Arc::new(pitboss_segments::split::Holdout { salt: "pitboss-holdout-1".into(), basis_points: 500 }),
         }
     }
 

@@ -172,6 +172,9 @@ pub struct MembersQuery {
     pub after: Option<Uuid>,
     /// 1 to 10,000, default 100.
     pub limit: Option<i64>,
+    /// Leave out the global holdout (players kept out of every campaign).
+    #[serde(default)]
+    pub exclude_holdout: bool,
 }
 
 /// A member and when they entered.
@@ -183,6 +186,8 @@ pub struct Member {
     /// The member's A/B group, when the segment has a split.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// In the global holdout: never to be sent a campaign.
+    pub holdout: bool,
 }
 
 /// One page of members.
@@ -207,8 +212,16 @@ pub async fn members(
     let rows = pitboss_segments::members(&s.db, id, q.after, limit).await?;
     let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.0)).flatten();
     let group = |p: Uuid| segment.split.as_ref().map(|split| split.group_of(p).to_string());
-    let items =
-        rows.into_iter().map(|(player_id, since)| Member { player_id, since, group: group(player_id) }).collect();
+    let items = rows
+        .into_iter()
+        .map(|(player_id, since)| Member {
+            player_id,
+            since,
+            group: group(player_id),
+            holdout: s.holdout.contains(player_id),
+        })
+        .filter(|m| !(q.exclude_holdout && m.holdout))
+        .collect();
     Ok(axum::Json(MemberPage { items, next }))
 }
 
