@@ -16,6 +16,7 @@ pub mod oidc;
 pub mod operator;
 pub mod policy;
 mod scope;
+pub mod secret;
 pub mod session;
 
 pub use api_key::ApiKeyInfo;

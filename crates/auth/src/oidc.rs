@@ -344,8 +344,11 @@ fn verified_claims(
 fn check_state(pending: &PendingLogin, returned_state: &str) -> Result<(), OidcError> {
     let expected = Sha256::digest(pending.state.as_bytes());
     let given = Sha256::digest(returned_state.as_bytes());
-    let diff = expected.iter().zip(given.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
-    if diff == 0 && !pending.state.is_empty() { Ok(()) } else { Err(OidcError::StateMismatch) }
+    if crate::secret::same(&expected, &given) && !pending.state.is_empty() {
+        Ok(())
+    } else {
+        Err(OidcError::StateMismatch)
+    }
 }
 
 fn check_age(pending: &PendingLogin, now_micros: i64) -> Result<(), OidcError> {

@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -21,6 +20,7 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::now_micros;
+use crate::secret::random_token;
 
 /// How far a session has got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,13 +99,6 @@ impl std::fmt::Debug for Sessions {
     }
 }
 
-/// A new random token, URL-safe base64 of 32 bytes.
-fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::Rng::fill(&mut rand::rng(), &mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 fn key_of(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -137,14 +130,14 @@ impl Sessions {
         let session = Session {
             operator_id,
             stage,
-            csrf_token: new_token(),
+            csrf_token: random_token(),
             created_at: now,
             last_seen_at: now,
             ip,
             user_agent,
             failures: 0,
         };
-        let token = new_token();
+        let token = random_token();
         self.store.put(&key_of(&token), &session, self.ttl(&session, now)).await?;
         Ok((token, session))
     }
@@ -182,9 +175,9 @@ impl Sessions {
         session.operator_id = operator_id;
         session.stage = stage;
         session.last_seen_at = now;
-        session.csrf_token = new_token();
+        session.csrf_token = random_token();
         session.failures = 0;
-        let token = new_token();
+        let token = random_token();
         self.store.put(&key_of(&token), &session, self.ttl(&session, now)).await?;
         Ok((token, session))
     }

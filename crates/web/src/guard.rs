@@ -199,15 +199,20 @@ fn is_page(path: &str) -> bool {
     !path.starts_with("/api/")
 }
 
-/// The session cookie's value, if the request has one.
-pub fn session_token(headers: &HeaderMap) -> Option<String> {
+/// The value of the cookie `name`, if the request has one.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| cookie::Cookie::split_parse(v.to_string()).filter_map(Result::ok))
-        .find(|c| c.name() == SESSION_COOKIE)
+        .find(|c| c.name() == name)
         .map(|c| c.value().to_string())
+}
+
+/// The session cookie's value, if the request has one.
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, SESSION_COOKIE)
 }
 
 /// The middleware.
@@ -413,7 +418,7 @@ fn unauthenticated(page: bool, uri: &axum::http::Uri) -> Response {
 /// is read and put back for the handler).
 async fn check_csrf(req: Request, expected: &str) -> Result<Request, &'static str> {
     if let Some(sent) = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
-        return if constant_time_eq(sent, expected) { Ok(req) } else { Err("wrong token in the header") };
+        return if same(sent, expected) { Ok(req) } else { Err("wrong token in the header") };
     }
     let is_form = req
         .headers()
@@ -427,12 +432,13 @@ async fn check_csrf(req: Request, expected: &str) -> Result<Request, &'static st
     let bytes = axum::body::to_bytes(body, FORM_LIMIT).await.map_err(|_| "the form is too large")?;
     let sent = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned());
     match sent {
-        Some(sent) if constant_time_eq(&sent, expected) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Some(sent) if same(&sent, expected) => Ok(Request::from_parts(parts, Body::from(bytes))),
         Some(_) => Err("wrong token in the form"),
         None => Err("no token"),
     }
 }
 
-pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Whether a token sent matches the expected one, compared in constant time.
+pub(crate) fn same(sent: &str, expected: &str) -> bool {
+    pitboss_auth::secret::same(sent.as_bytes(), expected.as_bytes())
 }

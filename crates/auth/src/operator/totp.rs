@@ -198,11 +198,7 @@ fn matching_step(totp: &TOTP, code: &str, now: u64, last_step: Option<i64>) -> O
     [current.saturating_sub(1), current, current + 1]
         .into_iter()
         .filter(|step| last_step.is_none_or(|last| *step as i64 > last))
-        .find(|step| constant_time_eq(totp.generate(step * STEP_SECONDS).as_bytes(), code.as_bytes()))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        .find(|step| crate::secret::same(totp.generate(step * STEP_SECONDS).as_bytes(), code.as_bytes()))
 }
 
 fn now_seconds() -> u64 {

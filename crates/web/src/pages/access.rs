@@ -14,7 +14,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::form::FormData;
-use super::{Shell, message, render, split_list, when};
+use super::{Shell, form_status, message, render_status, split_list, when};
 use crate::AppState;
 use crate::guard::{Authenticated, decide, record_alone};
 
@@ -71,19 +71,19 @@ async fn operators_page(s: &AppState, auth: &Authenticated, error: Option<String
         Ok(list) => list,
         Err(e) => return message(StatusCode::SERVICE_UNAVAILABLE, "Operators", e.to_string(), "/", "Home"),
     };
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let mut response = render(&Operators {
-        shell: Shell::new(s, auth, "/operators").notice(notice),
-        operators,
-        can_manage: can_manage(s, auth),
-        error,
-        roles: role_choices(&[]),
-        brands: String::new(),
-        jurisdictions: String::new(),
-        team: String::new(),
-    });
-    *response.status_mut() = status;
-    response
+    render_status(
+        form_status(&error),
+        &Operators {
+            shell: Shell::new(s, auth, "/operators").notice(notice),
+            operators,
+            can_manage: can_manage(s, auth),
+            error,
+            roles: role_choices(&[]),
+            brands: String::new(),
+            jurisdictions: String::new(),
+            team: String::new(),
+        },
+    )
 }
 
 async fn operators(State(s): State<AppState>, auth: Authenticated) -> Response {
@@ -143,19 +143,19 @@ async fn show_operator(
             return message(StatusCode::SERVICE_UNAVAILABLE, "Operators", e.to_string(), "/operators", "Operators");
         }
     };
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let mut response = render(&OperatorPage {
-        shell: Shell::new(s, auth, "/operators").notice(notice),
-        can_manage: can_manage(s, auth),
-        error,
-        roles: role_choices(&op.roles),
-        brands: op.brands.join(", "),
-        jurisdictions: op.jurisdictions.join(", "),
-        team: op.team.clone(),
-        op,
-    });
-    *response.status_mut() = status;
-    response
+    render_status(
+        form_status(&error),
+        &OperatorPage {
+            shell: Shell::new(s, auth, "/operators").notice(notice),
+            can_manage: can_manage(s, auth),
+            error,
+            roles: role_choices(&op.roles),
+            brands: op.brands.join(", "),
+            jurisdictions: op.jurisdictions.join(", "),
+            team: op.team.clone(),
+            op,
+        },
+    )
 }
 
 async fn operator_page(State(s): State<AppState>, auth: Authenticated, Path(id): Path<Uuid>) -> Response {
@@ -300,17 +300,17 @@ async fn api_keys_page(
             last_used: k.last_used_at.map(when).unwrap_or_else(|| "never".into()),
         })
         .collect();
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let mut response = render(&ApiKeys {
-        shell: Shell::new(s, auth, "/api-keys"),
-        keys,
-        can_manage: can_manage(s, auth),
-        error,
-        created,
-        scopes: Scope::ALL.iter().map(|s| s.as_str()).collect(),
-    });
-    *response.status_mut() = status;
-    response
+    render_status(
+        form_status(&error),
+        &ApiKeys {
+            shell: Shell::new(s, auth, "/api-keys"),
+            keys,
+            can_manage: can_manage(s, auth),
+            error,
+            created,
+            scopes: Scope::ALL.iter().map(|s| s.as_str()).collect(),
+        },
+    )
 }
 
 async fn api_keys(State(s): State<AppState>, auth: Authenticated) -> Response {

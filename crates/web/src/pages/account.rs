@@ -11,7 +11,7 @@ use pitboss_auth::operator::{self, OperatorInfo, totp};
 
 use super::form::FormData;
 use super::sign_in::{Enrol, RecoveryCodes};
-use super::{Shell, message, render};
+use super::{Shell, form_status, message, render, render_status};
 use crate::AppState;
 use crate::guard::Authenticated;
 
@@ -52,11 +52,10 @@ async fn account_page(s: &AppState, auth: &Authenticated, error: Option<String>,
         Err(page) => return page,
     };
     let recovery_left = totp::recovery_codes_left(&s.db, me.id).await.unwrap_or(0);
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let mut response =
-        render(&Account { shell: Shell::new(s, auth, "/account").notice(notice), me, recovery_left, error });
-    *response.status_mut() = status;
-    response
+    render_status(
+        form_status(&error),
+        &Account { shell: Shell::new(s, auth, "/account").notice(notice), me, recovery_left, error },
+    )
 }
 
 async fn account(State(s): State<AppState>, auth: Authenticated) -> Response {

@@ -84,8 +84,13 @@ impl Shell {
 
 /// Renders a template; a template error is our bug, logged and shown as a plain 500.
 pub fn render(template: &impl Template) -> Response {
+    render_status(StatusCode::OK, template)
+}
+
+/// Renders a template answered with `status` (a 500 still, if the template fails).
+pub fn render_status(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
-        Ok(html) => Html(html).into_response(),
+        Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "a page failed to render");
             (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be drawn; the error is in the server log")
@@ -118,9 +123,12 @@ struct Forbidden {
 
 /// The page for a refused request.
 pub fn forbidden_page(action: Action) -> Response {
-    let mut response = render(&Forbidden { action: action.as_str().to_string() });
-    *response.status_mut() = StatusCode::FORBIDDEN;
-    response
+    render_status(StatusCode::FORBIDDEN, &Forbidden { action: action.as_str().to_string() })
+}
+
+/// The status of a form page: 422 when it shows why the form was refused.
+pub fn form_status(error: &Option<String>) -> StatusCode {
+    if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK }
 }
 
 #[derive(Template)]
@@ -134,10 +142,10 @@ pub struct Message {
 
 /// A page saying what went wrong and where to go next.
 pub fn message(status: StatusCode, title: &str, detail: impl Into<String>, link: &str, link_text: &str) -> Response {
-    let mut response =
-        render(&Message { title: title.into(), detail: detail.into(), link: link.into(), link_text: link_text.into() });
-    *response.status_mut() = status;
-    response
+    render_status(
+        status,
+        &Message { title: title.into(), detail: detail.into(), link: link.into(), link_text: link_text.into() },
+    )
 }
 
 /// The vendored assets, compiled into the binary.
@@ -158,14 +166,6 @@ async fn asset(Path(file): Path<String>) -> Response {
             .into_response(),
         None => (StatusCode::NOT_FOUND, "no such file").into_response(),
     }
-}
-
-/// A random token for forms and cookies: URL-safe base64 of 32 bytes.
-pub fn random_token() -> String {
-    use base64::Engine;
-    let mut bytes = [0u8; 32];
-    rand::Rng::fill(&mut rand::rng(), &mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Splits a comma- or space-separated form field into trimmed, non-empty values.

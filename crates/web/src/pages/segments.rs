@@ -8,7 +8,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use pitboss_auth::audit;
 use pitboss_auth::policy::{Action, RequestFacts, Resource};
 use pitboss_rules::catalog::{FIELDS, MEASURES, Windows};
 use pitboss_segments::{NewSegment, Segment, SegmentPatch, SizePoint};
@@ -17,9 +16,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::form::FormData;
-use super::{Shell, message, render, when};
+use super::{Shell, form_status, message, render, render_status, when};
 use crate::AppState;
 use crate::guard::{Authenticated, decide, record_alone};
+use crate::routes::segments::{create_segment, refresh_segment, update_segment};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -122,32 +122,19 @@ async fn create(State(s): State<AppState>, auth: Authenticated, body: Bytes) -> 
         condition_json: None,
         split: None,
     };
-    let at = now();
-    let result = async {
-        let mut tx = s.db.begin().await.map_err(pitboss_segments::SegmentError::from)?;
-        let segment = pitboss_segments::create(&mut tx, new, &auth.caller.actor(), at).await?;
-        pitboss_segments::refresh_in(&mut tx, segment.id, at, &s.rates).await?;
-        audit::record(&mut tx, &auth.caller.audit("segment.create", "segment", segment.id).after(json!(segment)))
-            .await
-            .map_err(pitboss_segments::SegmentError::from)?;
-        tx.commit().await.map_err(pitboss_segments::SegmentError::from)?;
-        Ok::<_, pitboss_segments::SegmentError>(segment)
-    }
-    .await;
-    match result {
+    match create_segment(&s, &auth.caller, new).await {
         Ok(segment) => Redirect::to(&format!("/segments/{}", segment.id)).into_response(),
-        Err(e) => {
-            let mut response = render(&New {
+        Err(e) => render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &New {
                 shell: Shell::new(&s, &auth, "/segments"),
                 name: field("name"),
                 description: field("description"),
                 condition: field("condition"),
-                error: Some(e.to_string()),
+                error: Some(e.detail),
                 catalog: catalog(),
-            });
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            response
-        }
+            },
+        ),
     }
 }
 
@@ -241,23 +228,23 @@ async fn show_page(
         .map(|v| VersionLine { version: v.version, condition: v.condition, by: v.created_by, at: when(v.created_at) })
         .collect();
     let sizes = pitboss_segments::sizes(&s.db, id, 200).await.unwrap_or_default();
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let mut response = render(&Show {
-        shell: Shell::new(s, auth, "/segments"),
-        evaluated: segment.evaluated_at.map(when).unwrap_or_else(|| "never".into()),
-        chart: chart(&sizes),
-        members,
-        next,
-        q: prefix.unwrap_or_default().to_string(),
-        versions,
-        can_manage: can_manage(s, auth),
-        condition: edited.unwrap_or_else(|| segment.condition.clone()),
-        segment,
-        error,
-        catalog: catalog(),
-    });
-    *response.status_mut() = status;
-    response
+    render_status(
+        form_status(&error),
+        &Show {
+            shell: Shell::new(s, auth, "/segments"),
+            evaluated: segment.evaluated_at.map(when).unwrap_or_else(|| "never".into()),
+            chart: chart(&sizes),
+            members,
+            next,
+            q: prefix.unwrap_or_default().to_string(),
+            versions,
+            can_manage: can_manage(s, auth),
+            condition: edited.unwrap_or_else(|| segment.condition.clone()),
+            segment,
+            error,
+            catalog: catalog(),
+        },
+    )
 }
 
 async fn show(
@@ -281,43 +268,16 @@ async fn edit(State(s): State<AppState>, auth: Authenticated, Path(id): Path<Uui
         remove_split: false,
         expected_version: form.get("expected_version").and_then(|v| v.parse().ok()),
     };
-    let at = now();
-    let result = async {
-        let mut tx = s.db.begin().await.map_err(pitboss_segments::SegmentError::from)?;
-        let (before, after) = pitboss_segments::update(&mut tx, id, patch, &auth.caller.actor(), at).await?;
-        if before != after {
-            pitboss_segments::refresh_in(&mut tx, id, at, &s.rates).await?;
-            audit::record(
-                &mut tx,
-                &auth.caller.audit("segment.update", "segment", id).before(json!(before)).after(json!(after)),
-            )
-            .await
-            .map_err(pitboss_segments::SegmentError::from)?;
-        }
-        tx.commit().await.map_err(pitboss_segments::SegmentError::from)?;
-        Ok::<_, pitboss_segments::SegmentError>(())
-    }
-    .await;
-    match result {
-        Ok(()) => Redirect::to(&format!("/segments/{id}")).into_response(),
-        Err(e) => show_page(&s, &auth, id, MemberQuery::default(), Some(e.to_string()), Some(condition)).await,
+    match update_segment(&s, &auth.caller, id, patch).await {
+        Ok(_) => Redirect::to(&format!("/segments/{id}")).into_response(),
+        Err(e) => show_page(&s, &auth, id, MemberQuery::default(), Some(e.detail), Some(condition)).await,
     }
 }
 
 async fn refresh(State(s): State<AppState>, auth: Authenticated, Path(id): Path<Uuid>) -> Response {
-    let result = async {
-        let mut tx = s.db.begin().await.map_err(pitboss_segments::SegmentError::from)?;
-        let report = pitboss_segments::refresh_in(&mut tx, id, now(), &s.rates).await?;
-        audit::record(&mut tx, &auth.caller.audit("segment.refresh", "segment", id).details(json!(report)))
-            .await
-            .map_err(pitboss_segments::SegmentError::from)?;
-        tx.commit().await.map_err(pitboss_segments::SegmentError::from)?;
-        Ok::<_, pitboss_segments::SegmentError>(())
-    }
-    .await;
-    match result {
-        Ok(()) => Redirect::to(&format!("/segments/{id}")).into_response(),
-        Err(e) => show_page(&s, &auth, id, MemberQuery::default(), Some(e.to_string()), None).await,
+    match refresh_segment(&s, &auth.caller, id).await {
+        Ok(_) => Redirect::to(&format!("/segments/{id}")).into_response(),
+        Err(e) => show_page(&s, &auth, id, MemberQuery::default(), Some(e.detail), None).await,
     }
 }
 

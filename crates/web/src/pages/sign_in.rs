@@ -18,10 +18,10 @@ use pitboss_auth::{AuthError, Caller, audit};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{message, render};
+use super::{message, render, render_status};
 use crate::AppState;
 use crate::guard::{
-    CSRF_FIELD, ClientOrigin, SESSION_COOKIE, constant_time_eq, origin_of, record_alone, session_token,
+    CSRF_FIELD, ClientOrigin, SESSION_COOKIE, cookie_value, origin_of, record_alone, same, session_token,
 };
 use crate::pages::form::FormData;
 
@@ -93,10 +93,11 @@ fn with_session(state: &AppState, token: &str, to: &str) -> Response {
 }
 
 fn login_page(state: &AppState, next: String, username: String, error: Option<String>, status: StatusCode) -> Response {
-    let token = crate::pages::random_token();
-    let mut response =
-        render(&Login { csrf_token: token.clone(), next, username, error, sso: state.security.oidc.is_some() });
-    *response.status_mut() = status;
+    let token = pitboss_auth::secret::random_token();
+    let mut response = render_status(
+        status,
+        &Login { csrf_token: token.clone(), next, username, error, sso: state.security.oidc.is_some() },
+    );
     response
         .headers_mut()
         .append(header::SET_COOKIE, cookie(state, LOGIN_COOKIE, &token, "/login", cookie::SameSite::Strict));
@@ -105,16 +106,6 @@ fn login_page(state: &AppState, next: String, username: String, error: Option<St
 
 async fn login_form(State(s): State<AppState>, Query(q): Query<NextQuery>) -> Response {
     login_page(&s, safe_next(q.next.as_deref()), String::new(), None, StatusCode::OK)
-}
-
-fn login_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| cookie::Cookie::split_parse(v.to_string()).filter_map(Result::ok))
-        .find(|c| c.name() == LOGIN_COOKIE)
-        .map(|c| c.value().to_string())
 }
 
 async fn login(
@@ -127,7 +118,7 @@ async fn login(
     let next = safe_next(form.get("next"));
     let username = form.get("username").unwrap_or_default().trim().to_string();
     let sent = form.get(CSRF_FIELD).unwrap_or_default();
-    if !login_cookie(&headers).is_some_and(|c| !c.is_empty() && constant_time_eq(&c, sent)) {
+    if !cookie_value(&headers, LOGIN_COOKIE).is_some_and(|c| !c.is_empty() && same(&c, sent)) {
         let entry = audit::AuditEntry::new("anonymous", "csrf.rejected", "route", "POST /login")
             .client(origin.ip.clone(), origin.user_agent.clone());
         let _ = record_alone(&s, &entry).await;
@@ -221,7 +212,7 @@ async fn two_factor(
         return start_again();
     };
     let form = FormData::parse(&body);
-    if !constant_time_eq(form.get(CSRF_FIELD).unwrap_or_default(), &session.csrf_token) {
+    if !same(form.get(CSRF_FIELD).unwrap_or_default(), &session.csrf_token) {
         return start_again();
     }
     let caller = Caller::operator(&operator, origin.clone());
@@ -243,9 +234,10 @@ async fn two_factor(
                 );
             }
             let _ = s.security.sessions.save(&token, &session).await;
-            let mut response = render(&TwoFactor { csrf_token: session.csrf_token, error: Some(e.to_string()) });
-            *response.status_mut() = StatusCode::UNAUTHORIZED;
-            response
+            render_status(
+                StatusCode::UNAUTHORIZED,
+                &TwoFactor { csrf_token: session.csrf_token, error: Some(e.to_string()) },
+            )
         }
     }
 }
@@ -296,7 +288,7 @@ async fn enrol(
         return start_again();
     };
     let form = FormData::parse(&body);
-    if !constant_time_eq(form.get(CSRF_FIELD).unwrap_or_default(), &session.csrf_token) {
+    if !same(form.get(CSRF_FIELD).unwrap_or_default(), &session.csrf_token) {
         return start_again();
     }
     let caller = Caller::operator(&operator, origin.clone());

@@ -5,8 +5,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use pitboss_auth::audit;
 use pitboss_auth::policy::{Action, RequestFacts};
+use pitboss_auth::{Caller, audit};
 use pitboss_segments::{NewSegment, RefreshReport, Segment, SegmentPatch, SegmentVersion, SizePoint};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -63,15 +63,19 @@ pub async fn create(
     auth: Authenticated,
     Json(new): Json<NewSegment>,
 ) -> Result<(StatusCode, axum::Json<Segment>), Problem> {
-    let caller = &auth.caller;
+    Ok((StatusCode::CREATED, axum::Json(create_segment(&s, &auth.caller, new).await?)))
+}
+
+/// Creates a segment, computes its members and audits it, in one transaction (the API and the
+/// pages both create through here).
+pub(crate) async fn create_segment(s: &AppState, caller: &Caller, new: NewSegment) -> Result<Segment, Problem> {
     let at = now();
     let mut tx = s.db.begin().await?;
     let segment = pitboss_segments::create(&mut tx, new, &caller.actor(), at).await?;
     pitboss_segments::refresh_in(&mut tx, segment.id, at, &s.rates).await?;
-    let segment_after = segment.clone();
-    audit::record(&mut tx, &caller.audit("segment.create", "segment", segment.id).after(json!(segment_after))).await?;
+    audit::record(&mut tx, &caller.audit("segment.create", "segment", segment.id).after(json!(segment))).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, axum::Json(pitboss_segments::get(&s.db, segment.id).await?)))
+    Ok(pitboss_segments::get(&s.db, segment.id).await?)
 }
 
 /// A condition to try.
@@ -133,7 +137,17 @@ pub async fn update(
     Path(id): Path<Uuid>,
     Json(patch): Json<SegmentPatch>,
 ) -> Result<axum::Json<Segment>, Problem> {
-    let caller = &auth.caller;
+    Ok(axum::Json(update_segment(&s, &auth.caller, id, patch).await?))
+}
+
+/// Applies a change; when something changed, recomputes the members and audits before and
+/// after, in one transaction.
+pub(crate) async fn update_segment(
+    s: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    patch: SegmentPatch,
+) -> Result<Segment, Problem> {
     let at = now();
     let mut tx = s.db.begin().await?;
     let (before, after) = pitboss_segments::update(&mut tx, id, patch, &caller.actor(), at).await?;
@@ -146,7 +160,7 @@ pub async fn update(
         .await?;
     }
     tx.commit().await?;
-    Ok(axum::Json(pitboss_segments::get(&s.db, id).await?))
+    Ok(pitboss_segments::get(&s.db, id).await?)
 }
 
 /// Evaluate the segment over every player now, recording who entered and who left.
@@ -158,11 +172,16 @@ pub async fn refresh(
     auth: Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<RefreshReport>, Problem> {
+    Ok(axum::Json(refresh_segment(&s, &auth.caller, id).await?))
+}
+
+/// Recomputes the members now and audits the refresh, in one transaction.
+pub(crate) async fn refresh_segment(s: &AppState, caller: &Caller, id: Uuid) -> Result<RefreshReport, Problem> {
     let mut tx = s.db.begin().await?;
     let report = pitboss_segments::refresh_in(&mut tx, id, now(), &s.rates).await?;
-    audit::record(&mut tx, &auth.caller.audit("segment.refresh", "segment", id).details(json!(report))).await?;
+    audit::record(&mut tx, &caller.audit("segment.refresh", "segment", id).details(json!(report))).await?;
     tx.commit().await?;
-    Ok(axum::Json(report))
+    Ok(report)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
