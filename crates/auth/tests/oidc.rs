@@ -42,6 +42,19 @@ static STARTING: Mutex<()> = Mutex::new(());
 impl Provider {
     fn start(groups: Groups) -> Provider {
         let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+        // A start that hangs (seen now and then under CI, never by hand) is retried with a new
+        // process; a provider that never starts still fails the test.
+        let mut last = String::new();
+        for _ in 0..3 {
+            match Provider::start_once(groups) {
+                Ok(provider) => return provider,
+                Err(stderr) => last = stderr,
+            }
+        }
+        panic!("the provider did not start:\n{last}");
+    }
+
+    fn start_once(groups: Groups) -> Result<Provider, String> {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
         let dir = root.join("tools/oidc-provider");
         assert!(
@@ -87,10 +100,13 @@ impl Provider {
         });
         let mut provider = Provider { child, issuer: String::new(), stderr };
         match listening.recv_timeout(Duration::from_secs(30)) {
-            Ok(issuer) => provider.issuer = issuer,
-            Err(_) => panic!("the provider did not start:\n{}", provider.stderr()),
+            Ok(issuer) => {
+                provider.issuer = issuer;
+                Ok(provider)
+            }
+            // Dropping it kills the process.
+            Err(_) => Err(provider.stderr()),
         }
-        provider
     }
 
     fn stderr(&self) -> String {
