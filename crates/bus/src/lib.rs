@@ -12,6 +12,7 @@ pub mod in_process;
 pub mod outbox;
 pub mod rabbitmq;
 pub mod relay;
+pub mod timers;
 
 pub use consumer::{Applied, apply_once, handler_fn};
 pub use in_process::InProcess;

@@ -15,6 +15,7 @@ pub mod catalog;
 mod check;
 mod error;
 mod eval;
+mod horizon;
 pub mod json;
 mod lexer;
 mod parse;

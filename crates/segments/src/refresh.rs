@@ -1,13 +1,13 @@
-//! Keeping members current: a full evaluation over every player, or an update for the players
-//! an event touched. Each entry and exit is written with its `segment.entered` /
-//! `segment.exited` message in the same transaction.
+//! A full evaluation of a segment over every player, compiled to SQL. Each entry and exit is
+//! written with its `segment.entered` / `segment.exited` message in the same transaction.
+//! (Updates for the players an event touched, and at the instants time changes membership,
+//! are in [`crate::live`].)
 
 use pitboss_bus::Message;
 use pitboss_rules::Rates;
 use pitboss_rules::sql::FROM;
 use pitboss_store::{Db, Tx, exec, sqlx, tx};
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::SegmentError;
@@ -56,44 +56,6 @@ pub async fn refresh(db: &Db, id: Uuid, now: i64, rates: &Rates) -> Result<Refre
     let report = refresh_in(&mut tx, id, now, rates).await?;
     tx.commit().await?;
     Ok(report)
-}
-
-/// Updates every active segment for these players only (the event path: no scan of the
-/// others). A segment whose condition no longer checks is skipped and named in the result, so
-/// a broken segment never stops the others.
-pub async fn refresh_players(
-    tx: &mut Tx,
-    players: &[Uuid],
-    now: i64,
-    rates: &Rates,
-) -> Result<(usize, usize, Vec<(Uuid, String)>), SegmentError> {
-    let mut totals = (0, 0);
-    let mut broken = Vec::new();
-    if players.is_empty() {
-        return Ok((0, 0, broken));
-    }
-    let ids: Vec<Uuid> =
-        tx!(tx, |c| sqlx::query_scalar("SELECT id FROM segments WHERE status = 'active'").fetch_all(c).await)?;
-    for id in ids {
-        let segment = get_in(tx, id).await?;
-        match pitboss_rules::from_text(&segment.condition) {
-            Ok(rule) => {
-                let (entered, exited) = apply(tx, &segment, &rule, Some(players), now, rates).await?;
-                if entered + exited > 0 {
-                    exec!(
-                        tx,
-                        "UPDATE segments SET member_count = (SELECT COUNT(*) FROM segment_members WHERE segment_id = $1) \
-                         WHERE id = $1",
-                        id,
-                    )?;
-                }
-                totals.0 += entered;
-                totals.1 += exited;
-            }
-            Err(e) => broken.push((id, e.message)),
-        }
-    }
-    Ok((totals.0, totals.1, broken))
 }
 
 /// Inserts the players who now match and are not members, deletes the members who no longer
@@ -155,18 +117,8 @@ async fn apply(
         }
         q.fetch_all(c).await
     })?;
-    let message = |topic: &str, player: &Uuid| {
-        let payload = json!({
-            "id": pitboss_core::new_id(), "type": topic, "segment_id": id, "segment": segment.name,
-            "version": segment.version, "player_id": player, "at": now,
-        });
-        Message {
-            id: pitboss_core::new_id(),
-            topic: topic.to_string(),
-            key: player.to_string(),
-            payload: payload.to_string(),
-        }
-    };
+    let message =
+        |topic: &str, player: &Uuid| crate::live::message(topic, id, &segment.name, segment.version, *player, now);
     let messages: Vec<Message> = entered
         .iter()
         .map(|p| message("segment.entered", p))
