@@ -66,6 +66,10 @@ pub enum Field {
     DaysSinceLastSession,
     DaysSinceLastDeposit,
     DaysSinceRegistration,
+    ChurnRisk,
+    ActiveProbability,
+    PredictedValue,
+    Segments,
 }
 
 /// Every field: its name in conditions, its type, and what it means.
@@ -96,6 +100,25 @@ pub const FIELDS: &[(Field, &str, Type, &str)] = &[
     (Field::DaysSinceLastSession, "days_since_last_session", Type::Days, "whole days since the latest session"),
     (Field::DaysSinceLastDeposit, "days_since_last_deposit", Type::Days, "whole days since the latest deposit"),
     (Field::DaysSinceRegistration, "days_since_registration", Type::Days, "whole days since registration"),
+    (Field::ChurnRisk, "churn_risk", Type::Text, "low, medium or high, from the latest churn model fit"),
+    (
+        Field::ActiveProbability,
+        "active_probability",
+        Type::Number,
+        "the churn model's chance (0 to 100, in whole percent) that the player is still active",
+    ),
+    (
+        Field::PredictedValue,
+        "predicted_value",
+        Type::Money,
+        "the lifetime value the models predict, in the player's currency",
+    ),
+    (
+        Field::Segments,
+        "segments",
+        Type::TextSet,
+        "the segments the player is in; test with `segments contains \"name\"`",
+    ),
 ];
 
 /// A behaviour measure, over a trailing window of days or the player's lifetime.
@@ -115,6 +138,8 @@ pub enum Measure {
     Rounds,
     BonusGranted,
     BonusConverted,
+    BonusForfeited,
+    CategoriesPlayed,
 }
 
 /// Every measure: its name, its type, whether it takes a window, and what it means.
@@ -130,13 +155,15 @@ pub const MEASURES: &[(Measure, &str, Type, Windows, &str)] = &[
     (Measure::Ggr, "ggr", Type::Money, Windows::Any, "gross gaming revenue: stakes minus wins"),
     (Measure::NetLoss, "net_loss", Type::Money, Windows::Any, "deposits minus withdrawals"),
     (Measure::Rounds, "rounds", Type::Number, Windows::Any, "game rounds played"),
-    (Measure::BonusGranted, "bonus_granted", Type::Money, Windows::Lifetime, "bonus money granted, lifetime"),
+    (Measure::BonusGranted, "bonus_granted", Type::Money, Windows::Any, "bonus money granted"),
+    (Measure::BonusConverted, "bonus_converted", Type::Money, Windows::Any, "bonus money converted to cash"),
+    (Measure::BonusForfeited, "bonus_forfeited", Type::Money, Windows::Any, "bonus money forfeited"),
     (
-        Measure::BonusConverted,
-        "bonus_converted",
-        Type::Money,
-        Windows::Lifetime,
-        "bonus money converted to cash, lifetime",
+        Measure::CategoriesPlayed,
+        "categories_played",
+        Type::TextSet,
+        Windows::Any,
+        "game categories played, e.g. `categories_played(30d) contains \"live\"`",
     ),
 ];
 

@@ -123,7 +123,12 @@ fn node(cond: &Cond) -> Result<Node, RuleError> {
             let TermKind::Text(text) = &value.kind else {
                 return Err(RuleError::at(value.span, "`contains` takes a text, like `tags contains \"vip\"`"));
             };
-            NodeKind::Contains { set, value: text.clone() }
+            // Game categories are kept trimmed and in lower case: `"Live"` means `"live"`.
+            let value = match set.kind {
+                OperandKind::Measure(Measure::CategoriesPlayed, _) => text.trim().to_lowercase(),
+                _ => text.clone(),
+            };
+            NodeKind::Contains { set, value }
         }
         CondKind::Is(term) => {
             let value = operand(term)?;

@@ -33,6 +33,32 @@ pub struct PlayerFacts {
     pub lifetime: Lifetime,
     /// One entry per day with activity (day = days since the epoch, UTC), any order.
     pub daily: Vec<Day>,
+    /// The game categories played, with when each was last played.
+    pub categories: Vec<CategoryPlayed>,
+    /// The names of the segments the player is in.
+    pub segments: Vec<String>,
+    /// The churn and lifetime-value models' figures, once a fit has scored the player.
+    pub prediction: Option<Prediction>,
+}
+
+/// A game category the player has played.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CategoryPlayed {
+    /// Trimmed, in lower case.
+    pub category: String,
+    /// Microseconds since the Unix epoch.
+    pub last_played: i64,
+}
+
+/// The models' figures for a player.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Prediction {
+    /// low, medium or high.
+    pub churn_risk: String,
+    /// The chance the player is still active, in whole percent.
+    pub active_percent: i64,
+    /// Predicted lifetime value, minor units of the player's currency.
+    pub predicted_value: i64,
 }
 
 /// Lifetime figures, in the player's currency.
@@ -48,6 +74,7 @@ pub struct Lifetime {
     pub win_sum: i64,
     pub bonus_granted: i64,
     pub bonus_converted: i64,
+    pub bonus_forfeited: i64,
     pub last_session_at: Option<i64>,
     pub first_deposit_at: Option<i64>,
     pub last_deposit_at: Option<i64>,
@@ -66,6 +93,9 @@ pub struct Day {
     pub rounds: i64,
     pub stake_sum: i64,
     pub win_sum: i64,
+    pub bonus_granted: i64,
+    pub bonus_converted: i64,
+    pub bonus_forfeited: i64,
 }
 
 /// Why a node came out as it did.
@@ -252,11 +282,33 @@ impl Eval<'_> {
             Field::DaysSinceLastSession => since(p.lifetime.last_session_at, "played"),
             Field::DaysSinceLastDeposit => since(p.lifetime.last_deposit_at, "deposited"),
             Field::DaysSinceRegistration => Val::Days((self.now - p.registered_at).div_euclid(DAY_MICROS)),
+            Field::ChurnRisk => p.prediction.as_ref().map_or(not_scored(), |x| text(&x.churn_risk)),
+            Field::ActiveProbability => p.prediction.as_ref().map_or(not_scored(), |x| Val::Number(x.active_percent)),
+            Field::PredictedValue => match (&p.prediction, p.currency) {
+                (Some(x), Some(c)) => Val::Money(x.predicted_value, c),
+                (None, _) => not_scored(),
+                (_, None) => Val::Unknown("no currency".into()),
+            },
+            Field::Segments => Val::Set(p.segments.clone()),
         }
+    }
+
+    /// The categories played within the window (the same days as the other measures), or ever.
+    fn categories(&self, window: Option<i64>) -> Val {
+        let today = self.now.div_euclid(DAY_MICROS);
+        let played = |c: &&CategoryPlayed| {
+            let day = c.last_played.div_euclid(DAY_MICROS);
+            window.is_none_or(|days| day > today - days && day <= today)
+        };
+        Val::Set(self.facts.categories.iter().filter(played).map(|c| c.category.clone()).collect())
     }
 
     fn measure(&self, m: Measure, window: Option<i64>) -> Val {
         let p = self.facts;
+        // Not money: known whatever the currency.
+        if m == Measure::CategoriesPlayed {
+            return self.categories(window);
+        }
         let Some(currency) = p.currency else { return Val::Unknown("no currency".into()) };
         let money = |v: i64| Val::Money(v, currency);
         let Some(days) = window else {
@@ -277,6 +329,8 @@ impl Eval<'_> {
                 Measure::Rounds => Val::Number(l.rounds),
                 Measure::BonusGranted => money(l.bonus_granted),
                 Measure::BonusConverted => money(l.bonus_converted),
+                Measure::BonusForfeited => money(l.bonus_forfeited),
+                Measure::CategoriesPlayed => self.categories(None),
             };
         };
         // The same window as the player statistics: the `days` days up to and including today.
@@ -297,10 +351,16 @@ impl Eval<'_> {
             Measure::Ggr => money(sum(|d| d.stake_sum - d.win_sum)),
             Measure::NetLoss => money(sum(|d| d.deposit_sum - d.withdrawal_sum)),
             Measure::Rounds => Val::Number(sum(|d| d.rounds)),
-            // The checker refuses windows on lifetime-only measures.
-            Measure::BonusGranted | Measure::BonusConverted => Val::Unknown("kept for the lifetime only".into()),
+            Measure::BonusGranted => money(sum(|d| d.bonus_granted)),
+            Measure::BonusConverted => money(sum(|d| d.bonus_converted)),
+            Measure::BonusForfeited => money(sum(|d| d.bonus_forfeited)),
+            Measure::CategoriesPlayed => self.categories(Some(days)),
         }
     }
+}
+
+fn not_scored() -> Val {
+    Val::Unknown("not scored by the churn model yet".into())
 }
 
 fn literal(lit: &Literal) -> Val {

@@ -11,7 +11,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::catalog::{Field, Type};
+use crate::catalog::{Field, Measure, Type};
 use crate::check::{Literal, Node, NodeKind, Operand, OperandKind, Rule};
 use crate::eval::PlayerFacts;
 use crate::rates::Rates;
@@ -99,6 +99,9 @@ fn moving(operand: &Operand, numbers: &[i64], facts: &PlayerFacts, out: &mut Vec
             }
         }
         // A day of activity leaves a window of N days at the start of day + N.
+        OperandKind::Measure(Measure::CategoriesPlayed, Some(window)) => {
+            out.extend(facts.categories.iter().map(|c| (c.last_played.div_euclid(DAY_MICROS) + window) * DAY_MICROS));
+        }
         OperandKind::Measure(_, Some(window)) => {
             out.extend(facts.daily.iter().map(|d| (d.day + window) * DAY_MICROS));
         }

@@ -110,9 +110,27 @@ impl Compiler<'_> {
                 let not = if *negated { "NOT " } else { "" };
                 definite(format!("{column} {not}IN ({})", list.join(", ")))
             }
-            NodeKind::Contains { value, .. } => {
-                let tag = self.bind(SqlValue::Text(value.clone()));
-                format!("EXISTS (SELECT 1 FROM player_tags t WHERE t.player_id = p.id AND t.tag = {tag})")
+            NodeKind::Contains { set, value } => {
+                let v = self.bind(SqlValue::Text(value.clone()));
+                match set.kind {
+                    OperandKind::Measure(Measure::CategoriesPlayed, window) => {
+                        let within = match window {
+                            Some(days) => {
+                                let (from, to) = self.window_instants(days);
+                                format!(" AND c.last_played >= {from} AND c.last_played < {to}")
+                            }
+                            None => String::new(),
+                        };
+                        format!(
+                            "EXISTS (SELECT 1 FROM player_categories c WHERE c.player_id = p.id AND c.category = {v}{within})"
+                        )
+                    }
+                    OperandKind::Field(Field::Segments) => format!(
+                        "EXISTS (SELECT 1 FROM segment_members m JOIN segments g ON g.id = m.segment_id \
+                         WHERE m.player_id = p.id AND g.name = {v})"
+                    ),
+                    _ => format!("EXISTS (SELECT 1 FROM player_tags t WHERE t.player_id = p.id AND t.tag = {v})"),
+                }
             }
             NodeKind::Is(operand) => {
                 let v = self.value(operand);
@@ -257,7 +275,12 @@ impl Compiler<'_> {
             // The checker lets `age` meet only fixed numbers, which take the path above.
             Field::Age => "NULL",
             // Sets are only tested with `contains`.
-            Field::Tags => "NULL",
+            Field::Tags | Field::Segments => "NULL",
+            Field::ChurnRisk => "(SELECT pp.churn_risk FROM player_predictions pp WHERE pp.player_id = p.id)",
+            Field::ActiveProbability => {
+                "(SELECT pp.active_percent FROM player_predictions pp WHERE pp.player_id = p.id)"
+            }
+            Field::PredictedValue => "(SELECT pp.predicted_value FROM player_predictions pp WHERE pp.player_id = p.id)",
         };
         column.to_string()
     }
@@ -282,6 +305,9 @@ impl Compiler<'_> {
                 Measure::Rounds => lifetime("rounds_count"),
                 Measure::BonusGranted => lifetime("bonus_granted_sum"),
                 Measure::BonusConverted => lifetime("bonus_converted_sum"),
+                Measure::BonusForfeited => lifetime("bonus_forfeited_sum"),
+                // Only tested with `contains`.
+                Measure::CategoriesPlayed => "NULL".to_string(),
             };
         };
         let today = self.now.div_euclid(DAY_MICROS);
@@ -303,8 +329,19 @@ impl Compiler<'_> {
             Measure::Ggr => sum("d.stake_sum - d.win_sum"),
             Measure::NetLoss => sum("d.deposit_sum - d.withdrawal_sum"),
             Measure::Rounds => sum("d.rounds_count"),
-            Measure::BonusGranted | Measure::BonusConverted => "NULL".to_string(),
+            Measure::BonusGranted => sum("d.bonus_granted_sum"),
+            Measure::BonusConverted => sum("d.bonus_converted_sum"),
+            Measure::BonusForfeited => sum("d.bonus_forfeited_sum"),
+            Measure::CategoriesPlayed => "NULL".to_string(),
         }
+    }
+
+    /// The instants a window of `days` days up to and including today spans: [from, to).
+    fn window_instants(&mut self, days: i64) -> (String, String) {
+        let today = self.now.div_euclid(DAY_MICROS);
+        let from = self.bind(SqlValue::Int((today - days + 1) * DAY_MICROS));
+        let to = self.bind(SqlValue::Int((today + 1) * DAY_MICROS));
+        (from, to)
     }
 }
 

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use pitboss_core::event::Consents;
 use pitboss_core::money::Currency;
 use pitboss_rules::sql::{FROM, SqlValue};
-use pitboss_rules::{Day, Lifetime, PlayerFacts, Rates, from_text};
+use pitboss_rules::{CategoryPlayed, Day, Lifetime, PlayerFacts, Prediction, Rates, from_text};
 use pitboss_store::{Db, both_engines, db, exec, sqlx};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -46,6 +46,9 @@ fn random_player(rng: &mut StdRng) -> PlayerFacts {
             rounds: rng.random_range(0..50),
             stake_sum: rng.random_range(0..30_000),
             win_sum: rng.random_range(0..30_000),
+            bonus_granted: rng.random_range(0..2) * rng.random_range(0..5_000),
+            bonus_converted: rng.random_range(0..2) * rng.random_range(0..3_000),
+            bonus_forfeited: rng.random_range(0..2) * rng.random_range(0..3_000),
         });
     }
     let sum = |f: fn(&Day) -> i64| daily.iter().map(f).sum::<i64>();
@@ -60,8 +63,9 @@ fn random_player(rng: &mut StdRng) -> PlayerFacts {
         rounds: sum(|d| d.rounds),
         stake_sum: sum(|d| d.stake_sum),
         win_sum: sum(|d| d.win_sum),
-        bonus_granted: rng.random_range(0..10_000),
-        bonus_converted: rng.random_range(0..5_000),
+        bonus_granted: sum(|d| d.bonus_granted),
+        bonus_converted: sum(|d| d.bonus_converted),
+        bonus_forfeited: sum(|d| d.bonus_forfeited),
         last_session_at: last(|d| d.sessions),
         first_deposit_at: first(|d| d.deposit_count),
         last_deposit_at: last(|d| d.deposit_count),
@@ -91,7 +95,50 @@ fn random_player(rng: &mut StdRng) -> PlayerFacts {
         consents: Consents { email: rng.random_bool(0.5), sms: rng.random_bool(0.5), push: false, messenger: false },
         lifetime,
         daily,
+        categories: {
+            let mut played = Vec::new();
+            for c in ["slots", "live", "table"] {
+                if rng.random_bool(0.4) {
+                    let last_played = NOW - rng.random_range(0..400) * DAY + rng.random_range(0..DAY / 2);
+                    played.push(CategoryPlayed { category: c.to_string(), last_played });
+                }
+            }
+            played
+        },
+        segments: if rng.random_bool(0.3) { vec![SEGMENT.into()] } else { vec![] },
+        prediction: rng.random_bool(0.7).then(|| Prediction {
+            churn_risk: pick(rng, &["low", "medium", "high"]).to_string(),
+            active_percent: rng.random_range(0..=100),
+            predicted_value: rng.random_range(0..200_000),
+        }),
     }
+}
+
+/// The segment some players are in, for `segments contains ...`.
+const SEGMENT: &str = "whales";
+const SEGMENT_ID: Uuid = Uuid::from_u128(1);
+const FIT_ID: Uuid = Uuid::from_u128(2);
+
+async fn setup(db: &Db) {
+    let mut tx = db.begin().await.unwrap();
+    exec!(
+        &mut tx,
+        "INSERT INTO segments (id, name, description, version, condition_text, condition_json, status, created_at, \
+         created_by, updated_at, updated_by) VALUES ($1, $2, '', 1, 'has_deposited', '{}', 'active', $3, 't', $3, 't')",
+        SEGMENT_ID,
+        SEGMENT,
+        NOW,
+    )
+    .unwrap();
+    exec!(
+        &mut tx,
+        "INSERT INTO clv_fits (id, fitted_at, trigger, requested_by, status, currency, players, report_json) \
+         VALUES ($1, $2, 'cli', 't', 'succeeded', 'EUR', 0, '{}')",
+        FIT_ID,
+        NOW,
+    )
+    .unwrap();
+    tx.commit().await.unwrap();
 }
 
 async fn store(db: &Db, id: Uuid, p: &PlayerFacts) {
@@ -129,8 +176,8 @@ async fn store(db: &Db, id: Uuid, p: &PlayerFacts) {
         &mut tx,
         "INSERT INTO player_stats (player_id, sessions_count, last_session_at, deposit_count, deposit_sum, \
          first_deposit_at, last_deposit_at, withdrawal_count, withdrawal_sum, rounds_count, stake_sum, win_sum, \
-         bonus_granted_sum, bonus_converted_sum, last_activity_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         bonus_granted_sum, bonus_converted_sum, last_activity_at, updated_at, bonus_forfeited_sum) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         id,
         l.sessions,
         l.last_session_at,
@@ -147,13 +194,15 @@ async fn store(db: &Db, id: Uuid, p: &PlayerFacts) {
         l.bonus_converted,
         l.last_activity_at,
         NOW,
+        l.bonus_forfeited,
     )
     .unwrap();
     for d in &p.daily {
         exec!(
             &mut tx,
             "INSERT INTO player_daily (player_id, day, sessions_count, deposit_count, deposit_sum, withdrawal_count, \
-             withdrawal_sum, rounds_count, stake_sum, win_sum) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             withdrawal_sum, rounds_count, stake_sum, win_sum, bonus_granted_sum, bonus_converted_sum, \
+             bonus_forfeited_sum) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             id,
             d.day,
             d.sessions,
@@ -164,6 +213,44 @@ async fn store(db: &Db, id: Uuid, p: &PlayerFacts) {
             d.rounds,
             d.stake_sum,
             d.win_sum,
+            d.bonus_granted,
+            d.bonus_converted,
+            d.bonus_forfeited,
+        )
+        .unwrap();
+    }
+    for c in &p.categories {
+        exec!(
+            &mut tx,
+            "INSERT INTO player_categories (player_id, category, rounds_count, stake_sum, first_played, last_played) \
+             VALUES ($1, $2, 1, 100, $3, $3)",
+            id,
+            c.category.clone(),
+            c.last_played,
+        )
+        .unwrap();
+    }
+    if !p.segments.is_empty() {
+        exec!(
+            &mut tx,
+            "INSERT INTO segment_members (segment_id, player_id, since) VALUES ($1, $2, $3)",
+            SEGMENT_ID,
+            id,
+            NOW
+        )
+        .unwrap();
+    }
+    if let Some(x) = &p.prediction {
+        exec!(
+            &mut tx,
+            "INSERT INTO player_predictions (player_id, fit_id, p_active, active_percent, expected_30d, expected_90d, \
+             predicted_value, churn_risk, scored_at) VALUES ($1, $2, 0.5, $3, 1.0, 2.0, $4, $5, $6)",
+            id,
+            FIT_ID,
+            x.active_percent,
+            x.predicted_value,
+            x.churn_risk.clone(),
+            NOW,
         )
         .unwrap();
     }
@@ -195,7 +282,7 @@ fn random_atom(rng: &mut StdRng) -> String {
     let w = pick(rng, &windows).to_string();
     let op = pick(rng, &["==", "!=", "<", "<=", ">", ">="]).to_string();
     let eq = pick(rng, &["==", "!="]).to_string();
-    match rng.random_range(0..16) {
+    match rng.random_range(0..24) {
         0 => format!("country {eq} \"{}\"", pick(rng, &["DE", "AT", "SE"])),
         1 => "language in [\"de\", \"sv\"]".to_string(),
         2 => "gender not in [\"male\"]".to_string(),
@@ -211,6 +298,14 @@ fn random_atom(rng: &mut StdRng) -> String {
         12 => "tags contains \"vip\"".to_string(),
         13 => format!("consent.email {eq} {}", pick(rng, &["true", "false"])),
         14 => "has_deposited".to_string(),
+        15 => format!("categories_played{w} contains \"{}\"", pick(rng, &["slots", "Live", "table", "bingo"])),
+        16 => format!("bonus_granted{w} {op} {} EUR", rng.random_range(0..60)),
+        17 => format!("bonus_forfeited{w} {op} bonus_converted{w}"),
+        18 => format!("churn_risk {eq} \"{}\"", pick(rng, &["low", "high"])),
+        19 => format!("active_probability {op} {}", rng.random_range(0..100)),
+        20 => format!("predicted_value {op} {} {}", rng.random_range(0..2_000), pick(rng, &["EUR", "USD"])),
+        21 => format!("segments contains \"{}\"", pick(rng, &[SEGMENT, "minnows"])),
+        22 => format!("churn_risk in [\"medium\", \"high\"] and categories_played() contains \"slots\""),
         _ => format!("registered {op} last_deposit"),
     }
 }
@@ -230,6 +325,7 @@ fn random_rule(rng: &mut StdRng, depth: u32) -> String {
 
 both_engines!(compiled_sql_selects_exactly_the_players_the_evaluator_accepts, |db| async move {
     let mut rng = StdRng::seed_from_u64(7);
+    setup(&db).await;
     let mut players = Vec::new();
     for _ in 0..80 {
         let id = Uuid::now_v7();

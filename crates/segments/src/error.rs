@@ -13,6 +13,8 @@ pub enum SegmentError {
     Invalid(String),
     #[error("there is no segment with id {id}")]
     NotFound { id: Uuid },
+    #[error("there is no player with id {id}")]
+    PlayerNotFound { id: Uuid },
     #[error("a segment named `{name}` exists already; choose another name")]
     NameTaken { name: String },
     #[error(

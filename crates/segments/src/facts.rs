@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use pitboss_core::event::Consents;
 use pitboss_rules::catalog::MAX_WINDOW_DAYS;
-use pitboss_rules::{Day, Lifetime, PlayerFacts};
+use pitboss_rules::{CategoryPlayed, Day, Lifetime, PlayerFacts, Prediction};
 use pitboss_store::{Db, Tx, placeholders, sqlx, tx};
 use uuid::Uuid;
 
@@ -42,6 +42,23 @@ struct ProfileRow {
 }
 
 #[derive(sqlx::FromRow)]
+struct DailyRow {
+    player_id: Uuid,
+    day: i64,
+    sessions_count: i64,
+    deposit_count: i64,
+    deposit_sum: i64,
+    withdrawal_count: i64,
+    withdrawal_sum: i64,
+    rounds_count: i64,
+    stake_sum: i64,
+    win_sum: i64,
+    bonus_granted_sum: i64,
+    bonus_converted_sum: i64,
+    bonus_forfeited_sum: i64,
+}
+
+#[derive(sqlx::FromRow)]
 struct StatsRow {
     player_id: Uuid,
     sessions_count: i64,
@@ -54,6 +71,7 @@ struct StatsRow {
     win_sum: i64,
     bonus_granted_sum: i64,
     bonus_converted_sum: i64,
+    bonus_forfeited_sum: i64,
     last_session_at: Option<i64>,
     first_deposit_at: Option<i64>,
     last_deposit_at: Option<i64>,
@@ -100,7 +118,7 @@ async fn load_chunk(
 
     let stats_sql = format!(
         "SELECT player_id, sessions_count, deposit_count, deposit_sum, withdrawal_count, withdrawal_sum, \
-         rounds_count, stake_sum, win_sum, bonus_granted_sum, bonus_converted_sum, last_session_at, \
+         rounds_count, stake_sum, win_sum, bonus_granted_sum, bonus_converted_sum, bonus_forfeited_sum, last_session_at, \
          first_deposit_at, last_deposit_at, last_activity_at FROM player_stats WHERE player_id IN ({marks})"
     );
     let stats: Vec<StatsRow> = tx!(tx, |c| {
@@ -123,6 +141,7 @@ async fn load_chunk(
                 win_sum: s.win_sum,
                 bonus_granted: s.bonus_granted_sum,
                 bonus_converted: s.bonus_converted_sum,
+                bonus_forfeited: s.bonus_forfeited_sum,
                 last_session_at: s.last_session_at,
                 first_deposit_at: s.first_deposit_at,
                 last_deposit_at: s.last_deposit_at,
@@ -135,11 +154,11 @@ async fn load_chunk(
     let first_day = now.div_euclid(DAY_MICROS) - MAX_WINDOW_DAYS;
     let daily_sql = format!(
         "SELECT player_id, day, sessions_count, deposit_count, deposit_sum, withdrawal_count, withdrawal_sum, \
-         rounds_count, stake_sum, win_sum FROM player_daily WHERE player_id IN ({marks}) AND day > ${}",
+         rounds_count, stake_sum, win_sum, bonus_granted_sum, bonus_converted_sum, bonus_forfeited_sum \
+         FROM player_daily WHERE player_id IN ({marks}) AND day > ${}",
         ids.len() + 1
     );
-    #[allow(clippy::type_complexity)]
-    let days: Vec<(Uuid, i64, i64, i64, i64, i64, i64, i64, i64, i64)> = tx!(tx, |c| {
+    let days: Vec<DailyRow> = tx!(tx, |c| {
         let mut q = sqlx::query_as(&daily_sql);
         for id in ids {
             q = q.bind(*id);
@@ -147,17 +166,20 @@ async fn load_chunk(
         q.bind(first_day).fetch_all(c).await
     })?;
     for d in days {
-        if let Some(f) = out.get_mut(&d.0) {
+        if let Some(f) = out.get_mut(&d.player_id) {
             f.daily.push(Day {
-                day: d.1,
-                sessions: d.2,
-                deposit_count: d.3,
-                deposit_sum: d.4,
-                withdrawal_count: d.5,
-                withdrawal_sum: d.6,
-                rounds: d.7,
-                stake_sum: d.8,
-                win_sum: d.9,
+                day: d.day,
+                sessions: d.sessions_count,
+                deposit_count: d.deposit_count,
+                deposit_sum: d.deposit_sum,
+                withdrawal_count: d.withdrawal_count,
+                withdrawal_sum: d.withdrawal_sum,
+                rounds: d.rounds_count,
+                stake_sum: d.stake_sum,
+                win_sum: d.win_sum,
+                bonus_granted: d.bonus_granted_sum,
+                bonus_converted: d.bonus_converted_sum,
+                bonus_forfeited: d.bonus_forfeited_sum,
             });
         }
     }
@@ -173,6 +195,55 @@ async fn load_chunk(
     for (id, tag) in tags {
         if let Some(f) = out.get_mut(&id) {
             f.tags.push(tag);
+        }
+    }
+
+    let categories_sql =
+        format!("SELECT player_id, category, last_played FROM player_categories WHERE player_id IN ({marks})");
+    let categories: Vec<(Uuid, String, i64)> = tx!(tx, |c| {
+        let mut q = sqlx::query_as(&categories_sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(c).await
+    })?;
+    for (id, category, last_played) in categories {
+        if let Some(f) = out.get_mut(&id) {
+            f.categories.push(CategoryPlayed { category, last_played });
+        }
+    }
+
+    let segments_sql = format!(
+        "SELECT m.player_id, g.name FROM segment_members m JOIN segments g ON g.id = m.segment_id \
+         WHERE m.player_id IN ({marks})"
+    );
+    let segments: Vec<(Uuid, String)> = tx!(tx, |c| {
+        let mut q = sqlx::query_as(&segments_sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(c).await
+    })?;
+    for (id, name) in segments {
+        if let Some(f) = out.get_mut(&id) {
+            f.segments.push(name);
+        }
+    }
+
+    let predictions_sql = format!(
+        "SELECT player_id, churn_risk, active_percent, predicted_value FROM player_predictions \
+         WHERE player_id IN ({marks})"
+    );
+    let predictions: Vec<(Uuid, String, i64, i64)> = tx!(tx, |c| {
+        let mut q = sqlx::query_as(&predictions_sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(c).await
+    })?;
+    for (id, churn_risk, active_percent, predicted_value) in predictions {
+        if let Some(f) = out.get_mut(&id) {
+            f.prediction = Some(Prediction { churn_risk, active_percent, predicted_value });
         }
     }
     Ok(())
@@ -203,5 +274,8 @@ fn profile(r: ProfileRow) -> PlayerFacts {
         },
         lifetime: Lifetime::default(),
         daily: Vec::new(),
+        categories: Vec::new(),
+        segments: Vec::new(),
+        prediction: None,
     }
 }

@@ -30,16 +30,19 @@ macro_rules! bind_params {
 
 pub mod consumer;
 mod error;
+mod explain;
 pub mod facts;
 pub mod live;
 mod model;
+pub mod references;
 pub mod refresh;
 mod repo;
 pub mod split;
 
 pub use error::SegmentError;
-pub use model::{NewSegment, Segment, SegmentPatch, SegmentStatus, SegmentVersion, SizePoint};
+pub use explain::{Explanation, explain};
 pub use live::{LiveReport, refresh_players, schedule_all, update_players};
+pub use model::{NewSegment, Segment, SegmentPatch, SegmentStatus, SegmentVersion, SizePoint};
 pub use refresh::{RefreshReport, refresh, refresh_in};
 pub use repo::{
     MemberRow, create, get, list, member_count_preview, member_rows, members, segments_of, sizes, update, versions,

@@ -37,8 +37,9 @@ pub struct LiveSegment {
 static COMPILED: LazyLock<Mutex<HashMap<(Uuid, i64), Result<Arc<Rule>, String>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
-/// The active segments, compiled; those whose condition no longer checks come back apart,
-/// with why, so that a broken segment never stops the others.
+/// The active segments, compiled, each after the segments it is built on; those whose
+/// condition no longer checks come back apart, with why, so that a broken segment never stops
+/// the others.
 pub async fn active_segments(tx: &mut Tx) -> Result<(Vec<LiveSegment>, Vec<(Uuid, String)>), SegmentError> {
     let rows: Vec<(Uuid, String, i64, String)> = tx!(tx, |c| {
         sqlx::query_as("SELECT id, name, version, condition_text FROM segments WHERE status = 'active' ORDER BY id")
@@ -61,7 +62,9 @@ fn compile(rows: Vec<(Uuid, String, i64, String)>) -> (Vec<LiveSegment>, Vec<(Uu
             Err(why) => broken.push((id, why)),
         }
     }
-    (live, broken)
+    let (ordered, unmet) = crate::references::order(live);
+    broken.extend(unmet);
+    (ordered, broken)
 }
 
 /// What an update of a few players changed.
@@ -106,16 +109,20 @@ pub async fn update_players(
     let mut timers_cleared = Vec::new();
     for player in players {
         let Some(f) = facts.get(player) else { continue };
+        // Segments built on others read the memberships decided before them, in this order.
+        let mut f = f.clone();
         for segment in &segments {
-            let holds = segment.rule.holds(f, now, rates);
+            let holds = segment.rule.holds(&f, now, rates);
             let member = current.contains(&(segment.id, *player));
             if holds && !member {
                 entered.push((*player, segment));
+                f.segments.push(segment.name.clone());
             } else if !holds && member {
                 exited.push((*player, segment));
+                f.segments.retain(|n| *n != segment.name);
             }
         }
-        match next_change(&segments, f, now, rates) {
+        match next_change(&segments, &f, now, rates) {
             Some(due) => timers_set.push((player.to_string(), due)),
             None => timers_cleared.push(player.to_string()),
         }

@@ -28,6 +28,16 @@ pub struct RefreshReport {
 /// Evaluates a segment over every player at `now` and records who entered and who left, in
 /// `tx` (the caller audits and commits).
 pub async fn refresh_in(tx: &mut Tx, id: Uuid, now: i64, rates: &Rates) -> Result<RefreshReport, SegmentError> {
+    refresh_one(tx, id, now, rates, 0).await
+}
+
+async fn refresh_one(
+    tx: &mut Tx,
+    id: Uuid,
+    now: i64,
+    rates: &Rates,
+    depth: usize,
+) -> Result<RefreshReport, SegmentError> {
     let segment = get_in(tx, id).await?;
     let empty = RefreshReport { segment_id: id, entered: 0, exited: 0, members: 0, at: now };
     if segment.status == SegmentStatus::Archived {
@@ -47,7 +57,36 @@ pub async fn refresh_in(tx: &mut Tx, id: Uuid, now: i64, rates: &Rates) -> Resul
         now,
         members,
     )?;
+    if entered + exited > 0 {
+        refresh_dependents(tx, &segment.name, id, now, rates, depth).await?;
+    }
     Ok(RefreshReport { segment_id: id, entered, exited, members, at: now })
+}
+
+/// Segments built on this one read its members: they are evaluated again after it changes.
+async fn refresh_dependents(
+    tx: &mut Tx,
+    name: &str,
+    id: Uuid,
+    now: i64,
+    rates: &Rates,
+    depth: usize,
+) -> Result<(), SegmentError> {
+    // References are refused when they go round in a circle; the bound guards against one
+    // edited into the database by hand.
+    const MAX_DEPTH: usize = 16;
+    if depth >= MAX_DEPTH {
+        return Ok(());
+    }
+    for user in crate::references::used_by(tx, name, id).await? {
+        let dependent: Option<Uuid> = tx!(tx, |c| {
+            sqlx::query_scalar("SELECT id FROM segments WHERE name = $1").bind(&user).fetch_optional(c).await
+        })?;
+        if let Some(dependent) = dependent {
+            Box::pin(refresh_one(tx, dependent, now, rates, depth + 1)).await?;
+        }
+    }
+    Ok(())
 }
 
 /// [`refresh_in`] in a transaction of its own.

@@ -1,7 +1,7 @@
 //! The live path (each event applied to its player alone, and timers firing as time passes)
 //! always leaves exactly the members a full evaluation would find, on both engines: random
 //! players, random events and random stretches of time against segments that move with the
-//! clock (inactivity, windows, days since, birthdays).
+//! clock (inactivity, windows, days since, birthdays) and one built on others.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -27,6 +27,8 @@ const SEGMENTS: &[&str] = &[
     "age >= 30",
     "not (deposits_count(10d) > 0) and registered < 20d ago",
     "days_since_registration == 12d",
+    // Built on others: follows them as they move with events and with time.
+    r#"segments contains "s2" or (segments contains "s0" and not (segments contains "s4"))"#,
 ];
 
 fn start() -> DateTime<Utc> {

@@ -190,3 +190,98 @@ both_engines!(the_event_path_updates_membership_once_per_message, |db| async mov
     consumer.handle(&own).await.unwrap();
     assert_eq!(messages(&db, "segment.entered").await.len(), 1);
 });
+
+both_engines!(a_player_who_stops_playing_enters_inactive_on_day_fourteen_without_any_event, |db| async move {
+    use pitboss_bus::timers;
+    use pitboss_segments::live::{SegmentTimers, TIMER_KIND};
+    let p = player(&db, "p-quiet", "DE", 0).await;
+    let busy = player(&db, "p-busy", "DE", 0).await;
+    let last_played = now() - Duration::days(3);
+    for who in [p, busy] {
+        let mut tx = db.begin().await.unwrap();
+        stats::record(&mut tx, who, Activity::SessionStarted, last_played, last_played).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let inactive = create(&db, "inactive 14 days", "last_session < 14d ago").await;
+    pitboss_segments::refresh(&db, inactive.id, micros(now()), &Rates::new()).await.unwrap();
+    assert_eq!(pitboss_segments::schedule_all(&db, micros(now()), &Rates::new(), 1).await.unwrap(), 2);
+    let due = last_played + Duration::days(14);
+    assert_eq!(timers::due_at(&db, TIMER_KIND, &p.to_string()).await.unwrap(), Some(micros(due) + 1));
+
+    // `busy` plays again on day 10: its timer moves with the event.
+    let day_10 = last_played + Duration::days(10);
+    let mut tx = db.begin().await.unwrap();
+    stats::record(&mut tx, busy, Activity::SessionStarted, day_10, day_10).await.unwrap();
+    pitboss_segments::refresh_players(&mut tx, &[busy], micros(day_10), &Rates::new()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        timers::due_at(&db, TIMER_KIND, &busy.to_string()).await.unwrap(),
+        Some(micros(day_10 + Duration::days(14)) + 1)
+    );
+
+    let handler = SegmentTimers::new(std::sync::Arc::new(Rates::new()));
+    let fire =
+        async |at: DateTime<Utc>| timers::fire_due(&db, TIMER_KIND, handler.as_ref(), micros(at), 100).await.unwrap();
+    assert_eq!(fire(due - Duration::minutes(1)).await, 0, "not a moment early");
+    assert!(pitboss_segments::members(&db, inactive.id, None, 10).await.unwrap().is_empty());
+    assert_eq!(fire(due + Duration::minutes(1)).await, 1);
+    let members = pitboss_segments::members(&db, inactive.id, None, 10).await.unwrap();
+    assert_eq!(members.iter().map(|m| m.0).collect::<Vec<_>>(), [p]);
+    let entered = messages(&db, "segment.entered").await;
+    assert_eq!(entered.len(), 1);
+    assert_eq!(entered[0]["player_id"], json!(p));
+    assert_eq!(pitboss_segments::get(&db, inactive.id).await.unwrap().member_count, 1);
+    // Nothing more can change for `p` without an event: no timer is left.
+    assert_eq!(timers::due_at(&db, TIMER_KIND, &p.to_string()).await.unwrap(), None);
+});
+
+both_engines!(segments_built_on_segments_follow_them_and_bad_references_are_refused, |db| async move {
+    let p = player(&db, "p-whale", "DE", 0).await;
+    let whales = create(&db, "whales", "deposits_sum() >= 100 EUR").await;
+    let candidates = create(&db, "vip candidates", r#"segments contains "whales" and country == "DE""#).await;
+
+    // One deposit: the player enters both, the one built on the other in the same update.
+    let mut tx = db.begin().await.unwrap();
+    stats::record(&mut tx, p, Activity::DepositCompleted { amount: 20_000 }, now(), now()).await.unwrap();
+    let (entered, _, broken) =
+        pitboss_segments::refresh_players(&mut tx, &[p], micros(now()), &Rates::new()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((entered, broken.len()), (2, 0));
+    assert_eq!(pitboss_segments::members(&db, candidates.id, None, 10).await.unwrap().len(), 1);
+
+    // A full refresh of the base segment carries on to the one built on it.
+    let mut tx = db.begin().await.unwrap();
+    exec!(&mut tx, "UPDATE player_stats SET deposit_sum = 0 WHERE player_id = $1", p).unwrap();
+    tx.commit().await.unwrap();
+    pitboss_segments::refresh(&db, whales.id, micros(now()), &Rates::new()).await.unwrap();
+    assert!(pitboss_segments::members(&db, candidates.id, None, 10).await.unwrap().is_empty());
+
+    let refused = |e: SegmentError| e.to_string();
+    let mut tx = db.begin().await.unwrap();
+    let new = NewSegment {
+        name: "ghosts".into(),
+        condition: Some(r#"country == "DE" and segments contains "nobody""#.into()),
+        ..Default::default()
+    };
+    let e = refused(pitboss_segments::create(&mut tx, new, "t", micros(now())).await.unwrap_err());
+    assert!(e.contains("there is no active segment named `nobody`"), "{e}");
+    assert!(e.contains("^^^"), "points at the reference: {e}");
+    drop(tx);
+
+    let mut tx = db.begin().await.unwrap();
+    let circle = SegmentPatch { condition: Some(r#"segments contains "vip candidates""#.into()), ..Default::default() };
+    let e = refused(pitboss_segments::update(&mut tx, whales.id, circle, "t", micros(now())).await.unwrap_err());
+    assert!(e.contains("circle"), "{e}");
+    drop(tx);
+
+    let mut tx = db.begin().await.unwrap();
+    let own = SegmentPatch { condition: Some(r#"segments contains "whales""#.into()), ..Default::default() };
+    let e = refused(pitboss_segments::update(&mut tx, whales.id, own, "t", micros(now())).await.unwrap_err());
+    assert!(e.contains("built on itself"), "{e}");
+    drop(tx);
+
+    let mut tx = db.begin().await.unwrap();
+    let archive = SegmentPatch { status: Some(pitboss_segments::SegmentStatus::Archived), ..Default::default() };
+    let e = refused(pitboss_segments::update(&mut tx, whales.id, archive, "t", micros(now())).await.unwrap_err());
+    assert!(e.contains("vip candidates"), "names the segment built on it: {e}");
+});
