@@ -191,8 +191,17 @@ async fn write_changes(
     // In a stable order, so that concurrent updates lock the segments' rows in the same order.
     let mut deltas: Vec<(Uuid, i64)> = deltas.into_iter().filter(|(_, d)| *d != 0).collect();
     deltas.sort();
+    // The size history gets one point per hour from the live path (a full refresh adds its own).
+    let hour = now - now.rem_euclid(3_600_000_000);
     for (id, delta) in deltas {
         exec!(tx, "UPDATE segments SET member_count = member_count + $2 WHERE id = $1", id, delta)?;
+        exec!(
+            tx,
+            "INSERT INTO segment_sizes (segment_id, at, members) SELECT id, $2, member_count FROM segments \
+             WHERE id = $1 ON CONFLICT (segment_id, at) DO UPDATE SET members = excluded.members",
+            id,
+            hour,
+        )?;
     }
     let messages: Vec<Message> = entered
         .iter()

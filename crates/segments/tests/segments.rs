@@ -231,6 +231,11 @@ both_engines!(a_player_who_stops_playing_enters_inactive_on_day_fourteen_without
     assert_eq!(entered.len(), 1);
     assert_eq!(entered[0]["player_id"], json!(p));
     assert_eq!(pitboss_segments::get(&db, inactive.id).await.unwrap().member_count, 1);
+    // The size history has the entry, at the hour it happened.
+    let sizes = pitboss_segments::sizes(&db, inactive.id, 10).await.unwrap();
+    let last = sizes.last().unwrap();
+    assert_eq!(last.members, 1);
+    assert!(last.at <= micros(due + Duration::minutes(1)) && last.at > micros(due - Duration::hours(1)));
     // Nothing more can change for `p` without an event: no timer is left.
     assert_eq!(timers::due_at(&db, TIMER_KIND, &p.to_string()).await.unwrap(), None);
 });
