@@ -191,9 +191,10 @@ pub(crate) async fn apply(
         }
         EventBody::GameRound(g) => {
             check_currency(g.currency)?;
+            let category = stats::category(&g.category)?;
             let (stake, win) = (g.stake.minor(), g.win.minor());
             let change = operations::game_round(tx, &ctx, &g.round_id, stake, win).await?;
-            let activity = change.settled.then(|| record(Activity::Round { stake, win }));
+            let activity = change.settled.then(|| record(Activity::Round { stake, win, category }));
             (Some(change), activity)
         }
         EventBody::Bonus(t, b) => {
@@ -205,6 +206,7 @@ pub(crate) async fn apply(
             let activity = match (kind, change.settled) {
                 (TxKind::BonusGrant, true) => Some(record(Activity::BonusGranted { amount })),
                 (TxKind::BonusConvert, true) => Some(record(Activity::BonusConverted { amount })),
+                (TxKind::BonusForfeit, true) => Some(record(Activity::BonusForfeited { amount })),
                 _ => None,
             };
             (Some(change), activity)

@@ -36,12 +36,13 @@ pub(crate) async fn apply(
     let stored = stored_hashes(tx, run).await?;
 
     let mut reports = Vec::with_capacity(run.len());
-    // The items still in play, with their player, in order, and the rounds among them.
-    let mut live: Vec<(&Item, Uuid)> = Vec::new();
+    // The items still in play, with their player (and a round's category as kept), in order,
+    // and the rounds among them.
+    let mut live: Vec<(&Item, Uuid, Option<String>)> = Vec::new();
     let mut rounds: Vec<Round> = Vec::new();
     for &item in run {
         let (index, event, hash) = item;
-        // The checks in the order the one-by-one path makes them: player, id, currency.
+        // The checks in the order the one-by-one path makes them: player, id, currency, category.
         let Some((player, wallet)) = players.get(&event.player_ref) else {
             reports.push(rejected(*index, Some(event.id), unknown_player(&event.player_ref)));
             continue;
@@ -63,7 +64,16 @@ pub(crate) async fn apply(
             reports.push(rejected(*index, Some(event.id), currency_mismatch(c, wallet)));
             continue;
         }
+        let mut category = None;
         if let EventBody::GameRound(g) = &event.body {
+            match stats::category(&g.category).map_err(ApplyError::from) {
+                Ok(c) => category = Some(c),
+                Err(ApplyError::Rejected(error)) => {
+                    reports.push(rejected(*index, Some(event.id), error));
+                    continue;
+                }
+                Err(ApplyError::Store(s)) => return Err(s),
+            }
             rounds.push(Round {
                 player,
                 currency: wallet,
@@ -73,7 +83,7 @@ pub(crate) async fn apply(
                 occurred_at: event.occurred_at,
             });
         }
-        live.push((item, player));
+        live.push((item, player, category));
     }
 
     let mut outcomes = settle_rounds(tx, &rounds, ACTOR, now)
@@ -86,11 +96,12 @@ pub(crate) async fn apply(
     let mut events = Vec::new();
     let mut messages = Vec::new();
     let mut activities = Vec::new();
-    for ((index, event, hash), player) in live {
+    for ((index, event, hash), player, category) in live {
         let (note, activity) = match &event.body {
             EventBody::GameRound(g) => match outcomes.next().expect("an outcome for every round") {
                 Ok(change) => {
-                    let activity = Activity::Round { stake: g.stake.minor(), win: g.win.minor() };
+                    let category = category.unwrap_or_default();
+                    let activity = Activity::Round { stake: g.stake.minor(), win: g.win.minor(), category };
                     (change.note, change.settled.then_some(activity))
                 }
                 Err(e) => match ApplyError::from(e) {

@@ -1,4 +1,6 @@
-//! The player's activity aggregates: lifetime totals, and daily buckets for trailing windows.
+//! The player's activity aggregates: lifetime totals, daily buckets for trailing windows, and
+//! one row per game category played (lifetime figures with when it was first and last played,
+//! so "played in the last N days" needs no daily row per category).
 //!
 //! Amounts are in the player's wallet currency (ingest refuses money events in any other).
 
@@ -13,15 +15,39 @@ use uuid::Uuid;
 
 use crate::PlayerError;
 
-/// One thing a player did that moves the aggregates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One thing a player did that moves the aggregates. A round carries its game's category as
+/// sent; it is kept as [`category`] normalises it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Activity {
     SessionStarted,
     DepositCompleted { amount: i64 },
     WithdrawalCompleted { amount: i64 },
-    Round { stake: i64, win: i64 },
+    Round { stake: i64, win: i64, category: String },
     BonusGranted { amount: i64 },
     BonusConverted { amount: i64 },
+    BonusForfeited { amount: i64 },
+}
+
+/// Longest game category kept, in characters.
+pub const CATEGORY_MAX: usize = 64;
+
+/// A game category as kept and compared: trimmed and lower-cased (`" Live_Casino"` is
+/// `live_casino`), 1 to [`CATEGORY_MAX`] characters. The platform's spelling varies between
+/// providers; one spelling per category keeps a player's categories (and rules over them) from
+/// splitting.
+pub fn category(s: &str) -> Result<String, PlayerError> {
+    let c = s.trim().to_lowercase();
+    let len = c.chars().count();
+    if len == 0 {
+        Err(PlayerError::invalid("category", "must not be empty (e.g. slots, live_casino, table, crash)"))
+    } else if len > CATEGORY_MAX {
+        Err(PlayerError::invalid(
+            "category",
+            format!("is {len} characters long; a game category is a short name (e.g. slots) of at most {CATEGORY_MAX}"),
+        ))
+    } else {
+        Ok(c)
+    }
 }
 
 /// Counts and sums over a trailing window of days.
@@ -36,6 +62,20 @@ pub struct WindowTotals {
     /// Gross gaming revenue: stakes minus wins.
     pub ggr: i64,
     pub sessions_count: i64,
+    pub bonus_granted_sum: i64,
+    pub bonus_converted_sum: i64,
+    pub bonus_forfeited_sum: i64,
+}
+
+/// A game category the player has played, over their lifetime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CategoryStats {
+    /// Trimmed and lower-cased, e.g. `live_casino`.
+    pub category: String,
+    pub rounds_count: i64,
+    pub stake_sum: i64,
+    pub first_played: DateTime<Utc>,
+    pub last_played: DateTime<Utc>,
 }
 
 /// Everything the back office and segments want to know about a player's activity.
@@ -58,10 +98,13 @@ pub struct PlayerStats {
     pub ggr: i64,
     pub bonus_granted_sum: i64,
     pub bonus_converted_sum: i64,
+    pub bonus_forfeited_sum: i64,
     pub last_activity_at: Option<DateTime<Utc>>,
     pub last_7_days: WindowTotals,
     pub last_30_days: WindowTotals,
     pub last_90_days: WindowTotals,
+    /// Every game category played, by name.
+    pub categories: Vec<CategoryStats>,
 }
 
 /// How one activity moves each counter.
@@ -77,6 +120,7 @@ struct Delta {
     win: i64,
     bonus_granted: i64,
     bonus_converted: i64,
+    bonus_forfeited: i64,
 }
 
 impl Delta {
@@ -91,19 +135,21 @@ impl Delta {
         self.win += o.win;
         self.bonus_granted += o.bonus_granted;
         self.bonus_converted += o.bonus_converted;
+        self.bonus_forfeited += o.bonus_forfeited;
     }
 }
 
-impl From<Activity> for Delta {
-    fn from(a: Activity) -> Delta {
+impl From<&Activity> for Delta {
+    fn from(a: &Activity) -> Delta {
         let d = Delta::default();
-        match a {
+        match *a {
             Activity::SessionStarted => Delta { sessions: 1, ..d },
             Activity::DepositCompleted { amount } => Delta { deposit_count: 1, deposit_sum: amount, ..d },
             Activity::WithdrawalCompleted { amount } => Delta { withdrawal_count: 1, withdrawal_sum: amount, ..d },
-            Activity::Round { stake, win } => Delta { rounds: 1, stake, win, ..d },
+            Activity::Round { stake, win, .. } => Delta { rounds: 1, stake, win, ..d },
             Activity::BonusGranted { amount } => Delta { bonus_granted: amount, ..d },
             Activity::BonusConverted { amount } => Delta { bonus_converted: amount, ..d },
+            Activity::BonusForfeited { amount } => Delta { bonus_forfeited: amount, ..d },
         }
     }
 }
@@ -130,6 +176,14 @@ struct Totals {
     last_activity: Option<i64>,
 }
 
+/// What a run of rounds adds to one player's row of one category.
+struct Played {
+    rounds: i64,
+    stake: i64,
+    first: i64,
+    last: i64,
+}
+
 fn latest(a: Option<i64>, b: i64) -> Option<i64> {
     Some(a.map_or(b, |a| a.max(b)))
 }
@@ -144,8 +198,10 @@ pub async fn record_many(
     let now_us = to_micros(now);
     let mut players: BTreeMap<Uuid, Totals> = BTreeMap::new();
     let mut days: BTreeMap<(Uuid, i64), Delta> = BTreeMap::new();
+    // One row per key: PostgreSQL refuses to upsert the same row twice in one statement.
+    let mut categories: BTreeMap<(Uuid, String), Played> = BTreeMap::new();
     for (player, activity, at) in activities {
-        let (d, at_us) = (Delta::from(*activity), to_micros(*at));
+        let (d, at_us) = (Delta::from(activity), to_micros(*at));
         let t = players.entry(*player).or_default();
         t.delta.add(&d);
         t.last_activity = latest(t.last_activity, at_us);
@@ -159,10 +215,19 @@ pub async fn record_many(
         if d.withdrawal_count > 0 {
             t.last_withdrawal = latest(t.last_withdrawal, at_us);
         }
-        // Bonus sums are lifetime only; the daily buckets hold what the windows report.
-        if d.bonus_granted == 0 && d.bonus_converted == 0 {
-            days.entry((*player, day_number(*at))).or_default().add(&d);
+        if let Activity::Round { stake, category: name, .. } = activity {
+            let p = categories.entry((*player, category(name)?)).or_insert(Played {
+                rounds: 0,
+                stake: 0,
+                first: at_us,
+                last: at_us,
+            });
+            p.rounds += 1;
+            p.stake += stake;
+            p.first = p.first.min(at_us);
+            p.last = p.last.max(at_us);
         }
+        days.entry((*player, day_number(*at))).or_default().add(&d);
     }
     let rows: Vec<Vec<Arg>> = players
         .into_iter()
@@ -184,6 +249,7 @@ pub async fn record_many(
                 Arg::Int(d.win),
                 Arg::Int(d.bonus_granted),
                 Arg::Int(d.bonus_converted),
+                Arg::Int(d.bonus_forfeited),
                 Arg::OptInt(t.last_activity),
                 Arg::Int(now_us),
             ]
@@ -192,8 +258,8 @@ pub async fn record_many(
     exec_values(
         tx,
         "WITH v (player_id, sessions, last_session, deposits, deposited, first_deposit, last_deposit, withdrawals, \
-         withdrawn, last_withdrawal, rounds, staked, won, bonus_granted, bonus_converted, last_activity, at) \
-         AS (VALUES {values}) \
+         withdrawn, last_withdrawal, rounds, staked, won, bonus_granted, bonus_converted, bonus_forfeited, last_activity, \
+         at) AS (VALUES {values}) \
          UPDATE player_stats SET \
          sessions_count = sessions_count + v.sessions, \
          last_session_at = CASE WHEN v.last_session IS NOT NULL AND (last_session_at IS NULL OR last_session_at < v.last_session) THEN v.last_session ELSE last_session_at END, \
@@ -204,6 +270,7 @@ pub async fn record_many(
          last_withdrawal_at = CASE WHEN v.last_withdrawal IS NOT NULL AND (last_withdrawal_at IS NULL OR last_withdrawal_at < v.last_withdrawal) THEN v.last_withdrawal ELSE last_withdrawal_at END, \
          rounds_count = rounds_count + v.rounds, stake_sum = stake_sum + v.staked, win_sum = win_sum + v.won, \
          bonus_granted_sum = bonus_granted_sum + v.bonus_granted, bonus_converted_sum = bonus_converted_sum + v.bonus_converted, \
+         bonus_forfeited_sum = bonus_forfeited_sum + v.bonus_forfeited, \
          last_activity_at = CASE WHEN v.last_activity IS NOT NULL AND (last_activity_at IS NULL OR last_activity_at < v.last_activity) THEN v.last_activity ELSE last_activity_at END, \
          updated_at = v.at FROM v WHERE player_stats.player_id = v.player_id",
         &rows,
@@ -223,13 +290,17 @@ pub async fn record_many(
                 Arg::Int(d.rounds),
                 Arg::Int(d.stake),
                 Arg::Int(d.win),
+                Arg::Int(d.bonus_granted),
+                Arg::Int(d.bonus_converted),
+                Arg::Int(d.bonus_forfeited),
             ]
         })
         .collect();
     exec_values(
         tx,
         "INSERT INTO player_daily (player_id, day, sessions_count, deposit_count, deposit_sum, withdrawal_count, \
-         withdrawal_sum, rounds_count, stake_sum, win_sum) VALUES {values} \
+         withdrawal_sum, rounds_count, stake_sum, win_sum, bonus_granted_sum, bonus_converted_sum, bonus_forfeited_sum) \
+         VALUES {values} \
          ON CONFLICT (player_id, day) DO UPDATE SET \
          sessions_count = player_daily.sessions_count + excluded.sessions_count, \
          deposit_count = player_daily.deposit_count + excluded.deposit_count, \
@@ -238,8 +309,38 @@ pub async fn record_many(
          withdrawal_sum = player_daily.withdrawal_sum + excluded.withdrawal_sum, \
          rounds_count = player_daily.rounds_count + excluded.rounds_count, \
          stake_sum = player_daily.stake_sum + excluded.stake_sum, \
-         win_sum = player_daily.win_sum + excluded.win_sum",
+         win_sum = player_daily.win_sum + excluded.win_sum, \
+         bonus_granted_sum = player_daily.bonus_granted_sum + excluded.bonus_granted_sum, \
+         bonus_converted_sum = player_daily.bonus_converted_sum + excluded.bonus_converted_sum, \
+         bonus_forfeited_sum = player_daily.bonus_forfeited_sum + excluded.bonus_forfeited_sum",
         &day_rows,
+    )
+    .await?;
+    let category_rows: Vec<Vec<Arg>> = categories
+        .into_iter()
+        .map(|((player, name), p)| {
+            vec![
+                Arg::Id(player),
+                Arg::Text(name),
+                Arg::Int(p.rounds),
+                Arg::Int(p.stake),
+                Arg::Int(p.first),
+                Arg::Int(p.last),
+            ]
+        })
+        .collect();
+    // CASE rather than MIN/MAX: the two-argument forms differ between the engines.
+    exec_values(
+        tx,
+        "INSERT INTO player_categories (player_id, category, rounds_count, stake_sum, first_played, last_played) \
+         VALUES {values} ON CONFLICT (player_id, category) DO UPDATE SET \
+         rounds_count = player_categories.rounds_count + excluded.rounds_count, \
+         stake_sum = player_categories.stake_sum + excluded.stake_sum, \
+         first_played = CASE WHEN excluded.first_played < player_categories.first_played \
+         THEN excluded.first_played ELSE player_categories.first_played END, \
+         last_played = CASE WHEN excluded.last_played > player_categories.last_played \
+         THEN excluded.last_played ELSE player_categories.last_played END",
+        &category_rows,
     )
     .await?;
     Ok(())
@@ -261,6 +362,7 @@ struct StatsRow {
     win_sum: i64,
     bonus_granted_sum: i64,
     bonus_converted_sum: i64,
+    bonus_forfeited_sum: i64,
     last_activity_at: Option<i64>,
 }
 
@@ -274,6 +376,9 @@ struct DailyRow {
     withdrawal_sum: i64,
     stake_sum: i64,
     win_sum: i64,
+    bonus_granted_sum: i64,
+    bonus_converted_sum: i64,
+    bonus_forfeited_sum: i64,
 }
 
 /// The player's aggregates as of `now` (the trailing windows end today, UTC, inclusive).
@@ -282,7 +387,8 @@ pub async fn get(db: &Db, player: Uuid, now: DateTime<Utc>) -> Result<PlayerStat
         sqlx::query_as(
             "SELECT sessions_count, last_session_at, deposit_count, deposit_sum, first_deposit_at, last_deposit_at, \
              withdrawal_count, withdrawal_sum, last_withdrawal_at, rounds_count, stake_sum, win_sum, \
-             bonus_granted_sum, bonus_converted_sum, last_activity_at FROM player_stats WHERE player_id = $1",
+             bonus_granted_sum, bonus_converted_sum, bonus_forfeited_sum, last_activity_at \
+             FROM player_stats WHERE player_id = $1",
         )
         .bind(player)
         .fetch_optional(c)
@@ -292,8 +398,8 @@ pub async fn get(db: &Db, player: Uuid, now: DateTime<Utc>) -> Result<PlayerStat
     let today = day_number(now);
     let days: Vec<DailyRow> = db!(db, |c| {
         sqlx::query_as(
-            "SELECT day, sessions_count, deposit_count, deposit_sum, withdrawal_count, withdrawal_sum, stake_sum, win_sum \
-             FROM player_daily WHERE player_id = $1 AND day > $2",
+            "SELECT day, sessions_count, deposit_count, deposit_sum, withdrawal_count, withdrawal_sum, stake_sum, win_sum, \
+             bonus_granted_sum, bonus_converted_sum, bonus_forfeited_sum FROM player_daily WHERE player_id = $1 AND day > $2",
         )
         .bind(player)
         .bind(today - 90)
@@ -310,10 +416,22 @@ pub async fn get(db: &Db, player: Uuid, now: DateTime<Utc>) -> Result<PlayerStat
             w.withdrawal_sum += d.withdrawal_sum;
             w.stake_sum += d.stake_sum;
             w.win_sum += d.win_sum;
+            w.bonus_granted_sum += d.bonus_granted_sum;
+            w.bonus_converted_sum += d.bonus_converted_sum;
+            w.bonus_forfeited_sum += d.bonus_forfeited_sum;
         }
         w.ggr = w.stake_sum - w.win_sum;
         w
     };
+    let categories: Vec<(String, i64, i64, i64, i64)> = db!(db, |c| {
+        sqlx::query_as(
+            "SELECT category, rounds_count, stake_sum, first_played, last_played FROM player_categories \
+             WHERE player_id = $1 ORDER BY category",
+        )
+        .bind(player)
+        .fetch_all(c)
+        .await
+    })?;
     Ok(PlayerStats {
         player_id: player,
         sessions_count: r.sessions_count,
@@ -331,9 +449,42 @@ pub async fn get(db: &Db, player: Uuid, now: DateTime<Utc>) -> Result<PlayerStat
         ggr: r.stake_sum - r.win_sum,
         bonus_granted_sum: r.bonus_granted_sum,
         bonus_converted_sum: r.bonus_converted_sum,
+        bonus_forfeited_sum: r.bonus_forfeited_sum,
         last_activity_at: r.last_activity_at.map(from_micros),
         last_7_days: window(7),
         last_30_days: window(30),
         last_90_days: window(90),
+        categories: categories
+            .into_iter()
+            .map(|(category, rounds_count, stake_sum, first, last)| CategoryStats {
+                category,
+                rounds_count,
+                stake_sum,
+                first_played: from_micros(first),
+                last_played: from_micros(last),
+            })
+            .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn categories_are_trimmed_lower_cased_and_short() {
+        assert_eq!(category(" Live_Casino\t").unwrap(), "live_casino");
+        assert_eq!(category("SLOTS").unwrap(), "slots");
+        assert_eq!(category(&"ü".repeat(CATEGORY_MAX)).unwrap().chars().count(), CATEGORY_MAX);
+        for bad in ["", "  ", &"c".repeat(CATEGORY_MAX + 1)] {
+            match category(bad) {
+                Err(PlayerError::Invalid { field: "category", message }) => {
+                    assert!(!message.is_empty(), "{bad:?}")
+                }
+                other => panic!("{bad:?}: expected a category error, got {other:?}"),
+            }
+        }
+        let long = category(&"c".repeat(100)).unwrap_err().to_string();
+        assert!(long.contains("100 characters") && long.contains("at most 64"), "{long}");
+    }
 }

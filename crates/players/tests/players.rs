@@ -686,7 +686,7 @@ both_engines!(a_page_size_out_of_range_is_refused, |db| async move {
 async fn record(db: &Db, player: Uuid, activities: &[(Activity, DateTime<Utc>)]) {
     let mut tx = db.begin().await.unwrap();
     for (activity, at) in activities {
-        stats::record(&mut tx, player, *activity, *at, noon()).await.unwrap();
+        stats::record(&mut tx, player, activity.clone(), *at, noon()).await.unwrap();
     }
     tx.commit().await.unwrap();
 }
@@ -711,7 +711,7 @@ both_engines!(trailing_windows_count_only_the_days_inside_them, |db| async move 
         &[
             (Activity::SessionStarted, days(0)),
             (Activity::DepositCompleted { amount: 1_000 }, days(2)),
-            (Activity::Round { stake: 300, win: 100 }, days(1)),
+            (Activity::Round { stake: 300, win: 100, category: "slots".into() }, days(1)),
             (Activity::WithdrawalCompleted { amount: 500 }, days(3)),
             // The 7-day window is today and the six days before it.
             (Activity::DepositCompleted { amount: 10 }, days(6)),
@@ -721,7 +721,7 @@ both_engines!(trailing_windows_count_only_the_days_inside_them, |db| async move 
             (Activity::SessionStarted, days(30)),
             // 40 days ago: only in the 90-day window.
             (Activity::DepositCompleted { amount: 4_000 }, days(40)),
-            (Activity::Round { stake: 700, win: 0 }, days(40)),
+            (Activity::Round { stake: 700, win: 0, category: "slots".into() }, days(40)),
             (Activity::WithdrawalCompleted { amount: 50 }, days(89)),
             // Older than 90 days: lifetime only.
             (Activity::DepositCompleted { amount: 8_000 }, days(90)),
@@ -784,7 +784,12 @@ both_engines!(first_and_last_times_are_right_whatever_order_activities_arrive_in
     assert_eq!(s.last_activity_at, Some(late));
 
     // Activity that is not a deposit leaves the deposit times alone.
-    record(&db, p.id, &[(Activity::Round { stake: 10, win: 0 }, now), (Activity::SessionStarted, now)]).await;
+    record(
+        &db,
+        p.id,
+        &[(Activity::Round { stake: 10, win: 0, category: "slots".into() }, now), (Activity::SessionStarted, now)],
+    )
+    .await;
     let s = stats::get(&db, p.id, now).await.unwrap();
     assert_eq!((s.first_deposit_at, s.last_deposit_at), (Some(early), Some(late)));
     assert_eq!((s.last_session_at, s.last_activity_at), (Some(now), Some(now)));

@@ -33,6 +33,7 @@ pub async fn create(tx: &mut Tx, new: NewSegment, actor: &str, now: i64) -> Resu
     let name = validate_name(&new.name)?;
     validate_description(&new.description)?;
     let rule = parse_condition(new.condition.as_deref(), new.condition_json.as_ref())?;
+    crate::references::check(tx, &name, None, &rule).await?;
     let json = pitboss_rules::text_to_json(&rule.text).map_err(|e| SegmentError::Invalid(e.to_string()))?;
     if let Some(split) = &new.split {
         split.validate()?;
@@ -113,12 +114,23 @@ pub async fn update(
     }
     if patch.condition.is_some() || patch.condition_json.is_some() {
         let rule = parse_condition(patch.condition.as_deref(), patch.condition_json.as_ref())?;
+        crate::references::check(tx, &before.name, Some(id), &rule).await?;
         after.condition_json =
             pitboss_rules::text_to_json(&rule.text).map_err(|e| SegmentError::Invalid(e.to_string()))?;
         after.condition = rule.text;
     }
     if let Some(status) = patch.status {
         after.status = status;
+    }
+    if after.status == SegmentStatus::Archived && before.status != SegmentStatus::Archived {
+        let users = crate::references::used_by(tx, &before.name, id).await?;
+        if !users.is_empty() {
+            return Err(SegmentError::Invalid(format!(
+                "status: `{}` cannot be archived while segments are built on it: {}; change them first",
+                before.name,
+                users.join(", ")
+            )));
+        }
     }
     if let Some(split) = patch.split {
         split.validate()?;
@@ -256,36 +268,90 @@ pub async fn members(db: &Db, id: Uuid, after: Option<Uuid>, limit: i64) -> Resu
     Ok(rows)
 }
 
-/// A member as the member list shows it.
+/// A member as the member list shows it. Email and name are personal data: callers show them
+/// masked to whom the policies say so, and decide that by the player's brand and VIP tier.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct MemberRow {
     pub player_id: Uuid,
     pub external_id: String,
     pub country: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub brand: String,
+    pub vip_tier: String,
     /// When the player entered (microseconds since the Unix epoch).
     pub since: i64,
 }
 
-/// Members with the platform's id and country (no personal data), by player id, after `after`,
-/// optionally only those whose external id starts with `external_prefix`.
+type MemberTuple = (Uuid, String, String, Option<String>, Option<String>, Option<String>, String, String, i64);
+
+/// Members by player id, after `after`; with `search`, only those whose external id starts
+/// with it and, when `by_personal_data`, also those whose email starts with it (in any case) or
+/// a word of whose name does. Names match as the player search matches them
+/// (`pitboss_players::search`, not a dependency of this crate): by the lower-cased
+/// `search_name` the profile keeps beside the name, as it keeps emails lower-cased, so one
+/// lower-cased pattern matches the same on both engines. Callers who may not see personal data
+/// search without it, so that what they find cannot reveal what the mask hides.
 pub async fn member_rows(
     db: &Db,
     id: Uuid,
-    external_prefix: Option<&str>,
+    search: Option<&str>,
+    by_personal_data: bool,
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<MemberRow>, SegmentError> {
     let limit = limit.clamp(1, 10_000);
+    let text = search.map(str::trim).filter(|t| !t.is_empty());
+    let mut binds: Vec<String> = Vec::new();
+    let filter = match text {
+        None => String::new(),
+        Some(text) => {
+            binds.push(text.to_string());
+            // A prefix compared as text: LIKE would read `_` and `%` in external ids as wildcards.
+            let mut any = vec!["substr(p.external_id, 1, length($4)) = $4".to_string()];
+            if by_personal_data {
+                let word = escape_like(&text.to_lowercase());
+                binds.extend([format!("{word}%"), format!("% {word}%")]);
+                any.push("p.email LIKE $5 ESCAPE '\\'".into());
+                any.push("p.search_name LIKE $5 ESCAPE '\\'".into());
+                any.push("p.search_name LIKE $6 ESCAPE '\\'".into());
+            }
+            format!(" AND ({})", any.join(" OR "))
+        }
+    };
     // The profile is read through the same FROM the rule compiler documents; nothing else.
-    let sql = "SELECT m.player_id, p.external_id, p.country, m.since FROM segment_members m                JOIN players p ON p.id = m.player_id WHERE m.segment_id = $1                AND ($2 = '' OR substr(p.external_id, 1, length($2)) = $2) AND m.player_id > $3                ORDER BY m.player_id LIMIT $4";
-    let prefix = external_prefix.unwrap_or_default().to_string();
-    let rows: Vec<(Uuid, String, String, i64)> = db!(db, |c| {
-        sqlx::query_as(sql).bind(id).bind(&prefix).bind(after.unwrap_or(Uuid::nil())).bind(limit).fetch_all(c).await
+    let sql = format!(
+        "SELECT m.player_id, p.external_id, p.country, p.email, p.first_name, p.last_name, p.brand, p.vip_tier, \
+         m.since FROM segment_members m JOIN players p ON p.id = m.player_id \
+         WHERE m.segment_id = $1 AND m.player_id > $2{filter} ORDER BY m.player_id LIMIT $3"
+    );
+    let rows: Vec<MemberTuple> = db!(db, |c| {
+        let mut q = sqlx::query_as(&sql).bind(id).bind(after.unwrap_or(Uuid::nil())).bind(limit);
+        for b in &binds {
+            q = q.bind(b.as_str());
+        }
+        q.fetch_all(c).await
     })?;
     Ok(rows
         .into_iter()
-        .map(|(player_id, external_id, country, since)| MemberRow { player_id, external_id, country, since })
+        .map(|(player_id, external_id, country, email, first_name, last_name, brand, vip_tier, since)| MemberRow {
+            player_id,
+            external_id,
+            country,
+            email,
+            first_name,
+            last_name,
+            brand,
+            vip_tier,
+            since,
+        })
         .collect())
+}
+
+/// `s` with LIKE's wildcards and escape character taken literally (escape `\`).
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// The segments a player is in, with when they entered: (segment id, name, since).
