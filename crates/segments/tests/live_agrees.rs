@@ -27,6 +27,7 @@ const SEGMENTS: &[&str] = &[
     "age >= 30",
     "not (deposits_count(10d) > 0) and registered < 20d ago",
     "days_since_registration == 12d",
+    r#"categories_played(3d) contains "live" or bonus_granted(5d) >= 20 EUR"#,
     // Built on others: follows them as they move with events and with time.
     r#"segments contains "s2" or (segments contains "s0" and not (segments contains "s4"))"#,
 ];
@@ -40,6 +41,8 @@ enum Op {
     Deposit(usize, i64),
     Withdrawal(usize),
     Session(usize),
+    Round(usize, &'static str),
+    Bonus(usize),
     /// Let this many hours pass.
     Wait(i64),
 }
@@ -49,6 +52,8 @@ fn op() -> impl Strategy<Value = Op> {
         (0..6usize, 1_000..8_000i64).prop_map(|(p, a)| Op::Deposit(p, a)),
         (0..6usize).prop_map(Op::Withdrawal),
         (0..6usize).prop_map(Op::Session),
+        (0..6usize, prop_oneof![Just("live"), Just("slots")]).prop_map(|(p, c)| Op::Round(p, c)),
+        (0..6usize).prop_map(Op::Bonus),
         (1..24 * 9i64).prop_map(Op::Wait),
     ]
 }
@@ -136,6 +141,10 @@ async fn run(db: &Db, people: Vec<(i64, i64)>, ops: Vec<Op>) -> Result<(), TestC
             Op::Deposit(p, amount) => Some((ids[*p], Activity::DepositCompleted { amount: *amount })),
             Op::Withdrawal(p) => Some((ids[*p], Activity::WithdrawalCompleted { amount: 1_000 })),
             Op::Session(p) => Some((ids[*p], Activity::SessionStarted)),
+            Op::Round(p, category) => {
+                Some((ids[*p], Activity::Round { stake: 500, win: 100, category: (*category).to_string() }))
+            }
+            Op::Bonus(p) => Some((ids[*p], Activity::BonusGranted { amount: 1_500 })),
             Op::Wait(hours) => {
                 now += Duration::hours(*hours);
                 timers::fire_due(db, TIMER_KIND, timers_handler.as_ref(), now.timestamp_micros(), 50).await.unwrap();
