@@ -117,6 +117,25 @@ impl BgNbdParams {
         inverse_one_plus_exp(self.ln_dropout_odds(h))
     }
 
+    /// P(alive), except that a customer without repeat transactions may also have dropped out
+    /// right after their first transaction, as in the MBG/NBD model (Batislam, Denizel and
+    /// Filiztekin 2007): for `x = 0`, `1 / (1 + (a/b) ((α+T)/α)^r)`; for `x > 0`, [`Self::p_alive`].
+    ///
+    /// Why: BG/NBD's P(alive) of a one-time customer is 1 however long ago they came, which
+    /// tells a churn-risk band nothing about the (usually largest) group of customers who came
+    /// once and never again. This asks, with the same fitted `p ~ Beta(a, b)` and
+    /// `λ ~ Gamma(r, α)`, how likely it is that they did not drop out at their first
+    /// transaction given `T` periods without another: `1 − a/(a+b)` at `T = 0`, falling with
+    /// `T`. Expected transactions stay BG/NBD's (what the parameters were fitted and calibrated
+    /// for); use this for the probability and band only.
+    pub fn p_alive_counting_first(&self, h: &History) -> f64 {
+        if h.frequency > 0 {
+            return self.p_alive(h);
+        }
+        let ln_odds = (self.a / self.b).ln() + self.r * ((self.alpha + h.age).ln() - self.alpha.ln());
+        inverse_one_plus_exp(ln_odds)
+    }
+
     /// E[transactions in (T, T+t] | x, t_x, T], the paper's equation (10):
     ///
     /// `(a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x; a+b+x−1; z)] · P(alive)`,
@@ -242,6 +261,22 @@ mod tests {
 
     fn h(x: u32, tx: f64, age: f64) -> History {
         History::new(x, tx, age).unwrap()
+    }
+
+    #[test]
+    fn one_time_customers_may_have_dropped_out_at_their_first_transaction() {
+        let p = cdnow();
+        let fresh = p.p_alive_counting_first(&h(0, 0.0, 0.0));
+        assert!((fresh - p.b / (p.a + p.b)).abs() < 1e-12, "{fresh}");
+        let month = p.p_alive_counting_first(&h(0, 0.0, 4.0));
+        let year = p.p_alive_counting_first(&h(0, 0.0, 52.0));
+        assert!(fresh > month && month > year && year > 0.0, "{fresh} {month} {year}");
+        // By hand: 1 / (1 + a/b ((α+T)/α)^r).
+        let by_hand = 1.0 / (1.0 + p.a / p.b * ((p.alpha + 52.0) / p.alpha).powf(p.r));
+        assert!((year - by_hand).abs() < 1e-12);
+        // Repeat customers keep BG/NBD's P(alive).
+        assert_eq!(p.p_alive_counting_first(&h(3, 10.0, 30.0)), p.p_alive(&h(3, 10.0, 30.0)));
+        assert_eq!(p.p_alive(&h(0, 0.0, 52.0)), 1.0);
     }
 
     /// Composite Simpson's rule with `n` (even) intervals.

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod approvals;
 pub mod bulk;
+pub mod deposits;
 mod error;
 pub mod ledger;
 pub mod operations;

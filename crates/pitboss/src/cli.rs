@@ -53,7 +53,7 @@ pub enum Command {
     },
     /// Send synthetic casino traffic to a running server.
     Simulate(crate::simulate::SimulateArgs),
-    /// Measure throughput.
+    /// Measure throughput, latency and segment speed.
     Bench {
         #[command(subcommand)]
         what: crate::bench::BenchCommand,
@@ -84,7 +84,7 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::audit_cmd::AuditCommand,
     },
-    /// Churn and lifetime value models on a CSV transaction log (no database).
+    /// Churn and lifetime value models: fit a CSV transaction log, or refit the database's.
     Model {
         #[command(subcommand)]
         action: crate::model_cmd::ModelCommand,
@@ -203,7 +203,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit { action } => crate::audit_cmd::run(config, action).await,
-        Command::Model { action } => crate::model_cmd::run(action),
+        Command::Model { action } => crate::model_cmd::run(config, action).await,
         Command::Config { store } => {
             let s = settings(config, &store, Overrides::default())?;
             print!("{}", s.describe());

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "pitboss.toml";
 
+/// Longest interval between scheduled refits of the churn and lifetime value models: a year.
+const MAX_CLV_REFIT_HOURS: u64 = 24 * 366;
+
 /// Every setting: (key, meaning). The environment variable is `PITBOSS_` + the key in capitals.
 pub const SETTINGS: &[(&str, &str)] = &[
     ("data_dir", "Directory of the embedded store (SQLite file pitboss.db) and of demo credentials."),
@@ -43,6 +46,11 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "Share of all players (0 to 50, two decimals) kept out of every campaign as the global holdout, to measure campaigns against.",
     ),
     ("marketing_holdout_salt", "Chooses who is in the holdout; changing it reshuffles everyone."),
+    (
+        "clv_refit_hours",
+        "Hours between refits of the churn and lifetime value models (0: never on a schedule; refit on demand). \
+         Counted from the last fit, so a restart does not refit at once. Run by processes with the segments target.",
+    ),
     (
         "reference_rates",
         "Exchange rates for thresholds written in another currency ([reference_rates] table: USD = \"0.92\" is the euro value of one US dollar).",
@@ -92,6 +100,7 @@ pub struct Settings {
     pub reference_rates: std::collections::BTreeMap<String, String>,
     pub marketing_holdout_percent: f64,
     pub marketing_holdout_salt: String,
+    pub clv_refit_hours: u64,
 }
 
 impl Default for Settings {
@@ -122,6 +131,7 @@ impl Default for Settings {
             reference_rates: Default::default(),
             marketing_holdout_percent: 5.0,
             marketing_holdout_salt: "pitboss-holdout-1".into(),
+            clv_refit_hours: 24,
         }
     }
 }
@@ -192,6 +202,9 @@ impl Settings {
         if self.marketing_holdout_salt.trim().is_empty() {
             bail!("marketing_holdout_salt must not be empty");
         }
+        if self.clv_refit_hours > MAX_CLV_REFIT_HOURS {
+            bail!("clv_refit_hours must be between 0 (never) and {MAX_CLV_REFIT_HOURS} (a year)");
+        }
         pitboss_auth::operator::validate_roles(&self.two_factor_role_list())
             .map_err(|e| anyhow::anyhow!("two_factor_roles: {e}"))?;
         if self.audit_checkpoint_seconds == 0 {
@@ -218,6 +231,11 @@ impl Settings {
             })?);
         }
         Ok(rates)
+    }
+
+    /// How often `serve` refits the churn and lifetime value models; `None` when never.
+    pub fn clv_refit_every(&self) -> Option<std::time::Duration> {
+        (self.clv_refit_hours > 0).then(|| std::time::Duration::from_secs(self.clv_refit_hours * 3600))
     }
 
     /// The global holdout, in basis points of all players.
@@ -369,6 +387,20 @@ mod tests {
             let s = Settings::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
             assert_eq!(s.audit_retention().map(|r| r.in_years()).ok(), Some(7));
             assert_eq!(s.audit_signing_key_path(), s.data_dir.join("audit-signing.key"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn clv_refits_every_day_unless_told_otherwise() {
+        assert_eq!(Settings::default().clv_refit_every(), Some(std::time::Duration::from_secs(24 * 3600)));
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PITBOSS_CLV_REFIT_HOURS", "0");
+            let s = Settings::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(s.clv_refit_every(), None);
+            jail.set_env("PITBOSS_CLV_REFIT_HOURS", "100000");
+            let err = Settings::load(None, &Overrides::default()).unwrap_err().to_string();
+            assert!(err.contains("clv_refit_hours"), "{err}");
             Ok(())
         });
     }

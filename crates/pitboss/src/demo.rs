@@ -134,6 +134,8 @@ async fn ready_made_segments(db: &Db, rates: &pitboss_rules::Rates) -> anyhow::R
         tx.commit().await?;
         eprintln!("  segment {name}: {} players", report.members);
     }
+    // Each player's timer for the instant time alone moves them in or out of a segment.
+    pitboss_segments::schedule_all(db, now, rates, 1_000).await?;
     Ok(())
 }
 

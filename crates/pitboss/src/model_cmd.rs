@@ -1,8 +1,11 @@
-//! `pitboss model ...`: churn and lifetime value models for analysts, on a CSV transaction log,
-//! without a database. The models live in `pitboss_clv`; this only reads the file and prints.
+//! `pitboss model ...`: churn and lifetime value models for analysts. `fit` works on a CSV
+//! transaction log without a database (the models live in `pitboss_clv`; this only reads the
+//! file and prints); `refit` refits them on the database's deposits and replaces every player's
+//! predictions, as the schedule and the `/models` page do (`pitboss_models`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::{Days, NaiveDate};
@@ -10,11 +13,21 @@ use clap::{Args, Subcommand};
 use pitboss_clv::{BgNbdFit, CalibrationReport, FitOptions, GammaGammaFit, calibration_report, fit_model};
 use serde::Serialize;
 
+use crate::cli::{StoreArgs, open, settings};
+use crate::config::Overrides;
+
 #[derive(Subcommand, Debug)]
 pub enum ModelCommand {
     /// Fit BG/NBD (repeat deposits and churn) and Gamma-Gamma (deposit values) to a transaction
     /// log and print the parameters, log-likelihoods and diagnostics as JSON.
     Fit(FitArgs),
+    /// Refit both models on every player's completed deposits in the database now, replace every
+    /// player's predictions (churn risk, expected deposits, lifetime value), and print the
+    /// recorded fit as JSON. Exits non-zero when the fit failed (the previous predictions stay).
+    Refit {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -53,18 +66,40 @@ struct InputInfo {
     note: &'static str,
 }
 
-pub fn run(command: ModelCommand) -> anyhow::Result<()> {
+pub async fn run(config: Option<&Path>, command: ModelCommand) -> anyhow::Result<()> {
     match command {
-        ModelCommand::Fit(args) => {
-            let output = fit(&args)?;
-            // Not println!: a closed pipe (`| head`) is an error to report, not a panic.
-            let mut stdout = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut stdout, &output)
-                .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(stdout))
-                .context("writing the report to standard output")
+        ModelCommand::Fit(args) => print_json(&fit(&args)?),
+        ModelCommand::Refit { store } => {
+            let settings = settings(config, &store, Overrides::default())?;
+            let rates = Arc::new(settings.rates()?);
+            let db = open(&settings).await?;
+            // Audited as the person at the terminal, as the operating system knows them.
+            let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            let fitted = pitboss_models::refit_detached(
+                db.clone(),
+                rates,
+                pitboss_models::RefitSettings::default(),
+                pitboss_models::Requester::cli(&who),
+            )
+            .await
+            .context("refitting the churn and lifetime value models")?;
+            db.close().await;
+            print_json(&fitted)?;
+            match fitted.error {
+                Some(why) => bail!("the refit failed and the previous predictions stay: {why}"),
+                None => Ok(()),
+            }
         }
     }
+}
+
+fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    // Not println!: a closed pipe (`| head`) is an error to report, not a panic.
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(stdout))
+        .context("writing the report to standard output")
 }
 
 fn fit(args: &FitArgs) -> anyhow::Result<FitOutput> {

@@ -71,6 +71,19 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
             .await
             .context("subscribing segments to the bus")?;
     }
+    // Fires each player's segment timer at the instant time alone changes a membership.
+    let segment_timers = targets.contains(&Target::Segments).then(|| {
+        let handler = pitboss_segments::live::SegmentTimers::new(state.rates.clone());
+        let scheduler =
+            pitboss_bus::timers::Scheduler::new(db.clone(), pitboss_segments::live::TIMER_KIND, handler);
+        let shutdown = Arc::new(tokio::sync::Notify::new());
+        (tokio::spawn(scheduler.run(shutdown.clone())), shutdown)
+    });
+    // Refits the churn and lifetime value models every clv_refit_hours, counted from the last fit.
+    let refitter = settings.clv_refit_every().filter(|_| targets.contains(&Target::Segments)).map(|every| {
+        let models = pitboss_models::RefitSettings::default();
+        pitboss_models::spawn_scheduler(db.clone(), state.rates.clone(), models, every)
+    });
     let app = pitboss_web::app(state);
     let listener =
         TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
@@ -97,6 +110,13 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
             tracing::warn!("the outbox flush did not finish in time; the rest goes out on the next start");
         }
         checkpointer.abort();
+        if let Some(refitter) = refitter {
+            refitter.abort();
+        }
+        if let Some((timers, shutdown)) = segment_timers {
+            shutdown.notify_one();
+            let _ = timers.await;
+        }
         db.close().await;
         Ok(())
     });
@@ -129,4 +149,12 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn segments_listen_for_the_topic_a_refit_sends() {
+        assert_eq!(pitboss_models::REFITTED, pitboss_segments::consumer::MODEL_REFITTED);
+    }
 }

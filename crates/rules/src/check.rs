@@ -17,6 +17,34 @@ pub struct Rule {
     pub root: Node,
 }
 
+impl Rule {
+    /// Whether any part of the condition reads `field`.
+    pub fn reads(&self, field: Field) -> bool {
+        let is = |o: &Operand| o.kind == OperandKind::Field(field);
+        let mut stack = vec![&self.root];
+        while let Some(node) = stack.pop() {
+            let hit = match &node.kind {
+                NodeKind::All(parts) | NodeKind::Any(parts) => {
+                    stack.extend(parts);
+                    false
+                }
+                NodeKind::Not(inner) => {
+                    stack.push(inner);
+                    false
+                }
+                NodeKind::Compare { left, right, .. } => is(left) || is(right),
+                NodeKind::In { left, .. } => is(left),
+                NodeKind::Contains { set, .. } => is(set),
+                NodeKind::Is(operand) => is(operand),
+            };
+            if hit {
+                return true;
+            }
+        }
+        false
+    }
+}
+
 /// A checked condition node, with where it came from (for the trace).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {

@@ -11,8 +11,11 @@ use async_trait::async_trait;
 use pitboss_bus::consumer::apply_once;
 use pitboss_bus::{BusError, Handler, Message};
 use pitboss_rules::Rates;
+use pitboss_rules::catalog::Field;
 use pitboss_store::Db;
 use uuid::Uuid;
+
+use crate::SegmentError;
 
 /// The consumer's durable name on the bus.
 pub const CONSUMER: &str = "segments";
@@ -28,17 +31,51 @@ impl SegmentsConsumer {
     }
 }
 
-/// The player a message is about: its key, for events about players (not segments' own).
+/// The topic the churn and lifetime value models send after a refit (`pitboss_models::REFITTED`):
+/// every player's predictions changed at once.
+pub const MODEL_REFITTED: &str = "model.clv.refitted";
+
+/// The player a message is about: its key, for events about players (not segments' own, nor
+/// the models').
 fn player_of(message: &Message) -> Option<Uuid> {
-    if message.topic.starts_with("segment.") {
+    if message.topic.starts_with("segment.") || message.topic.starts_with("model.") {
         return None;
     }
     message.key.parse().ok()
 }
 
+/// Evaluates again, over every player, the active segments that read the models' figures.
+async fn refresh_model_segments(tx: &mut pitboss_store::Tx, now: i64, rates: &Rates) -> Result<usize, SegmentError> {
+    let (segments, _) = crate::live::active_segments(tx).await?;
+    let mut refreshed = 0;
+    for s in segments {
+        if [Field::ChurnRisk, Field::ActiveProbability, Field::PredictedValue].into_iter().any(|f| s.rule.reads(f)) {
+            crate::refresh_in(tx, s.id, now, rates).await?;
+            refreshed += 1;
+        }
+    }
+    Ok(refreshed)
+}
+
 #[async_trait]
 impl Handler for SegmentsConsumer {
     async fn handle(&self, message: &Message) -> Result<(), BusError> {
+        let failed = |e: SegmentError| BusError::Handler {
+            consumer: CONSUMER.into(),
+            message: message.id,
+            reason: e.to_string(),
+        };
+        if message.topic == MODEL_REFITTED {
+            let now = pitboss_core::time::to_micros(chrono::Utc::now());
+            let rates = self.rates.clone();
+            apply_once(&self.db, CONSUMER, message, async |tx| -> Result<(), BusError> {
+                let refreshed = refresh_model_segments(tx, now, &rates).await.map_err(failed)?;
+                tracing::info!(refreshed, "segments reading the churn and value models evaluated after a refit");
+                Ok(())
+            })
+            .await?;
+            return Ok(());
+        }
         let Some(player) = player_of(message) else { return Ok(()) };
         // Without an active segment there is nothing to keep current: no need to write even
         // the record of having applied the message.
@@ -54,9 +91,7 @@ impl Handler for SegmentsConsumer {
         let now = pitboss_core::time::to_micros(chrono::Utc::now());
         let rates = self.rates.clone();
         apply_once(&self.db, CONSUMER, message, async |tx| -> Result<(), BusError> {
-            let (_, _, broken) = crate::refresh_players(tx, &[player], now, &rates).await.map_err(|e| {
-                BusError::Handler { consumer: CONSUMER.into(), message: message.id, reason: e.to_string() }
-            })?;
+            let (_, _, broken) = crate::refresh_players(tx, &[player], now, &rates).await.map_err(failed)?;
             for (segment, why) in broken {
                 tracing::warn!(%segment, %why, "segment skipped: its condition no longer checks");
             }

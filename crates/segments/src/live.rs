@@ -34,8 +34,8 @@ pub struct LiveSegment {
 }
 
 /// Compiled rules by (segment, version): conditions change rarely and events are many.
-static COMPILED: LazyLock<Mutex<HashMap<(Uuid, i64), Result<Arc<Rule>, String>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+type Compiled = Result<Arc<Rule>, String>;
+static COMPILED: LazyLock<Mutex<HashMap<(Uuid, i64), Compiled>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// The active segments, compiled, each after the segments it is built on; those whose
 /// condition no longer checks come back apart, with why, so that a broken segment never stops

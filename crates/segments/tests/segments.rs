@@ -290,3 +290,48 @@ both_engines!(segments_built_on_segments_follow_them_and_bad_references_are_refu
     let e = refused(pitboss_segments::update(&mut tx, whales.id, archive, "t", micros(now())).await.unwrap_err());
     assert!(e.contains("vip candidates"), "names the segment built on it: {e}");
 });
+
+both_engines!(a_refit_of_the_models_moves_the_segments_that_read_them, |db| async move {
+    use pitboss_bus::Handler;
+    let p = player(&db, "p-risky", "DE", 0).await;
+    let other = player(&db, "p-safe", "DE", 0).await;
+    let risky = create(&db, "churn risk high", r#"churn_risk == "high""#).await;
+    let germans = create(&db, "germans", r#"country == "DE""#).await;
+    // What a successful refit writes (crates/models), then its message.
+    let fit = Uuid::now_v7();
+    let mut tx = db.begin().await.unwrap();
+    exec!(
+        &mut tx,
+        "INSERT INTO clv_fits (id, fitted_at, trigger, requested_by, status, currency, players, report_json) \
+         VALUES ($1, $2, 'operator', 't', 'succeeded', 'EUR', 2, '{}')",
+        fit,
+        micros(now()),
+    )
+    .unwrap();
+    for (who, band) in [(p, "high"), (other, "low")] {
+        exec!(
+            &mut tx,
+            "INSERT INTO player_predictions (player_id, fit_id, p_active, active_percent, expected_30d, expected_90d, \
+             predicted_value, churn_risk, scored_at) VALUES ($1, $2, 0.2, 20, 0.1, 0.3, 1500, $3, $4)",
+            who,
+            fit,
+            band,
+            micros(now()),
+        )
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let consumer = pitboss_segments::consumer::SegmentsConsumer::new(db.clone(), std::sync::Arc::new(Rates::new()));
+    let message = pitboss_bus::Message {
+        id: Uuid::now_v7(),
+        topic: pitboss_segments::consumer::MODEL_REFITTED.into(),
+        key: fit.to_string(),
+        payload: "{}".into(),
+    };
+    consumer.handle(&message).await.unwrap();
+    let members = pitboss_segments::members(&db, risky.id, None, 10).await.unwrap();
+    assert_eq!(members.iter().map(|m| m.0).collect::<Vec<_>>(), [p]);
+    assert!(pitboss_segments::get(&db, risky.id).await.unwrap().evaluated_at.is_some());
+    // A segment that does not read the models is not evaluated again.
+    assert_eq!(pitboss_segments::get(&db, germans.id).await.unwrap().evaluated_at, None);
+});

@@ -98,6 +98,9 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::POST, "/segments/{id}", Policy(A::SegmentManage)),
     rule(Method::POST, "/segments/{id}/refresh", Policy(A::SegmentManage)),
     rule(Method::GET, "/segments/{id}/members.csv", Policy(A::SegmentRead)),
+    rule(Method::GET, "/models", Policy(A::ModelRead)),
+    rule(Method::POST, "/models/refit", Policy(A::ModelRefit)),
+    rule(Method::GET, "/segments/{id}/players/{player}", Policy(A::SegmentRead)),
     // the REST API
     rule(Method::POST, "/api/v1/events", Policy(A::EventIngest)),
     rule(Method::GET, "/api/v1/events/schemas", Policy(A::EventReadSchemas)),
@@ -126,6 +129,11 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::GET, "/api/v1/segments/{id}/sizes", Policy(A::SegmentRead)),
     rule(Method::GET, "/api/v1/segments/{id}/groups", Policy(A::SegmentRead)),
     rule(Method::GET, "/api/v1/players/{id}/segments", Policy(A::PlayerRead)),
+    rule(Method::GET, "/api/v1/models/clv", Policy(A::ModelRead)),
+    rule(Method::GET, "/api/v1/models/clv/{id}", Policy(A::ModelRead)),
+    rule(Method::POST, "/api/v1/models/clv/refit", Policy(A::ModelRefit)),
+    rule(Method::GET, "/api/v1/players/{id}/predictions", Policy(A::PlayerRead)),
+    rule(Method::GET, "/api/v1/segments/{id}/players/{player}", Policy(A::SegmentRead)),
 ];
 
 /// The rule for a matched route, if there is one.

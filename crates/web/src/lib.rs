@@ -45,6 +45,7 @@ pub fn app(state: AppState) -> Router {
     }
     if state.runs(Target::Segments) {
         api = api.merge(routes::segments::router());
+        api = api.merge(routes::models::router());
     }
     api = api.merge(routes::access::router());
     Router::new()

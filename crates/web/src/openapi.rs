@@ -56,6 +56,11 @@ impl Modify for ApiKeyAuth {
         routes::segments::sizes,
         routes::segments::groups,
         routes::segments::player_segments,
+        routes::models::list,
+        routes::models::fetch,
+        routes::models::refit,
+        routes::models::player_predictions,
+        routes::segments::explain,
         routes::system::healthz,
         routes::system::readyz,
         routes::system::metrics,
@@ -83,6 +88,7 @@ impl Modify for ApiKeyAuth {
         (name = "players", description = "The master player profile"),
         (name = "payments", description = "The money ledger"),
         (name = "audit", description = "Who did what"),
+        (name = "models", description = "Churn risk and lifetime value: fits, diagnostics and each player's predictions"),
         (name = "system", description = "Health, readiness and metrics"),
     )
 )]

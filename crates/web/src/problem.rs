@@ -103,7 +103,7 @@ impl From<pitboss_segments::SegmentError> for Problem {
                 Problem::validation(error.path.clone().unwrap_or_else(|| "condition".into()), e.to_string())
             }
             E::Invalid(m) => Problem::validation("", m),
-            E::NotFound { .. } => Problem::not_found(e.to_string()),
+            E::NotFound { .. } | E::PlayerNotFound { .. } => Problem::not_found(e.to_string()),
             E::NameTaken { .. } | E::StaleVersion { .. } => {
                 Problem::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }

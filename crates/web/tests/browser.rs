@@ -408,5 +408,11 @@ async fn a_marketer_builds_a_segment_with_a_live_count_and_sees_its_members() {
     assert_eq!(text(&c, "#member-count").await, "2");
     let members = text(&c, "#members").await;
     assert!(members.contains("p-de-1") && members.contains("p-at-1") && !members.contains("p-se-1"), "{members}");
+    // Why is this player in? The condition, part by part, on the player's facts.
+    click(&c, "#members a").await;
+    wait_text(&c, "#explain-member", "yes, since").await;
+    assert!(path(&c).await.contains("/players/"), "on the explanation page");
+    let why = text(&c, "#trace").await;
+    assert!(why.contains(r#"country in ["DE", "AT"]"#) && why.contains("yes"), "{why}");
     c.close().await.unwrap();
 }

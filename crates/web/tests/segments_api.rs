@@ -77,6 +77,17 @@ both_engines!(segments_are_created_previewed_and_listed_with_their_members, |db|
     assert_eq!(of_player[0]["segment"], "DACH");
     let (_, of_other) = call(&app, &key, Method::GET, &format!("/api/v1/players/{}/segments", ids[2]), None).await;
     assert_eq!(of_other, json!([]));
+    // Why one player is in and another not: the condition node by node.
+    let (status, why) = call(&app, &key, Method::GET, &format!("/api/v1/segments/{id}/players/{}", ids[0]), None).await;
+    assert_eq!(status, StatusCode::OK, "{why}");
+    assert_eq!((why["member"].as_bool(), why["holds"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(why["trace"]["detail"], "country = \"DE\"");
+    let (_, why_not) = call(&app, &key, Method::GET, &format!("/api/v1/segments/{id}/players/{}", ids[2]), None).await;
+    assert_eq!((why_not["member"].as_bool(), why_not["holds"].as_bool()), (Some(false), Some(false)));
+    assert_eq!(why_not["trace"]["detail"], "country = \"SE\"");
+    let unknown = uuid::Uuid::now_v7();
+    let (status, _) = call(&app, &key, Method::GET, &format!("/api/v1/segments/{id}/players/{unknown}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     let patch = json!({"condition": "country == \"SE\"", "expected_version": 1});
     let (status, changed) =
@@ -99,4 +110,58 @@ both_engines!(segments_are_created_previewed_and_listed_with_their_members, |db|
     let actions: Vec<String> =
         audit::list(&db, Some("segment"), Some(&id), 10).await.unwrap().into_iter().map(|r| r.action).collect();
     assert_eq!(actions, ["segment.refresh", "segment.update", "segment.create"]);
+});
+
+both_engines!(members_are_searched_by_external_id_email_or_name_page_by_page, |db| async move {
+    let (app, key) = app(&db).await;
+    let mut ids = std::collections::HashMap::new();
+    for (external, email, first, last) in [
+        ("ext-1", "anna.schmidt@example.com", "Anna", "Schmidt"),
+        ("ext-10", "bert@example.com", "Bert", "Anders"),
+        ("ext-2", "carla@example.com", "Carla", "Ruiz"),
+        ("anna-9", "zed@example.com", "Zed", "Zorn"),
+    ] {
+        let body = json!({"external_id": external, "country": "DE", "currency": "EUR", "email": email,
+            "first_name": first, "last_name": last});
+        let (status, player) = call(&app, &key, Method::POST, "/api/v1/players", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{player}");
+        ids.insert(player["id"].as_str().unwrap().to_string(), external);
+    }
+    let (_, segment) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/segments",
+        Some(json!({"name": "All", "condition": "country == \"DE\""})),
+    )
+    .await;
+    let id = segment["id"].as_str().unwrap().to_string();
+    let found = async |query: &str| {
+        let (status, page) =
+            call(&app, &key, Method::GET, &format!("/api/v1/segments/{id}/members?{query}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let mut externals: Vec<&str> =
+            page["items"].as_array().unwrap().iter().map(|m| ids[m["player_id"].as_str().unwrap()]).collect();
+        externals.sort();
+        (externals, page["next"].as_str().map(str::to_string))
+    };
+    assert_eq!(found("q=ext-1").await.0, ["ext-1", "ext-10"]);
+    assert_eq!(found("q=ANNA.S").await.0, ["ext-1"], "the start of an email, in any case");
+    assert_eq!(found("q=bert%40example.com").await.0, ["ext-10"], "a whole email");
+    assert_eq!(found("q=ruiz").await.0, ["ext-2"], "the start of a word of the name");
+    assert_eq!(found("q=anna").await.0, ["anna-9", "ext-1"]);
+    assert_eq!(found("q=uiz").await.0, Vec::<&str>::new());
+    assert_eq!(found("q=").await.0.len(), 4, "an empty search finds every member");
+    // Keyset pages: one at a time, every match once.
+    let (mut seen, mut after) = (Vec::new(), String::new());
+    loop {
+        let (page, next) = found(&format!("q=an&limit=1{after}")).await;
+        seen.extend(page);
+        match next {
+            Some(next) => after = format!("&after={next}"),
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["anna-9", "ext-1", "ext-10"]);
 });

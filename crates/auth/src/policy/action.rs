@@ -12,6 +12,7 @@ pitboss_core::string_enum!(
         Audit => "audit",
         Access => "access",
         Segments => "segments",
+        Models => "models",
     }
 );
 
@@ -39,6 +40,8 @@ pitboss_core::string_enum!(
         AccessManage => "access.manage",
         SegmentRead => "segment.read",
         SegmentManage => "segment.manage",
+        ModelRead => "model.read",
+        ModelRefit => "model.refit",
     }
 );
 
@@ -63,6 +66,7 @@ impl Action {
             Action::AuditRead | Action::AuditExport => Module::Audit,
             Action::AccessRead | Action::AccessManage => Module::Access,
             Action::SegmentRead | Action::SegmentManage => Module::Segments,
+            Action::ModelRead | Action::ModelRefit => Module::Models,
         }
     }
 
@@ -79,6 +83,7 @@ impl Action {
                 | Action::LedgerApproveAdjustment
                 | Action::AccessManage
                 | Action::SegmentManage
+                | Action::ModelRefit
         )
     }
 }

@@ -7,7 +7,9 @@
 mod access;
 mod account;
 mod audit;
+mod explain;
 pub mod form;
+mod models;
 mod segments;
 mod sign_in;
 
@@ -31,6 +33,8 @@ pub fn router() -> Router<AppState> {
         .merge(access::router())
         .merge(audit::router())
         .merge(segments::router())
+        .merge(models::router())
+        .merge(explain::router())
 }
 
 /// One entry of the navigation.
@@ -45,6 +49,7 @@ pub struct NavItem {
 const MODULES: &[(&str, &str, &str, Action)] = &[
     ("Home", "/", "", Action::ShellOpen),
     ("Segments", "/segments", "Groups of players, always current, for campaigns and reports.", Action::SegmentRead),
+    ("Models", "/models", "Churn risk and lifetime value: fits, diagnostics and refits.", Action::ModelRead),
     ("Operators", "/operators", "Operator accounts, roles and their brands.", Action::AccessRead),
     ("API keys", "/api-keys", "Keys of the casino platform and integrations.", Action::AccessRead),
     ("Audit log", "/audit", "Who did what, with the chain's verification.", Action::AuditRead),

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pitboss_auth::policy::{Action, RequestFacts, Resource};
 use pitboss_rules::catalog::{FIELDS, MEASURES, Windows};
-use pitboss_segments::{NewSegment, Segment, SegmentPatch, SizePoint};
+use pitboss_segments::{MemberRow, NewSegment, Segment, SegmentPatch, SizePoint};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -19,7 +19,10 @@ use super::form::FormData;
 use super::{Shell, form_status, message, render, render_status, when};
 use crate::AppState;
 use crate::guard::{Authenticated, decide, record_alone};
-use crate::routes::segments::{create_segment, refresh_segment, update_segment};
+use crate::routes::players::MASK;
+use crate::routes::segments::{
+    create_segment, found_by_what_they_see, refresh_segment, searches_personal_data, sees_personal_data, update_segment,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -162,9 +165,32 @@ async fn preview(State(s): State<AppState>, _auth: Authenticated, body: Bytes) -
 }
 
 struct MemberLine {
+    player_id: Uuid,
     external_id: String,
+    /// Personal data, masked for whom the policies say so.
+    name: String,
+    email: String,
     country: String,
     since: String,
+}
+
+impl MemberLine {
+    fn new(r: MemberRow, visible: bool) -> MemberLine {
+        let shown = |v: Option<String>| match v {
+            Some(_) if !visible => MASK.to_string(),
+            v => v.unwrap_or_default(),
+        };
+        let name =
+            [r.first_name.as_deref(), r.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        MemberLine {
+            player_id: r.player_id,
+            external_id: r.external_id,
+            name: shown((!name.is_empty()).then_some(name)),
+            email: shown(r.email),
+            country: r.country,
+            since: when(r.since),
+        }
+    }
 }
 
 struct VersionLine {
@@ -211,15 +237,28 @@ async fn show_page(
         Ok(segment) => segment,
         Err(e) => return message(StatusCode::NOT_FOUND, "Segments", e.to_string(), "/segments", "Segments"),
     };
-    let prefix = q.q.as_deref().map(str::trim).filter(|p| !p.is_empty());
-    let rows = pitboss_segments::member_rows(&s.db, id, prefix, q.after, PAGE).await.unwrap_or_default();
+    let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let caller = &auth.caller;
+    let by_personal_data = searches_personal_data(s, caller);
+    let rows =
+        pitboss_segments::member_rows(&s.db, id, text, by_personal_data, q.after, PAGE).await.unwrap_or_default();
+    // The next page goes on from the last row read, whether or not it is shown.
     let next = (rows.len() as i64 == PAGE).then(|| {
         let last = rows.last().map(|r| r.player_id).unwrap_or_default();
-        format!("/segments/{id}?after={last}&q={}", prefix.unwrap_or_default())
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("after", &last.to_string());
+        if let Some(text) = text {
+            query.append_pair("q", text);
+        }
+        format!("/segments/{id}?{}", query.finish())
     });
     let members = rows
         .into_iter()
-        .map(|r| MemberLine { external_id: r.external_id, country: r.country, since: when(r.since) })
+        .filter(|r| text.is_none_or(|t| found_by_what_they_see(s, caller, t, r)))
+        .map(|r| {
+            let visible = sees_personal_data(s, caller, &r);
+            MemberLine::new(r, visible)
+        })
         .collect();
     let versions = pitboss_segments::versions(&s.db, id)
         .await
@@ -236,7 +275,7 @@ async fn show_page(
             chart: chart(&sizes),
             members,
             next,
-            q: prefix.unwrap_or_default().to_string(),
+            q: text.unwrap_or_default().to_string(),
             versions,
             can_manage: can_manage(s, auth),
             condition: edited.unwrap_or_else(|| segment.condition.clone()),
@@ -291,7 +330,7 @@ async fn export(State(s): State<AppState>, auth: Authenticated, Path(id): Path<U
     let mut after = None;
     let mut count = 0;
     loop {
-        let rows = match pitboss_segments::member_rows(&s.db, id, None, after, 5_000).await {
+        let rows = match pitboss_segments::member_rows(&s.db, id, None, false, after, 5_000).await {
             Ok(rows) => rows,
             Err(e) => {
                 return message(StatusCode::SERVICE_UNAVAILABLE, "Export", e.to_string(), "/segments", "Segments");

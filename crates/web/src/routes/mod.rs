@@ -1,5 +1,6 @@
 pub mod access;
 pub mod events;
+pub mod models;
 pub mod payments;
 pub mod players;
 pub mod segments;

@@ -5,16 +5,16 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use pitboss_auth::policy::{Action, RequestFacts};
+use pitboss_auth::policy::{Action, RequestFacts, Resource};
 use pitboss_auth::{Caller, audit};
-use pitboss_segments::{NewSegment, RefreshReport, Segment, SegmentPatch, SegmentVersion, SizePoint};
+use pitboss_segments::{MemberRow, NewSegment, RefreshReport, Segment, SegmentPatch, SegmentVersion, SizePoint};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::extract::{Json, Path, Query};
-use crate::guard::{Authenticated, authorize};
+use crate::guard::{Authenticated, authorize, decide};
 use crate::{AppState, Problem};
 
 pub fn router() -> Router<AppState> {
@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/segments/{id}/sizes", get(sizes))
         .route("/segments/{id}/groups", get(groups))
         .route("/players/{id}/segments", get(player_segments))
+        .route("/segments/{id}/players/{player}", get(explain))
 }
 
 fn now() -> i64 {
@@ -75,7 +76,23 @@ pub(crate) async fn create_segment(s: &AppState, caller: &Caller, new: NewSegmen
     pitboss_segments::refresh_in(&mut tx, segment.id, at, &s.rates).await?;
     audit::record(&mut tx, &caller.audit("segment.create", "segment", segment.id).after(json!(segment))).await?;
     tx.commit().await?;
+    schedule_timers(s);
     Ok(pitboss_segments::get(&s.db, segment.id).await?)
+}
+
+/// Sets every player's timer for the new set of conditions, in the background: on a large
+/// player base it takes a while, and the segment is already current at this instant.
+fn schedule_timers(s: &AppState) {
+    let (db, rates) = (s.db.clone(), s.rates.clone());
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match pitboss_segments::schedule_all(&db, now(), &rates, 1_000).await {
+            Ok(players) => tracing::info!(players, seconds = started.elapsed().as_secs_f64(), "segment timers set"),
+            Err(e) => {
+                tracing::error!(error = %e, "segment timers could not be set; each player gets theirs on their next event or segment change")
+            }
+        }
+    });
 }
 
 /// A condition to try.
@@ -160,6 +177,9 @@ pub(crate) async fn update_segment(
         .await?;
     }
     tx.commit().await?;
+    if before.condition != after.condition || before.status != after.status {
+        schedule_timers(s);
+    }
     Ok(pitboss_segments::get(&s.db, id).await?)
 }
 
@@ -194,6 +214,10 @@ pub struct MembersQuery {
     /// Leave out the global holdout (players kept out of every campaign).
     #[serde(default)]
     pub exclude_holdout: bool,
+    /// Only members whose external id starts with this, whose email starts with it (in any
+    /// case), or a word of whose name starts with it. Email and name count only for members
+    /// whose personal data the caller may see.
+    pub q: Option<String>,
 }
 
 /// A member and when they entered.
@@ -217,19 +241,37 @@ pub struct MemberPage {
     pub next: Option<Uuid>,
 }
 
-/// The segment's members, by player id.
+/// The segment's members, by player id; with `q`, those found by external id, email or name.
 #[utoipa::path(get, path = "/api/v1/segments/{id}/members", tag = "segments", params(("id" = Uuid, Path), MembersQuery),
     responses((status = 200, body = MemberPage)), security(("api_key" = [])))]
 pub async fn members(
     State(s): State<AppState>,
-    _auth: Authenticated,
+    auth: Authenticated,
     Path(id): Path<Uuid>,
     Query(q): Query<MembersQuery>,
 ) -> Result<axum::Json<MemberPage>, Problem> {
     let segment = pitboss_segments::get(&s.db, id).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
-    let rows = pitboss_segments::members(&s.db, id, q.after, limit).await?;
-    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.0)).flatten();
+    let full = |read: usize| read as i64 == limit;
+    let (rows, next): (Vec<(Uuid, i64)>, Option<Uuid>) = match q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => {
+            let rows = pitboss_segments::members(&s.db, id, q.after, limit).await?;
+            let next = full(rows.len()).then(|| rows.last().map(|r| r.0)).flatten();
+            (rows, next)
+        }
+        Some(text) => {
+            let by_personal_data = searches_personal_data(&s, &auth.caller);
+            let rows = pitboss_segments::member_rows(&s.db, id, Some(text), by_personal_data, q.after, limit).await?;
+            // `next` goes on from the last row read, kept or not, as in the player search.
+            let next = full(rows.len()).then(|| rows.last().map(|r| r.player_id)).flatten();
+            let kept = rows
+                .into_iter()
+                .filter(|r| found_by_what_they_see(&s, &auth.caller, text, r))
+                .map(|r| (r.player_id, r.since))
+                .collect();
+            (kept, next)
+        }
+    };
     let group = |p: Uuid| segment.split.as_ref().map(|split| split.group_of(p).to_string());
     let items = rows
         .into_iter()
@@ -242,6 +284,26 @@ pub async fn members(
         .filter(|m| !(q.exclude_holdout && m.holdout))
         .collect();
     Ok(axum::Json(MemberPage { items, next }))
+}
+
+/// Whether a member search may look at email and name: not for a caller who sees no player's
+/// personal data (an analyst), so that what they find cannot reveal what the mask hides.
+pub(crate) fn searches_personal_data(s: &AppState, caller: &Caller) -> bool {
+    let action = Action::PlayerReadPersonalData;
+    decide(s, caller, action, &Resource::Module(action.module()), RequestFacts::default()).allowed
+}
+
+/// Whether the caller sees this member's personal data (a VIP manager sees only that of VIP
+/// players of their brands).
+pub(crate) fn sees_personal_data(s: &AppState, caller: &Caller, m: &MemberRow) -> bool {
+    let resource = Resource::Player { id: m.player_id, brand: m.brand.clone(), vip_tier: m.vip_tier.clone() };
+    decide(s, caller, Action::PlayerReadPersonalData, &resource, RequestFacts::default()).allowed
+}
+
+/// Whether a member a search for `text` found may be shown: found by the external id, or by
+/// personal data the caller may see.
+pub(crate) fn found_by_what_they_see(s: &AppState, caller: &Caller, text: &str, m: &MemberRow) -> bool {
+    m.external_id.starts_with(text) || sees_personal_data(s, caller, m)
 }
 
 /// Every version of the segment's condition, newest first.
@@ -337,4 +399,31 @@ pub async fn player_segments(
     Ok(axum::Json(
         rows.into_iter().map(|(segment_id, segment, since)| Membership { segment_id, segment, since }).collect(),
     ))
+}
+
+/// Why a player is in a segment or not: the condition evaluated on the player's facts now,
+/// node by node, beside the stored membership.
+#[utoipa::path(get, path = "/api/v1/segments/{id}/players/{player}", tag = "segments",
+    params(("id" = Uuid, Path), ("player" = Uuid, Path)),
+    responses((status = 200, body = pitboss_segments::Explanation), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn explain(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path((id, player)): Path<(Uuid, Uuid)>,
+) -> Result<axum::Json<pitboss_segments::Explanation>, Problem> {
+    Ok(axum::Json(explain_membership(&s, &auth.caller, id, player).await?))
+}
+
+/// The explanation, for a caller the policies let read this player (the API and the page).
+pub(crate) async fn explain_membership(
+    s: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    player: Uuid,
+) -> Result<pitboss_segments::Explanation, Problem> {
+    let profile = pitboss_players::get(&s.db, player).await?;
+    authorize(s, caller, Action::PlayerRead, &crate::routes::players::resource(&profile), RequestFacts::default())
+        .await?;
+    Ok(pitboss_segments::explain(&s.db, id, player, now(), &s.rates).await?)
 }

@@ -1,0 +1,80 @@
+//! Reading completed deposits in bulk, for models that learn from players' deposit histories
+//! (churn and lifetime value). Read-only; other modules get deposits through here rather than
+//! from the ledger tables.
+
+use chrono::{DateTime, Utc};
+use pitboss_core::Currency;
+use pitboss_core::time::{from_micros, to_micros};
+use pitboss_store::{Db, db, sqlx};
+use uuid::Uuid;
+
+use crate::LedgerError;
+use crate::types::{TxKind, TxStatus};
+
+/// Most rows one page may ask for.
+pub const MAX_PAGE: u32 = 50_000;
+
+/// One completed deposit: who, how much (integer minor units of `currency`, the player's wallet
+/// currency) and when the platform says it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletedDeposit {
+    pub id: Uuid,
+    pub player_id: Uuid,
+    pub currency: Currency,
+    pub amount: i64,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// One page of deposits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DepositPage {
+    pub items: Vec<CompletedDeposit>,
+    /// Pass as `after` for the next page; `None` on the last.
+    pub next: Option<Uuid>,
+}
+
+/// One page of completed deposits that occurred up to `until`, in transaction id order, after
+/// the deposit `after` (the `next` of the previous page). Reversed, disputed, failed and pending
+/// deposits are left out: they are not money the player has brought in.
+pub async fn completed_deposits(
+    db: &Db,
+    until: DateTime<Utc>,
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<DepositPage, LedgerError> {
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(LedgerError::Invalid(format!("limit: must be between 1 and {MAX_PAGE}")));
+    }
+    // The id is a UUIDv7, so walking it in order walks the primary key without a sort; the
+    // cursor is bound as the nil id on the first page so that the SQL text stays one.
+    let rows: Vec<(Uuid, Option<Uuid>, String, i64, i64)> = db!(db, |c| {
+        sqlx::query_as(
+            "SELECT id, player_id, currency, amount, occurred_at FROM ledger_transactions \
+             WHERE kind = $1 AND status = $2 AND occurred_at <= $3 AND id > $4 AND player_id IS NOT NULL \
+             ORDER BY id LIMIT $5",
+        )
+        .bind(TxKind::Deposit.as_str())
+        .bind(TxStatus::Completed.as_str())
+        .bind(to_micros(until))
+        .bind(after.unwrap_or(Uuid::nil()))
+        .bind(i64::from(limit))
+        .fetch_all(c)
+        .await
+    })?;
+    let next = (rows.len() == limit as usize).then(|| rows.last().map(|r| r.0)).flatten();
+    let items = rows
+        .into_iter()
+        .filter_map(|(id, player_id, currency, amount, occurred_at)| {
+            Some(CompletedDeposit {
+                id,
+                player_id: player_id?,
+                // The ledger only ever stores ISO 4217 codes; a row that does not parse is skipped
+                // rather than guessed.
+                currency: currency.parse().ok()?,
+                amount,
+                occurred_at: from_micros(occurred_at),
+            })
+        })
+        .collect();
+    Ok(DepositPage { items, next })
+}
