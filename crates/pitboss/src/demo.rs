@@ -90,13 +90,13 @@ pub const READY_MADE_SEGMENTS: &[(&str, &str, &str)] = &[
     ("New depositors", "Made their first deposit in the last 30 days.", "first_deposit > 30d ago"),
     (
         "VIP candidates",
-        "Outside the VIP programme, but deposited 2,000 EUR or more in 90 days.",
-        r#"vip_tier == "none" and deposits_sum(90d) >= 2000 EUR"#,
+        "Outside the VIP programme, but deposited 2,000 EUR or more in 90 days, or predicted to be worth 5,000 EUR.",
+        r#"vip_tier == "none" and (deposits_sum(90d) >= 2000 EUR or predicted_value >= 5000 EUR)"#,
     ),
     (
         "At-risk players",
-        "Depositors who have not played for two to four weeks.",
-        "has_deposited and days_since_last_session >= 14d and days_since_last_session < 28d",
+        "Depositors not yet dormant whom the churn model rates high risk, or who have not played for two weeks.",
+        r#"has_deposited and days_since_last_session < 28d and (churn_risk == "high" or days_since_last_session >= 14d)"#,
     ),
     (
         "Dormant",
@@ -105,8 +105,8 @@ pub const READY_MADE_SEGMENTS: &[(&str, &str, &str)] = &[
     ),
     (
         "Bonus hunters",
-        "Took 50 EUR or more in bonuses, and deposited less than they took.",
-        "bonus_granted() >= 50 EUR and bonus_granted() > deposits_sum()",
+        "Took 50 EUR or more in bonuses in 90 days, and deposited less than they took.",
+        "bonus_granted(90d) >= 50 EUR and bonus_granted(90d) > deposits_sum(90d)",
     ),
     ("High rollers", "Staked 10,000 EUR or more in the last 30 days.", "stakes(30d) >= 10000 EUR"),
 ];
