@@ -18,12 +18,17 @@ use tokio::sync::watch;
 use crate::config::{Overrides, Settings};
 use crate::synth;
 
+#[path = "bench_segments.rs"]
+mod segments;
+
 #[derive(clap::Subcommand, Debug)]
 pub enum BenchCommand {
     /// Events per second through ingest, against a plain bulk insert of the same rows.
     Ingest(IngestArgs),
     /// Milliseconds per single-event POST /api/v1/events, sent one after another.
     Latency(LatencyArgs),
+    /// Segments over many synthetic players (PostgreSQL): full evaluation, hand-written SQL, event path.
+    Segments(segments::SegmentsArgs),
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +87,7 @@ pub async fn run(config: Option<&std::path::Path>, what: BenchCommand) -> anyhow
             let engines = engines(config, args.engine, args.database_url.as_deref())?;
             latency(config, &args, &engines).await
         }
+        BenchCommand::Segments(args) => segments::run(config, args).await,
     }
 }
 

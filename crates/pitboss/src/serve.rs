@@ -74,8 +74,7 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
     // Fires each player's segment timer at the instant time alone changes a membership.
     let segment_timers = targets.contains(&Target::Segments).then(|| {
         let handler = pitboss_segments::live::SegmentTimers::new(state.rates.clone());
-        let scheduler =
-            pitboss_bus::timers::Scheduler::new(db.clone(), pitboss_segments::live::TIMER_KIND, handler);
+        let scheduler = pitboss_bus::timers::Scheduler::new(db.clone(), pitboss_segments::live::TIMER_KIND, handler);
         let shutdown = Arc::new(tokio::sync::Notify::new());
         (tokio::spawn(scheduler.run(shutdown.clone())), shutdown)
     });

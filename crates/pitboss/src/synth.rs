@@ -2206,6 +2206,33 @@ fn live_seed(seed: u64) -> u64 {
     seed ^ nanos.rotate_left(17) ^ u64::from(std::process::id())
 }
 
+/// One market of the synthetic casino, for generators that write players in bulk (the
+/// segment benchmark builds its million players in SQL from these).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MarketShare {
+    pub country: &'static str,
+    pub currency: &'static str,
+    pub language: &'static str,
+    /// Share of new players, relative to the other markets.
+    pub weight: f64,
+    /// Local major units per euro.
+    pub per_eur: f64,
+}
+
+/// The markets players come from, with their weights and currencies.
+pub fn market_mix() -> Vec<MarketShare> {
+    MARKETS
+        .iter()
+        .map(|m| MarketShare {
+            country: m.country,
+            currency: m.currency,
+            language: m.language,
+            weight: m.weight,
+            per_eur: m.per_eur,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{HashMap, HashSet};

@@ -305,7 +305,7 @@ fn random_atom(rng: &mut StdRng) -> String {
         19 => format!("active_probability {op} {}", rng.random_range(0..100)),
         20 => format!("predicted_value {op} {} {}", rng.random_range(0..2_000), pick(rng, &["EUR", "USD"])),
         21 => format!("segments contains \"{}\"", pick(rng, &[SEGMENT, "minnows"])),
-        22 => format!("churn_risk in [\"medium\", \"high\"] and categories_played() contains \"slots\""),
+        22 => "churn_risk in [\"medium\", \"high\"] and categories_played() contains \"slots\"".to_string(),
         _ => format!("registered {op} last_deposit"),
     }
 }
