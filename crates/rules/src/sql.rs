@@ -219,10 +219,13 @@ impl Compiler<'_> {
             if let Some(threshold) = self.rates.convert(amount, currency, c) {
                 let code = self.bind(SqlValue::Text(c.as_str().to_string()));
                 let t = self.bind(SqlValue::Int(threshold));
-                arms.push(format!("WHEN {code} THEN {}", definite(format!("{value} {} {t}", sql_op(op)))));
+                arms.push(format!("WHEN {code} THEN {t}"));
             }
         }
-        format!("(CASE p.currency {} ELSE FALSE END)", arms.join(" "))
+        // The fact once, against the threshold in the player's currency: a currency without a
+        // rate leaves the threshold NULL, and so the test false. (One arm per currency, each
+        // with its own copy of a windowed sub-query, made PostgreSQL's plans large and slow.)
+        definite(format!("{value} {} (CASE p.currency {} ELSE NULL END)", sql_op(op), arms.join(" ")))
     }
 
     fn literal(&mut self, lit: &Literal) -> String {
