@@ -107,13 +107,7 @@ async fn load_chunk(
          p.campaign, p.vip_tier, p.kyc_status, p.status, p.birth_date, p.registered_at, p.consent_email, \
          p.consent_sms, p.consent_push, p.consent_messenger FROM players p WHERE p.id IN ({marks})"
     );
-    let rows: Vec<ProfileRow> = tx!(tx, |c| {
-        let mut q = sqlx::query_as(&profile_sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        q.fetch_all(c).await
-    })?;
+    let rows: Vec<ProfileRow> = of_players(tx, &profile_sql, ids, None).await?;
     out.extend(rows.into_iter().map(|r| (r.id, profile(r))));
 
     let stats_sql = format!(
@@ -121,13 +115,7 @@ async fn load_chunk(
          rounds_count, stake_sum, win_sum, bonus_granted_sum, bonus_converted_sum, bonus_forfeited_sum, last_session_at, \
          first_deposit_at, last_deposit_at, last_activity_at FROM player_stats WHERE player_id IN ({marks})"
     );
-    let stats: Vec<StatsRow> = tx!(tx, |c| {
-        let mut q = sqlx::query_as(&stats_sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        q.fetch_all(c).await
-    })?;
+    let stats: Vec<StatsRow> = of_players(tx, &stats_sql, ids, None).await?;
     for s in stats {
         if let Some(f) = out.get_mut(&s.player_id) {
             f.lifetime = Lifetime {
@@ -158,13 +146,7 @@ async fn load_chunk(
          FROM player_daily WHERE player_id IN ({marks}) AND day > ${}",
         ids.len() + 1
     );
-    let days: Vec<DailyRow> = tx!(tx, |c| {
-        let mut q = sqlx::query_as(&daily_sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        q.bind(first_day).fetch_all(c).await
-    })?;
+    let days: Vec<DailyRow> = of_players(tx, &daily_sql, ids, Some(first_day)).await?;
     for d in days {
         if let Some(f) = out.get_mut(&d.player_id) {
             f.daily.push(Day {
@@ -185,13 +167,7 @@ async fn load_chunk(
     }
 
     let tags_sql = format!("SELECT player_id, tag FROM player_tags WHERE player_id IN ({marks})");
-    let tags: Vec<(Uuid, String)> = tx!(tx, |c| {
-        let mut q = sqlx::query_as(&tags_sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        q.fetch_all(c).await
-    })?;
+    let tags: Vec<(Uuid, String)> = of_players(tx, &tags_sql, ids, None).await?;
     for (id, tag) in tags {
         if let Some(f) = out.get_mut(&id) {
             f.tags.push(tag);
@@ -200,13 +176,7 @@ async fn load_chunk(
 
     let categories_sql =
         format!("SELECT player_id, category, last_played FROM player_categories WHERE player_id IN ({marks})");
-    let categories: Vec<(Uuid, String, i64)> = tx!(tx, |c| {
-        let mut q = sqlx::query_as(&categories_sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        q.fetch_all(c).await
-    })?;
+    let categories: Vec<(Uuid, String, i64)> = of_players(tx, &categories_sql, ids, None).await?;
     for (id, category, last_played) in categories {
         if let Some(f) = out.get_mut(&id) {
             f.categories.push(CategoryPlayed { category, last_played });
@@ -217,13 +187,7 @@ async fn load_chunk(
         "SELECT m.player_id, g.name FROM segment_members m JOIN segments g ON g.id = m.segment_id \
          WHERE m.player_id IN ({marks})"
     );
-    let segments: Vec<(Uuid, String)> = tx!(tx, |c| {
-        let mut q = sqlx::query_as(&segments_sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        q.fetch_all(c).await
-    })?;
+    let segments: Vec<(Uuid, String)> = of_players(tx, &segments_sql, ids, None).await?;
     for (id, name) in segments {
         if let Some(f) = out.get_mut(&id) {
             f.segments.push(name);
@@ -234,19 +198,32 @@ async fn load_chunk(
         "SELECT player_id, churn_risk, active_percent, predicted_value FROM player_predictions \
          WHERE player_id IN ({marks})"
     );
-    let predictions: Vec<(Uuid, String, i64, i64)> = tx!(tx, |c| {
-        let mut q = sqlx::query_as(&predictions_sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        q.fetch_all(c).await
-    })?;
+    let predictions: Vec<(Uuid, String, i64, i64)> = of_players(tx, &predictions_sql, ids, None).await?;
     for (id, churn_risk, active_percent, predicted_value) in predictions {
         if let Some(f) = out.get_mut(&id) {
             f.prediction = Some(Prediction { churn_risk, active_percent, predicted_value });
         }
     }
     Ok(())
+}
+
+/// Runs `sql` with the player ids bound first (`IN ($1..$n)`) and `then` after them.
+async fn of_players<T>(tx: &mut Tx, sql: &str, ids: &[Uuid], then: Option<i64>) -> Result<Vec<T>, SegmentError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    T: Send + Unpin,
+{
+    let rows = tx!(tx, |c| {
+        let mut q = sqlx::query_as::<_, T>(sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        if let Some(v) = then {
+            q = q.bind(v);
+        }
+        q.fetch_all(c).await
+    })?;
+    Ok(rows)
 }
 
 fn profile(r: ProfileRow) -> PlayerFacts {
