@@ -93,6 +93,21 @@ fn unbalanced_and_unfinished_conditions_point_at_the_problem() {
 }
 
 #[test]
+fn categories_are_matched_as_stored_and_windows_apply_to_them() {
+    let mut p = player();
+    p.categories = vec![CategoryPlayed { category: "live".into(), last_played: NOW - 40 * DAY }];
+    assert!(holds(r#"categories_played() contains " Live ""#, &p), "trimmed and in lower case");
+    assert!(holds(r#"categories_played(60d) contains "live""#, &p));
+    assert!(!holds(r#"categories_played(30d) contains "live""#, &p));
+    assert!(!holds(r#"churn_risk == "high""#, &p) && !holds(r#"churn_risk != "high""#, &p), "not scored yet");
+    p.prediction = Some(Prediction { churn_risk: "high".into(), active_percent: 12, predicted_value: 25_000 });
+    assert!(holds(r#"churn_risk == "high" and active_probability < 20 and predicted_value > 240 EUR"#, &p));
+    assert!(!holds(r#"segments contains "whales""#, &p));
+    p.segments = vec!["whales".into()];
+    assert!(holds(r#"segments contains "whales""#, &p));
+}
+
+#[test]
 fn enormous_conditions_are_refused() {
     let deep = format!("{}has_deposited{}", "(".repeat(100), ")".repeat(100));
     assert!(err(&deep).message.contains("nests deeper"));
@@ -113,6 +128,9 @@ fn text_and_json_forms_convert_both_ways() {
         "country not in [\"DE\"] and (age >= 18 or consent.email == true)",
         "sessions() > 3 and (sessions(7d) > 1 and rounds(7d) > 10)",
         "days_since_last_session >= 14d",
+        "categories_played(30d) contains \"live\" and segments contains \"VIP candidates\"",
+        "churn_risk in [\"medium\", \"high\"] and predicted_value >= 100 EUR and active_probability < 40",
+        "bonus_forfeited(7d) > bonus_converted(7d) or categories_played() contains \"slots\"",
     ] {
         let back = json_to_text(&text_to_json(t).unwrap()).unwrap();
         assert_eq!(back, t);
