@@ -338,6 +338,13 @@ pub async fn run(config: Option<&Path>, args: SegmentsArgs) -> anyhow::Result<()
         });
     }
 
+    // What creating or changing a segment sets off in the background: every player's timer.
+    eprintln!("setting every player's segment timer (schedule_all)...");
+    let started = Instant::now();
+    let walked = pitboss_segments::schedule_all(&db, ctx.now, &ctx.rates, 1_000).await?;
+    let timers_secs = started.elapsed().as_secs_f64();
+    let (timers_set, _) = pitboss_bus::timers::counts(&db, pitboss_segments::live::TIMER_KIND).await?;
+
     let events = event_path(&db, pool, &args, &ctx, players).await?;
 
     // What the event path left, against a fresh evaluation.
@@ -352,6 +359,13 @@ pub async fn run(config: Option<&Path>, args: SegmentsArgs) -> anyhow::Result<()
     }
 
     print_report(&machine, players, load_secs, &figures, &events);
+    println!(
+        "segment timers (after a segment is created or changed, in the background): {} players walked in {}, \
+         {} with a change ahead by time alone",
+        thousands(i64::try_from(walked).unwrap_or(i64::MAX)),
+        secs(timers_secs),
+        thousands(timers_set)
+    );
     if let Some(path) = &args.json {
         let doc = to_json(&machine, players, load_secs, &figures, &events);
         std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")

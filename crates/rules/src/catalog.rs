@@ -68,6 +68,8 @@ pub enum Field {
     DaysSinceRegistration,
     ChurnRisk,
     ActiveProbability,
+    ExpectedDeposits30d,
+    ExpectedDeposits90d,
     PredictedValue,
     Segments,
 }
@@ -106,6 +108,18 @@ pub const FIELDS: &[(Field, &str, Type, &str)] = &[
         "active_probability",
         Type::Number,
         "the churn model's chance (0 to 100, in whole percent) that the player is still active",
+    ),
+    (
+        Field::ExpectedDeposits30d,
+        "expected_deposits_30d",
+        Type::Number,
+        "deposits the churn model expects in the next 30 days (a fraction: `expected_deposits_30d >= 1`)",
+    ),
+    (
+        Field::ExpectedDeposits90d,
+        "expected_deposits_90d",
+        Type::Number,
+        "deposits the churn model expects in the next 90 days",
     ),
     (
         Field::PredictedValue,

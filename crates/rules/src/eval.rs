@@ -51,12 +51,15 @@ pub struct CategoryPlayed {
 }
 
 /// The models' figures for a player.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Prediction {
     /// low, medium or high.
     pub churn_risk: String,
     /// The chance the player is still active, in whole percent.
     pub active_percent: i64,
+    /// Deposits expected in the next 30 and 90 days (estimates, fractional).
+    pub expected_30d: f64,
+    pub expected_90d: f64,
     /// Predicted lifetime value, minor units of the player's currency.
     pub predicted_value: i64,
 }
@@ -118,6 +121,8 @@ enum Val {
     Unknown(String),
     Bool(bool),
     Number(i64),
+    /// A model's estimate, compared with whole numbers as they are (not rounded).
+    Estimate(f64),
     Money(i64, Currency),
     Text(String),
     Instant(i64),
@@ -218,6 +223,7 @@ impl Eval<'_> {
             Val::Unknown(why) => format!("unknown ({why})"),
             Val::Bool(b) => b.to_string(),
             Val::Number(n) => n.to_string(),
+            Val::Estimate(x) => format!("{x:.2}"),
             Val::Money(m, c) => Money::new(*m, *c).to_string(),
             Val::Text(t) => format!("\"{t}\""),
             Val::Instant(t) => chrono::DateTime::from_timestamp_micros(*t)
@@ -284,6 +290,8 @@ impl Eval<'_> {
             Field::DaysSinceRegistration => Val::Days((self.now - p.registered_at).div_euclid(DAY_MICROS)),
             Field::ChurnRisk => p.prediction.as_ref().map_or(not_scored(), |x| text(&x.churn_risk)),
             Field::ActiveProbability => p.prediction.as_ref().map_or(not_scored(), |x| Val::Number(x.active_percent)),
+            Field::ExpectedDeposits30d => p.prediction.as_ref().map_or(not_scored(), |x| Val::Estimate(x.expected_30d)),
+            Field::ExpectedDeposits90d => p.prediction.as_ref().map_or(not_scored(), |x| Val::Estimate(x.expected_90d)),
             Field::PredictedValue => match (&p.prediction, p.currency) {
                 (Some(x), Some(c)) => Val::Money(x.predicted_value, c),
                 (None, _) => not_scored(),
@@ -379,6 +387,10 @@ fn compare(a: &Val, b: &Val) -> Option<Ordering> {
         (Val::Number(x), Val::Number(y)) | (Val::Instant(x), Val::Instant(y)) | (Val::Days(x), Val::Days(y)) => {
             Some(x.cmp(y))
         }
+        // As the databases compare a double with an integer: the integer as a double.
+        (Val::Estimate(x), Val::Number(y)) => x.partial_cmp(&(*y as f64)),
+        (Val::Number(x), Val::Estimate(y)) => (*x as f64).partial_cmp(y),
+        (Val::Estimate(x), Val::Estimate(y)) => x.partial_cmp(y),
         (Val::Money(x, cx), Val::Money(y, cy)) if cx == cy => Some(x.cmp(y)),
         (Val::Text(x), Val::Text(y)) => Some(x.cmp(y)),
         _ => None,

@@ -283,6 +283,12 @@ impl Compiler<'_> {
             Field::ActiveProbability => {
                 "(SELECT pp.active_percent FROM player_predictions pp WHERE pp.player_id = p.id)"
             }
+            Field::ExpectedDeposits30d => {
+                "(SELECT pp.expected_30d FROM player_predictions pp WHERE pp.player_id = p.id)"
+            }
+            Field::ExpectedDeposits90d => {
+                "(SELECT pp.expected_90d FROM player_predictions pp WHERE pp.player_id = p.id)"
+            }
             Field::PredictedValue => "(SELECT pp.predicted_value FROM player_predictions pp WHERE pp.player_id = p.id)",
         };
         column.to_string()

@@ -100,8 +100,16 @@ fn categories_are_matched_as_stored_and_windows_apply_to_them() {
     assert!(holds(r#"categories_played(60d) contains "live""#, &p));
     assert!(!holds(r#"categories_played(30d) contains "live""#, &p));
     assert!(!holds(r#"churn_risk == "high""#, &p) && !holds(r#"churn_risk != "high""#, &p), "not scored yet");
-    p.prediction = Some(Prediction { churn_risk: "high".into(), active_percent: 12, predicted_value: 25_000 });
+    p.prediction = Some(Prediction {
+        churn_risk: "high".into(),
+        active_percent: 12,
+        expected_30d: 0.4,
+        expected_90d: 1.2,
+        predicted_value: 25_000,
+    });
     assert!(holds(r#"churn_risk == "high" and active_probability < 20 and predicted_value > 240 EUR"#, &p));
+    assert!(holds("expected_deposits_30d < 1 and expected_deposits_90d > 1", &p), "compared as they are");
+    assert!(!holds("expected_deposits_90d >= 2", &p));
     assert!(!holds(r#"segments contains "whales""#, &p));
     p.segments = vec!["whales".into()];
     assert!(holds(r#"segments contains "whales""#, &p));

@@ -109,6 +109,9 @@ fn random_player(rng: &mut StdRng) -> PlayerFacts {
         prediction: rng.random_bool(0.7).then(|| Prediction {
             churn_risk: pick(rng, &["low", "medium", "high"]).to_string(),
             active_percent: rng.random_range(0..=100),
+            // Quarters, some exactly whole: equality with a whole number happens.
+            expected_30d: f64::from(rng.random_range(0..12)) / 4.0,
+            expected_90d: rng.random_range(0.0..9.0),
             predicted_value: rng.random_range(0..200_000),
         }),
     }
@@ -244,13 +247,15 @@ async fn store(db: &Db, id: Uuid, p: &PlayerFacts) {
         exec!(
             &mut tx,
             "INSERT INTO player_predictions (player_id, fit_id, p_active, active_percent, expected_30d, expected_90d, \
-             predicted_value, churn_risk, scored_at) VALUES ($1, $2, 0.5, $3, 1.0, 2.0, $4, $5, $6)",
+             predicted_value, churn_risk, scored_at) VALUES ($1, $2, 0.5, $3, $7, $8, $4, $5, $6)",
             id,
             FIT_ID,
             x.active_percent,
             x.predicted_value,
             x.churn_risk.clone(),
             NOW,
+            x.expected_30d,
+            x.expected_90d,
         )
         .unwrap();
     }
@@ -282,7 +287,7 @@ fn random_atom(rng: &mut StdRng) -> String {
     let w = pick(rng, &windows).to_string();
     let op = pick(rng, &["==", "!=", "<", "<=", ">", ">="]).to_string();
     let eq = pick(rng, &["==", "!="]).to_string();
-    match rng.random_range(0..24) {
+    match rng.random_range(0..26) {
         0 => format!("country {eq} \"{}\"", pick(rng, &["DE", "AT", "SE"])),
         1 => "language in [\"de\", \"sv\"]".to_string(),
         2 => "gender not in [\"male\"]".to_string(),
@@ -305,6 +310,8 @@ fn random_atom(rng: &mut StdRng) -> String {
         19 => format!("active_probability {op} {}", rng.random_range(0..100)),
         20 => format!("predicted_value {op} {} {}", rng.random_range(0..2_000), pick(rng, &["EUR", "USD"])),
         21 => format!("segments contains \"{}\"", pick(rng, &[SEGMENT, "minnows"])),
+        23 => format!("expected_deposits_30d {op} {}", rng.random_range(0..4)),
+        24 => format!("expected_deposits_90d {op} {}", rng.random_range(0..9)),
         22 => "churn_risk in [\"medium\", \"high\"] and categories_played() contains \"slots\"".to_string(),
         _ => format!("registered {op} last_deposit"),
     }

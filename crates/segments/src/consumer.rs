@@ -44,12 +44,21 @@ fn player_of(message: &Message) -> Option<Uuid> {
     message.key.parse().ok()
 }
 
+/// The facts a refit changes.
+const MODEL_FIELDS: [Field; 5] = [
+    Field::ChurnRisk,
+    Field::ActiveProbability,
+    Field::ExpectedDeposits30d,
+    Field::ExpectedDeposits90d,
+    Field::PredictedValue,
+];
+
 /// Evaluates again, over every player, the active segments that read the models' figures.
 async fn refresh_model_segments(tx: &mut pitboss_store::Tx, now: i64, rates: &Rates) -> Result<usize, SegmentError> {
     let (segments, _) = crate::live::active_segments(tx).await?;
     let mut refreshed = 0;
     for s in segments {
-        if [Field::ChurnRisk, Field::ActiveProbability, Field::PredictedValue].into_iter().any(|f| s.rule.reads(f)) {
+        if MODEL_FIELDS.iter().any(|f| s.rule.reads(*f)) {
             crate::refresh_in(tx, s.id, now, rates).await?;
             refreshed += 1;
         }

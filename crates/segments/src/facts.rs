@@ -195,13 +195,13 @@ async fn load_chunk(
     }
 
     let predictions_sql = format!(
-        "SELECT player_id, churn_risk, active_percent, predicted_value FROM player_predictions \
-         WHERE player_id IN ({marks})"
+        "SELECT player_id, churn_risk, active_percent, expected_30d, expected_90d, predicted_value \
+         FROM player_predictions WHERE player_id IN ({marks})"
     );
-    let predictions: Vec<(Uuid, String, i64, i64)> = of_players(tx, &predictions_sql, ids, None).await?;
-    for (id, churn_risk, active_percent, predicted_value) in predictions {
+    let predictions: Vec<(Uuid, String, i64, f64, f64, i64)> = of_players(tx, &predictions_sql, ids, None).await?;
+    for (id, churn_risk, active_percent, expected_30d, expected_90d, predicted_value) in predictions {
         if let Some(f) = out.get_mut(&id) {
-            f.prediction = Some(Prediction { churn_risk, active_percent, predicted_value });
+            f.prediction = Some(Prediction { churn_risk, active_percent, expected_30d, expected_90d, predicted_value });
         }
     }
     Ok(())
