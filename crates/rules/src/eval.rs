@@ -7,6 +7,7 @@ use pitboss_core::event::Consents;
 use pitboss_core::money::{Currency, Money};
 use serde::Serialize;
 
+use crate::ast::CmpOp;
 use crate::catalog::{Field, Measure};
 use crate::check::{Literal, Node, NodeKind, Operand, OperandKind, Rule};
 use crate::rates::Rates;
@@ -138,10 +139,17 @@ impl Rule {
         Eval { facts, now, rates, text: &self.text }.node(&self.root)
     }
 
-    /// Whether the rule holds, without building a trace.
+    /// Whether the rule holds, without building a trace (the event path's question).
     pub fn holds(&self, facts: &PlayerFacts, now: i64, rates: &Rates) -> bool {
-        self.evaluate(facts, now, rates).result
+        Eval { facts, now, rates, text: &self.text }.holds(&self.root)
     }
+}
+
+/// What a test read, for its line in the trace.
+enum Read<'n> {
+    Compared(&'n Operand, Val, CmpOp, &'n Operand, Val),
+    One(&'n Operand, Val),
+    None,
 }
 
 struct Eval<'a> {
@@ -158,8 +166,6 @@ impl Eval<'_> {
 
     fn node(&self, node: &Node) -> Trace {
         let text = self.snippet(node.span);
-        let leaf =
-            |result: bool, detail: String| Trace { text: text.clone(), result, detail: Some(detail), children: vec![] };
         match &node.kind {
             NodeKind::All(parts) => {
                 let children: Vec<Trace> = parts.iter().map(|p| self.node(p)).collect();
@@ -173,6 +179,33 @@ impl Eval<'_> {
                 let child = self.node(inner);
                 Trace { result: !child.result, text, detail: None, children: vec![child] }
             }
+            leaf => {
+                let (result, read) = self.leaf(leaf);
+                let detail = match read {
+                    Read::Compared(left, l, op, right, r) => {
+                        format!("{} {} {}", self.show(left, &l), op.as_str(), self.show(right, &r))
+                    }
+                    Read::One(operand, v) => self.show(operand, &v),
+                    Read::None => String::new(),
+                };
+                Trace { text, result, detail: Some(detail), children: vec![] }
+            }
+        }
+    }
+
+    /// The answer alone: no trace, and `all`/`any` stop at the first part that decides.
+    fn holds(&self, node: &Node) -> bool {
+        match &node.kind {
+            NodeKind::All(parts) => parts.iter().all(|p| self.holds(p)),
+            NodeKind::Any(parts) => parts.iter().any(|p| self.holds(p)),
+            NodeKind::Not(inner) => !self.holds(inner),
+            leaf => self.leaf(leaf).0,
+        }
+    }
+
+    /// A test's answer, and the values it read (for the trace).
+    fn leaf<'n>(&self, kind: &'n NodeKind) -> (bool, Read<'n>) {
+        match kind {
             NodeKind::Compare { left, op, right } => {
                 let (mut l, mut r) = (self.value(left), self.value(right));
                 // Money in two currencies: the fixed amount is converted into the player's
@@ -188,23 +221,25 @@ impl Eval<'_> {
                     }
                 }
                 let result = compare(&l, &r).is_some_and(|o| op.holds(o));
-                leaf(result, format!("{} {} {}", self.show(left, &l), op.as_str(), self.show(right, &r)))
+                (result, Read::Compared(left, l, *op, right, r))
             }
             NodeKind::In { left, values, negated } => {
                 let v = self.value(left);
                 let found = values.iter().any(|lit| compare(&v, &literal(lit)) == Some(Ordering::Equal));
                 let result = !matches!(v, Val::Unknown(_)) && found != *negated;
-                leaf(result, self.show(left, &v))
+                (result, Read::One(left, v))
             }
             NodeKind::Contains { set, value } => {
                 let v = self.value(set);
                 let result = matches!(&v, Val::Set(items) if items.iter().any(|i| i == value));
-                leaf(result, self.show(set, &v))
+                (result, Read::One(set, v))
             }
             NodeKind::Is(operand) => {
                 let v = self.value(operand);
-                leaf(v == Val::Bool(true), self.show(operand, &v))
+                (v == Val::Bool(true), Read::One(operand, v))
             }
+            // Not leaves; `node` and `holds` answer them before asking here.
+            NodeKind::All(_) | NodeKind::Any(_) | NodeKind::Not(_) => (false, Read::None),
         }
     }
 

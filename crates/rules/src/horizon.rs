@@ -13,7 +13,7 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::catalog::{Field, Measure, Type};
 use crate::check::{Literal, Node, NodeKind, Operand, OperandKind, Rule};
-use crate::eval::PlayerFacts;
+use crate::eval::{Day, PlayerFacts};
 use crate::rates::Rates;
 
 const DAY_MICROS: i64 = 86_400_000_000;
@@ -102,10 +102,33 @@ fn moving(operand: &Operand, numbers: &[i64], facts: &PlayerFacts, out: &mut Vec
         OperandKind::Measure(Measure::CategoriesPlayed, Some(window)) => {
             out.extend(facts.categories.iter().map(|c| (c.last_played.div_euclid(DAY_MICROS) + window) * DAY_MICROS));
         }
-        OperandKind::Measure(_, Some(window)) => {
-            out.extend(facts.daily.iter().map(|d| (d.day + window) * DAY_MICROS));
+        // Only a day that adds something to the measure changes it by leaving.
+        OperandKind::Measure(m, Some(window)) => {
+            out.extend(facts.daily.iter().filter(|d| counts_for(*m, d)).map(|d| (d.day + window) * DAY_MICROS));
         }
         _ => {}
+    }
+}
+
+/// Whether a day's figures add anything to the measure.
+fn counts_for(m: Measure, d: &Day) -> bool {
+    match m {
+        Measure::Sessions => d.sessions != 0,
+        Measure::ActiveDays => d.sessions > 0 || d.rounds > 0,
+        Measure::DepositsCount => d.deposit_count != 0,
+        Measure::DepositsSum => d.deposit_sum != 0,
+        Measure::WithdrawalsCount => d.withdrawal_count != 0,
+        Measure::WithdrawalsSum => d.withdrawal_sum != 0,
+        Measure::Stakes => d.stake_sum != 0,
+        Measure::Wins => d.win_sum != 0,
+        Measure::Ggr => d.stake_sum != d.win_sum,
+        Measure::NetLoss => d.deposit_sum != d.withdrawal_sum,
+        Measure::Rounds => d.rounds != 0,
+        Measure::BonusGranted => d.bonus_granted != 0,
+        Measure::BonusConverted => d.bonus_converted != 0,
+        Measure::BonusForfeited => d.bonus_forfeited != 0,
+        // Categories leave by their own dates (above).
+        Measure::CategoriesPlayed => false,
     }
 }
 
@@ -144,7 +167,7 @@ fn birthday(born: NaiveDate, years: i64) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::{Day, Lifetime};
+    use crate::eval::Lifetime;
     use crate::from_text;
 
     /// 2026-11-23 12:00 UTC.
