@@ -55,6 +55,16 @@ pub async fn clear_many(tx: &mut Tx, kind: &str, keys: &[String]) -> Result<(), 
     Ok(())
 }
 
+/// Removes the timers of every key in `(after, upto]` (in text order): for a caller that walks
+/// all its keys in order and sets the timers again, without a long list of keys to match.
+pub async fn clear_range(tx: &mut Tx, kind: &str, after: &str, upto: Option<&str>) -> Result<(), StoreError> {
+    match upto {
+        Some(upto) => exec!(tx, "DELETE FROM timers WHERE kind = $1 AND key > $2 AND key <= $3", kind, after, upto)?,
+        None => exec!(tx, "DELETE FROM timers WHERE kind = $1 AND key > $2", kind, after)?,
+    };
+    Ok(())
+}
+
 /// When the timer `(kind, key)` fires, if it is set.
 pub async fn due_at(db: &Db, kind: &str, key: &str) -> Result<Option<i64>, StoreError> {
     let due: Option<i64> = db!(db, |c| {

@@ -229,6 +229,8 @@ pub(crate) fn message(topic: &str, segment: Uuid, name: &str, version: i64, play
 /// Sets every player's timer for the next change time alone brings to any active segment (after
 /// a segment is created or changed), in batches of `batch` players; returns the players walked.
 pub async fn schedule_all(db: &Db, now: i64, rates: &Rates, batch: usize) -> Result<usize, SegmentError> {
+    // Player ids in order; their text forms (the timer keys) sort the same way, so each batch
+    // replaces the timers of its stretch of keys with one range delete.
     let mut after = Uuid::nil();
     let mut walked = 0;
     let batch = batch.clamp(1, 5_000);
@@ -240,24 +242,30 @@ pub async fn schedule_all(db: &Db, now: i64, rates: &Rates, batch: usize) -> Res
                 .fetch_all(c)
                 .await
         })?;
-        let Some(last) = ids.last() else { return Ok(walked) };
-        after = *last;
-        walked += ids.len();
         let mut tx = db.begin().await?;
+        let Some(last) = ids.last().copied() else {
+            // Past the last player: timers of players that are gone.
+            timers::clear_range(&mut tx, TIMER_KIND, &key(after, walked), None).await?;
+            tx.commit().await?;
+            return Ok(walked);
+        };
+        timers::clear_range(&mut tx, TIMER_KIND, &key(after, walked), Some(&last.to_string())).await?;
         let (segments, _) = active_segments(&mut tx).await?;
         let facts = facts::load_in(&mut tx, &ids, now).await?;
-        let mut set = Vec::new();
-        let mut cleared = Vec::new();
-        for (id, f) in &facts {
-            match next_change(&segments, f, now, rates) {
-                Some(due) => set.push((id.to_string(), due)),
-                None => cleared.push(id.to_string()),
-            }
-        }
-        timers::set_many(&mut tx, TIMER_KIND, &set, now).await?;
-        timers::clear_many(&mut tx, TIMER_KIND, &cleared).await?;
+        let due: Vec<(String, i64)> = facts
+            .iter()
+            .filter_map(|(id, f)| next_change(&segments, f, now, rates).map(|at| (id.to_string(), at)))
+            .collect();
+        timers::set_many(&mut tx, TIMER_KIND, &due, now).await?;
         tx.commit().await?;
+        after = last;
+        walked += ids.len();
     }
+}
+
+/// The key a range starts after: below every player id before the first batch.
+fn key(after: Uuid, walked: usize) -> String {
+    if walked == 0 { String::new() } else { after.to_string() }
 }
 
 /// Fires the players' segment timers: the same update as for an event.

@@ -204,7 +204,14 @@ both_engines!(a_player_who_stops_playing_enters_inactive_on_day_fourteen_without
     }
     let inactive = create(&db, "inactive 14 days", "last_session < 14d ago").await;
     pitboss_segments::refresh(&db, inactive.id, micros(now()), &Rates::new()).await.unwrap();
+    // Timers left from before: a wrong one, and one of a player who is gone.
+    let gone = Uuid::from_u128(u128::MAX).to_string();
+    let mut tx = db.begin().await.unwrap();
+    timers::set(&mut tx, TIMER_KIND, &p.to_string(), 1, 1).await.unwrap();
+    timers::set(&mut tx, TIMER_KIND, &gone, 1, 1).await.unwrap();
+    tx.commit().await.unwrap();
     assert_eq!(pitboss_segments::schedule_all(&db, micros(now()), &Rates::new(), 1).await.unwrap(), 2);
+    assert_eq!(timers::due_at(&db, TIMER_KIND, &gone).await.unwrap(), None);
     let due = last_played + Duration::days(14);
     assert_eq!(timers::due_at(&db, TIMER_KIND, &p.to_string()).await.unwrap(), Some(micros(due) + 1));
 
