@@ -94,10 +94,10 @@ pub async fn search(db: &Db, query: &PlayerQuery) -> Result<Page<Player>, Player
             clauses.push(format!("(phone = {p} OR external_id = {e})"));
         } else {
             // The start of any word of the name: first name, last name, or "first last".
-            let word = escape_like(&q.to_lowercase());
+            let [start, inner] = word_start_patterns(q);
             let e = arg(Bind::Text(q.to_string()));
-            let start = arg(Bind::Text(format!("{word}%")));
-            let inner = arg(Bind::Text(format!("% {word}%")));
+            let start = arg(Bind::Text(start));
+            let inner = arg(Bind::Text(inner));
             clauses.push(format!(
                 "(external_id = {e} OR search_name LIKE {start} ESCAPE '\\' OR search_name LIKE {inner} ESCAPE '\\')"
             ));
@@ -243,6 +243,13 @@ fn brand_filter(query: &PlayerQuery) -> Result<Option<Vec<String>>, PlayerError>
         (Some(asked), Some(allowed)) => Some(asked.into_iter().filter(|b| allowed.contains(b)).collect()),
         (asked, allowed) => asked.or(allowed),
     })
+}
+
+/// The `LIKE` patterns (escaped for `ESCAPE '\'`) that find `text` at the start of any word of the
+/// lower-cased `search_name` (the first also finds it at the start of a lower-cased email).
+pub fn word_start_patterns(text: &str) -> [String; 2] {
+    let word = escape_like(&text.to_lowercase());
+    [format!("{word}%"), format!("% {word}%")]
 }
 
 fn escape_like(s: &str) -> String {

@@ -289,9 +289,8 @@ type MemberTuple = (Uuid, String, String, Option<String>, Option<String>, Option
 /// Members by player id, after `after`; with `search`, only those whose external id starts
 /// with it and, when `by_personal_data`, also those whose email starts with it (in any case) or
 /// a word of whose name does. Names match as the player search matches them
-/// (`pitboss_players::search`, not a dependency of this crate): by the lower-cased
-/// `search_name` the profile keeps beside the name, as it keeps emails lower-cased, so one
-/// lower-cased pattern matches the same on both engines. Callers who may not see personal data
+/// (`pitboss_players::search::word_start_patterns`, on the lower-cased `search_name` the profile
+/// keeps beside the name, as it keeps emails lower-cased). Callers who may not see personal data
 /// search without it, so that what they find cannot reveal what the mask hides.
 pub async fn member_rows(
     db: &Db,
@@ -311,8 +310,7 @@ pub async fn member_rows(
             // A prefix compared as text: LIKE would read `_` and `%` in external ids as wildcards.
             let mut any = vec!["substr(p.external_id, 1, length($4)) = $4".to_string()];
             if by_personal_data {
-                let word = escape_like(&text.to_lowercase());
-                binds.extend([format!("{word}%"), format!("% {word}%")]);
+                binds.extend(pitboss_players::search::word_start_patterns(text));
                 any.push("p.email LIKE $5 ESCAPE '\\'".into());
                 any.push("p.search_name LIKE $5 ESCAPE '\\'".into());
                 any.push("p.search_name LIKE $6 ESCAPE '\\'".into());
@@ -350,10 +348,6 @@ pub async fn member_rows(
 }
 
 /// `s` with LIKE's wildcards and escape character taken literally (escape `\`).
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
 /// The segments a player is in, with when they entered: (segment id, name, since).
 pub async fn segments_of(db: &Db, player: Uuid) -> Result<Vec<(Uuid, String, i64)>, SegmentError> {
     let rows: Vec<(Uuid, String, i64)> = db!(db, |c| {
