@@ -230,7 +230,8 @@ pub(crate) fn message(topic: &str, segment: Uuid, name: &str, version: i64, play
 /// a segment is created or changed), in batches of `batch` players; returns the players walked.
 pub async fn schedule_all(db: &Db, now: i64, rates: &Rates, batch: usize) -> Result<usize, SegmentError> {
     // Player ids in order; their text forms (the timer keys) sort the same way, so each batch
-    // replaces the timers of its stretch of keys with one range delete.
+    // replaces the timers of its stretch of keys with one range delete (the nil id's text is
+    // below every player's).
     let mut after = Uuid::nil();
     let mut walked = 0;
     let batch = batch.clamp(1, 5_000);
@@ -245,11 +246,11 @@ pub async fn schedule_all(db: &Db, now: i64, rates: &Rates, batch: usize) -> Res
         let mut tx = db.begin().await?;
         let Some(last) = ids.last().copied() else {
             // Past the last player: timers of players that are gone.
-            timers::clear_range(&mut tx, TIMER_KIND, &key(after, walked), None).await?;
+            timers::clear_range(&mut tx, TIMER_KIND, &after.to_string(), None).await?;
             tx.commit().await?;
             return Ok(walked);
         };
-        timers::clear_range(&mut tx, TIMER_KIND, &key(after, walked), Some(&last.to_string())).await?;
+        timers::clear_range(&mut tx, TIMER_KIND, &after.to_string(), Some(&last.to_string())).await?;
         let (segments, _) = active_segments(&mut tx).await?;
         let facts = facts::load_in(&mut tx, &ids, now).await?;
         let due: Vec<(String, i64)> = facts
@@ -261,11 +262,6 @@ pub async fn schedule_all(db: &Db, now: i64, rates: &Rates, batch: usize) -> Res
         after = last;
         walked += ids.len();
     }
-}
-
-/// The key a range starts after: below every player id before the first batch.
-fn key(after: Uuid, walked: usize) -> String {
-    if walked == 0 { String::new() } else { after.to_string() }
 }
 
 /// Fires the players' segment timers: the same update as for an event.

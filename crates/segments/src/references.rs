@@ -35,11 +35,17 @@ fn names(rule_text: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The active segments' names and the names each refers to, except `except`.
-async fn graph(tx: &mut Tx, except: Option<Uuid>) -> Result<HashMap<String, Vec<String>>, SegmentError> {
-    let rows: Vec<(Uuid, String, String)> = tx!(tx, |c| {
+/// The active segments: id, name and condition text.
+async fn active(tx: &mut Tx) -> Result<Vec<(Uuid, String, String)>, SegmentError> {
+    let rows = tx!(tx, |c| {
         sqlx::query_as("SELECT id, name, condition_text FROM segments WHERE status = 'active'").fetch_all(c).await
     })?;
+    Ok(rows)
+}
+
+/// The active segments' names and the names each refers to, except `except`.
+async fn graph(tx: &mut Tx, except: Option<Uuid>) -> Result<HashMap<String, Vec<String>>, SegmentError> {
+    let rows = active(tx).await?;
     Ok(rows.into_iter().filter(|(id, ..)| Some(*id) != except).map(|(_, name, text)| (name, names(&text))).collect())
 }
 
@@ -96,15 +102,15 @@ fn path_back(graph: &HashMap<String, Vec<String>>, from: &str, to: &str) -> Opti
     None
 }
 
-/// The active segments other than `id` built on segment `name`.
-pub(crate) async fn used_by(tx: &mut Tx, name: &str, id: Uuid) -> Result<Vec<String>, SegmentError> {
-    let mut users: Vec<String> = graph(tx, Some(id))
+/// The active segments other than `id` built on segment `name`: (id, name), by name.
+pub(crate) async fn used_by(tx: &mut Tx, name: &str, id: Uuid) -> Result<Vec<(Uuid, String)>, SegmentError> {
+    let mut users: Vec<(Uuid, String)> = active(tx)
         .await?
         .into_iter()
-        .filter(|(_, refs)| refs.iter().any(|r| r == name))
-        .map(|(n, _)| n)
+        .filter(|(other, _, text)| *other != id && names(text).iter().any(|r| r == name))
+        .map(|(other, name, _)| (other, name))
         .collect();
-    users.sort();
+    users.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(users)
 }
 

@@ -78,13 +78,8 @@ async fn refresh_dependents(
     if depth >= MAX_DEPTH {
         return Ok(());
     }
-    for user in crate::references::used_by(tx, name, id).await? {
-        let dependent: Option<Uuid> = tx!(tx, |c| {
-            sqlx::query_scalar("SELECT id FROM segments WHERE name = $1").bind(&user).fetch_optional(c).await
-        })?;
-        if let Some(dependent) = dependent {
-            Box::pin(refresh_one(tx, dependent, now, rates, depth + 1)).await?;
-        }
+    for (dependent, _) in crate::references::used_by(tx, name, id).await? {
+        Box::pin(refresh_one(tx, dependent, now, rates, depth + 1)).await?;
     }
     Ok(())
 }

@@ -128,7 +128,7 @@ pub async fn update(
             return Err(SegmentError::Invalid(format!(
                 "status: `{}` cannot be archived while segments are built on it: {}; change them first",
                 before.name,
-                users.join(", ")
+                users.into_iter().map(|(_, name)| name).collect::<Vec<_>>().join(", ")
             )));
         }
     }
