@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use pitboss_core::event::{EventBody, EventError, EventType};
 use pitboss_core::{Currency, Envelope};
-use pitboss_payments::operations::{self, Change, Context};
+use pitboss_payments::operations::{self, Change, Context, Operation};
 use pitboss_payments::{LedgerError, TxKind};
 use pitboss_players::{Activity, NewPlayer, PlayerError, PlayerPatch, stats};
 use pitboss_store::{StoreError, Tx};
@@ -132,7 +132,6 @@ pub(crate) async fn apply(
     resolved: Option<(Uuid, Currency)>,
     now: DateTime<Utc>,
 ) -> Result<Applied, ApplyError> {
-    use EventType as T;
     if let EventBody::PlayerRegistered(r) = &event.body {
         let new = NewPlayer::from_event(&event.player_ref, event.occurred_at, r)?;
         let player = match pitboss_players::create(tx, new, now).await {
@@ -153,69 +152,102 @@ pub(crate) async fn apply(
         None => players.find(tx, &event.player_ref).await?,
     };
     let ctx = Context { player, currency, occurred_at: event.occurred_at, now, actor: ACTOR };
-    let check_currency = |c: Currency| {
-        if c == currency { Ok(()) } else { Err(ApplyError::Rejected(currency_mismatch(c, currency))) }
-    };
-    let record = |activity: Activity| (activity, event.occurred_at);
-    let (change, activity): (Option<Change>, Option<(Activity, DateTime<Utc>)>) = match &event.body {
+    let (change, activity): (Option<Change>, Option<Activity>) = match &event.body {
         EventBody::PlayerRegistered(_) => unreachable!("handled above"),
         EventBody::PlayerUpdated(u) => {
             let patch = PlayerPatch::from_event(u)?;
             pitboss_players::update(tx, player, &patch, now).await?;
             (None, None)
         }
-        EventBody::SessionStarted(_) => (None, Some(record(Activity::SessionStarted))),
+        EventBody::SessionStarted(_) => (None, Some(Activity::SessionStarted)),
         EventBody::SessionEnded(_) => (None, None),
+        _ => match money(event, currency)? {
+            // Wagering progress moves no money; consumers (loyalty, CRM) read it from the bus.
+            None => (None, None),
+            Some(m) => {
+                let change = operations::perform(tx, &ctx, &m.operation).await?;
+                let activity = m.settled_activity(&change);
+                (Some(change), activity)
+            }
+        },
+    };
+    if let Some(activity) = activity {
+        stats::record(tx, player, activity, event.occurred_at, now).await?;
+    }
+    Ok(Applied { player: Some(player), note: change.and_then(|c| c.note) })
+}
+
+/// What a money event asks of the ledger, checked against the player's wallet.
+pub(crate) struct Money {
+    pub operation: Operation,
+    /// A round's game category as kept.
+    category: Option<String>,
+}
+
+impl Money {
+    /// What the movement adds to the player's aggregates, once it has settled.
+    pub(crate) fn settled_activity(&self, change: &Change) -> Option<Activity> {
+        if !change.settled {
+            return None;
+        }
+        Some(match &self.operation {
+            Operation::PaymentRequested { kind, amount, .. }
+            | Operation::PaymentCompleted { kind, amount, .. }
+            | Operation::PaymentFailed { kind, amount, .. } => match kind {
+                TxKind::Deposit => Activity::DepositCompleted { amount: *amount },
+                _ => Activity::WithdrawalCompleted { amount: *amount },
+            },
+            Operation::Round { stake, win, .. } => {
+                Activity::Round { stake: *stake, win: *win, category: self.category.clone().unwrap_or_default() }
+            }
+            Operation::Bonus { kind, amount, .. } => match kind {
+                TxKind::BonusGrant => Activity::BonusGranted { amount: *amount },
+                TxKind::BonusConvert => Activity::BonusConverted { amount: *amount },
+                _ => Activity::BonusForfeited { amount: *amount },
+            },
+        })
+    }
+}
+
+/// The ledger movement of a payment, round or bonus event in the wallet's currency (`None`
+/// for events that move no money). Refused: another currency, a round's invalid category.
+pub(crate) fn money(event: &Envelope, wallet: Currency) -> Result<Option<Money>, ApplyError> {
+    let check_currency = |c: Currency| {
+        if c == wallet { Ok(()) } else { Err(ApplyError::Rejected(currency_mismatch(c, wallet))) }
+    };
+    let operation = match &event.body {
         EventBody::Payment(t, p) => {
             check_currency(p.currency)?;
-            let (kind, amount, reference) = (payment_kind(*t), p.amount.minor(), p.transaction_id.as_str());
-            let change = match t {
-                T::DepositRequested | T::WithdrawalRequested => {
-                    operations::payment_requested(tx, &ctx, kind, reference, amount).await?
+            let (kind, reference, amount) = (payment_kind(*t), p.transaction_id.clone(), p.amount.minor());
+            match t {
+                EventType::DepositRequested | EventType::WithdrawalRequested => {
+                    Operation::PaymentRequested { kind, reference, amount }
                 }
-                T::DepositCompleted | T::WithdrawalCompleted => {
-                    operations::payment_completed(tx, &ctx, kind, reference, amount).await?
+                EventType::DepositCompleted | EventType::WithdrawalCompleted => {
+                    Operation::PaymentCompleted { kind, reference, amount }
                 }
-                T::WithdrawalCancelled => {
-                    let reason = p.reason.as_deref().unwrap_or("cancelled");
-                    operations::payment_failed(tx, &ctx, kind, reference, amount, Some(reason)).await?
+                EventType::WithdrawalCancelled => {
+                    let reason = Some(p.reason.clone().unwrap_or_else(|| "cancelled".into()));
+                    Operation::PaymentFailed { kind, reference, amount, reason }
                 }
-                _ => operations::payment_failed(tx, &ctx, kind, reference, amount, p.reason.as_deref()).await?,
-            };
-            let activity = match (kind, change.settled) {
-                (TxKind::Deposit, true) => Some(record(Activity::DepositCompleted { amount })),
-                (TxKind::Withdrawal, true) => Some(record(Activity::WithdrawalCompleted { amount })),
-                _ => None,
-            };
-            (Some(change), activity)
+                _ => Operation::PaymentFailed { kind, reference, amount, reason: p.reason.clone() },
+            }
         }
         EventBody::GameRound(g) => {
             check_currency(g.currency)?;
             let category = stats::category(&g.category)?;
-            let (stake, win) = (g.stake.minor(), g.win.minor());
-            let change = operations::game_round(tx, &ctx, &g.round_id, stake, win).await?;
-            let activity = change.settled.then(|| record(Activity::Round { stake, win, category }));
-            (Some(change), activity)
+            let operation =
+                Operation::Round { round_id: g.round_id.clone(), stake: g.stake.minor(), win: g.win.minor() };
+            return Ok(Some(Money { operation, category: Some(category) }));
         }
         EventBody::Bonus(t, b) => {
             check_currency(b.currency)?;
-            let amount = b.amount.minor();
-            // Wagering progress moves no money; consumers (loyalty, CRM) read it from the bus.
-            let Some(kind) = bonus_kind(*t) else { return Ok(Applied { player: Some(player), note: None }) };
-            let change = operations::bonus(tx, &ctx, kind, &b.bonus_id, amount).await?;
-            let activity = match (kind, change.settled) {
-                (TxKind::BonusGrant, true) => Some(record(Activity::BonusGranted { amount })),
-                (TxKind::BonusConvert, true) => Some(record(Activity::BonusConverted { amount })),
-                (TxKind::BonusForfeit, true) => Some(record(Activity::BonusForfeited { amount })),
-                _ => None,
-            };
-            (Some(change), activity)
+            let Some(kind) = bonus_kind(*t) else { return Ok(None) };
+            Operation::Bonus { kind, bonus_id: b.bonus_id.clone(), amount: b.amount.minor() }
         }
+        _ => return Ok(None),
     };
-    if let Some((activity, at)) = activity {
-        stats::record(tx, player, activity, at, now).await?;
-    }
-    Ok(Applied { player: Some(player), note: change.and_then(|c| c.note) })
+    Ok(Some(Money { operation, category: None }))
 }
 
 /// The ledger transaction an event records or moves, as `(kind, reference)`, the ledger's

@@ -130,7 +130,7 @@ impl Ingestor {
                         }
                         Step::Set(set) => {
                             let run: Vec<&Item> = set.iter().map(|&p| &valid[p]).collect();
-                            for report in crate::rounds::apply(&mut tx, &mut players, &run).await? {
+                            for report in crate::sets::apply(&mut tx, &mut players, &run).await? {
                                 let index = report.index;
                                 reports[index] = report;
                             }

@@ -13,7 +13,7 @@
 
 mod apply;
 mod batch;
-mod rounds;
 mod schedule;
+mod sets;
 
 pub use batch::{BatchReport, Ingestor, ItemReport, ItemStatus, MAX_BATCH};

@@ -25,7 +25,7 @@ use pitboss_payments::TxKind;
 
 use crate::apply::ledger_ref;
 use crate::batch::Item;
-use crate::rounds::in_set;
+use crate::sets::in_set;
 
 /// One step of applying a batch; positions are into the batch's valid items.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,9 +191,9 @@ mod tests {
     #[test]
     fn rounds_of_different_players_merge_across_other_events() {
         let batch = items(&[
-            deposit("a", "d1"),
+            update("a"),
             round("a", "r1"),
-            deposit("b", "d2"),
+            update("b"),
             round("b", "r2"),
             round("a", "r3"),
             update("c"),
@@ -206,18 +206,19 @@ mod tests {
     }
 
     #[test]
-    fn sessions_go_with_the_rounds() {
+    fn sessions_and_payments_go_with_the_rounds() {
         let batch = items(&[
             session("a"),
             round("a", "r1"),
             session("b"),
             round("b", "r2"),
-            deposit("a", "d1"),
+            update("a"),
             round("a", "r3"),
             session("b"),
+            deposit("b", "d1"),
         ]);
         let steps = plan(&batch);
-        assert_eq!(steps, vec![Step::Set(vec![0, 1, 2, 3, 6]), Step::One(4), Step::One(5)]);
+        assert_eq!(steps, vec![Step::Set(vec![0, 1, 2, 3, 6, 7]), Step::One(4), Step::One(5)]);
         check_order(&steps, &batch);
     }
 
@@ -226,7 +227,7 @@ mod tests {
         let batch = items(&[
             round("a", "r1"),
             round("b", "r2"),
-            deposit("a", "d1"),
+            update("a"),
             round("a", "r3"),
             update("a"),
             round("b", "r4"),
@@ -259,18 +260,7 @@ mod tests {
         assert_ne!(group[8], group[4]);
         let steps = plan(&batch);
         check_order(&steps, &batch);
-        // a/b: d1(a), r1(b) | update(b), d1(b) | r2(a); c: r3 | update | r4; d: deposit | r5.
-        assert_eq!(
-            steps,
-            vec![
-                Step::One(0),
-                Step::One(8),
-                Step::Set(vec![1, 5, 9]),
-                Step::One(2),
-                Step::One(3),
-                Step::One(6),
-                Step::Set(vec![4, 7]),
-            ]
-        );
+        // a/b: d1(a), r1(b) | update(b) | d1(b), r2(a); c: r3 | update | r4; d: deposit, r5.
+        assert_eq!(steps, vec![Step::Set(vec![0, 1, 5, 8, 9]), Step::One(2), Step::One(6), Step::Set(vec![3, 4, 7])]);
     }
 }

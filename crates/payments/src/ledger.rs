@@ -58,20 +58,10 @@ fn hex_digest(text: &str) -> String {
 /// Records a transaction, or recognises a replay of one.
 pub async fn record(tx: &mut Tx, new: NewTransaction, now: DateTime<Utc>) -> Result<Recorded, LedgerError> {
     let hash = request_hash(new.kind, new.player_id, new.currency, new.amount, new.detail.as_deref());
-    // Each transfer debits and credits the same amount, so a transaction balances by construction.
-    if new.transfers.iter().any(|t| t.amount < 0 || t.debit == t.credit) {
-        return Err(LedgerError::Invalid("a transfer needs a positive amount and two different accounts".into()));
-    }
+    check_transfers(&new)?;
     let now_us = to_micros(now);
-    let status = if new.failed {
-        TxStatus::Failed
-    } else if new.hold {
-        TxStatus::Pending
-    } else {
-        TxStatus::Completed
-    };
+    let (status, held) = initial_status(&new);
     let id = new_id();
-    let held = new.hold && !new.failed;
     // ON CONFLICT: a concurrent writer of the same key waits for ours, then finds it taken.
     let inserted = exec!(
         tx,
@@ -97,18 +87,49 @@ pub async fn record(tx: &mut Tx, new: NewTransaction, now: DateTime<Utc>) -> Res
             .ok_or_else(|| LedgerError::NotFound { kind: new.kind.to_string(), reference: new.reference.clone() })?;
         return if existing.request_hash == hash { Ok(Recorded::Replayed(existing)) } else { Err(reused(&existing)) };
     }
-    if !new.failed {
-        let phase = if new.hold { Phase::Pending } else { Phase::Posted };
-        let legs: Vec<Leg> = new
-            .transfers
-            .iter()
-            .filter(|t| t.amount > 0)
-            .flat_map(|t| [Leg::debit(&t.debit, phase, t.amount), Leg::credit(&t.credit, phase, t.amount)])
-            .collect();
-        write_legs(tx, id, new.currency, &legs, !new.allow_overdraft, now_us).await?;
-    }
+    write_legs(tx, id, new.currency, &initial_legs(&new), !new.allow_overdraft, now_us).await?;
     history(tx, id, None, status, new.description.as_deref(), &new.actor, now_us).await?;
-    Ok(Recorded::Created(LedgerTransaction {
+    Ok(Recorded::Created(created_transaction(id, new, hash, now_us)))
+}
+
+/// Each transfer debits and credits the same amount, so a transaction balances by construction;
+/// what it cannot be given is a negative amount or one account on both sides.
+pub(crate) fn check_transfers(new: &NewTransaction) -> Result<(), LedgerError> {
+    if new.transfers.iter().any(|t| t.amount < 0 || t.debit == t.credit) {
+        return Err(LedgerError::Invalid("a transfer needs a positive amount and two different accounts".into()));
+    }
+    Ok(())
+}
+
+/// The status a new transaction starts in, and whether it holds money.
+pub(crate) fn initial_status(new: &NewTransaction) -> (TxStatus, bool) {
+    let status = if new.failed {
+        TxStatus::Failed
+    } else if new.hold {
+        TxStatus::Pending
+    } else {
+        TxStatus::Completed
+    };
+    (status, new.hold && !new.failed)
+}
+
+/// The postings a new transaction writes: its transfers, held or posted (none if it failed).
+pub(crate) fn initial_legs(new: &NewTransaction) -> Vec<Leg> {
+    if new.failed {
+        return Vec::new();
+    }
+    let phase = if new.hold { Phase::Pending } else { Phase::Posted };
+    new.transfers
+        .iter()
+        .filter(|t| t.amount > 0)
+        .flat_map(|t| [Leg::debit(&t.debit, phase, t.amount), Leg::credit(&t.credit, phase, t.amount)])
+        .collect()
+}
+
+/// The transaction as `record` stores it.
+pub(crate) fn created_transaction(id: Uuid, new: NewTransaction, hash: String, now_us: i64) -> LedgerTransaction {
+    let (status, held) = initial_status(&new);
+    LedgerTransaction {
         id,
         kind: new.kind,
         reference: new.reference,
@@ -122,7 +143,7 @@ pub async fn record(tx: &mut Tx, new: NewTransaction, now: DateTime<Utc>) -> Res
         created_at: from_micros(now_us),
         updated_at: from_micros(now_us),
         request_hash: hash,
-    }))
+    }
 }
 
 pub(crate) fn reused(existing: &LedgerTransaction) -> LedgerError {
@@ -169,35 +190,16 @@ pub async fn transition(
     if current.status == to {
         return Ok(current);
     }
-    use TxStatus::*;
     let now_us = to_micros(now);
-    let legs: Vec<Leg> = match (current.status, to) {
-        (Pending, Completed) | (Pending, Failed) => {
-            let mut legs = Vec::new();
-            for (account, debit, credit) in outstanding_holds(tx, id).await? {
-                // Release the hold; on completion, post the same amounts.
-                legs.push(Leg { account: account.clone(), phase: Phase::Pending, debit: -debit, credit: -credit });
-                if to == Completed {
-                    legs.push(Leg { account, phase: Phase::Posted, debit, credit });
-                }
-            }
-            legs
-        }
-        (Completed, Disputed) | (Disputed, Completed) => Vec::new(),
+    let legs: Vec<Leg> = match movement(&current, to)? {
+        Movement::Settle => settle_legs(outstanding_holds(tx, id).await?, to),
+        Movement::None => Vec::new(),
         // The opposite of everything posted: debits become credits.
-        (Completed, Reversed) | (Disputed, Reversed) => posted_totals(tx, id)
+        Movement::Reverse => posted_totals(tx, id)
             .await?
             .into_iter()
             .map(|(account, debit, credit)| Leg { account, phase: Phase::Posted, debit: credit, credit: debit })
             .collect(),
-        (from, to) => {
-            return Err(LedgerError::InvalidTransition {
-                kind: current.kind.to_string(),
-                reference: current.reference.clone(),
-                from: from.to_string(),
-                to: to.to_string(),
-            });
-        }
     };
     // Settling a hold moves reserved money; a reversal may take the player below zero.
     write_legs(tx, id, current.currency, &legs, false, now_us).await?;
@@ -213,14 +215,53 @@ pub async fn transition(
     get_in(tx, id).await
 }
 
+/// What moving a transaction to another status does to its postings.
+pub(crate) enum Movement {
+    /// A hold ends: released, and posted if the transaction completed.
+    Settle,
+    /// Nothing moves (a dispute opened or closed).
+    None,
+    /// Everything posted is undone.
+    Reverse,
+}
+
+/// Allowed: pending → completed or failed; completed → disputed or reversed; disputed →
+/// completed or reversed.
+pub(crate) fn movement(current: &LedgerTransaction, to: TxStatus) -> Result<Movement, LedgerError> {
+    use TxStatus::*;
+    match (current.status, to) {
+        (Pending, Completed) | (Pending, Failed) => Ok(Movement::Settle),
+        (Completed, Disputed) | (Disputed, Completed) => Ok(Movement::None),
+        (Completed, Reversed) | (Disputed, Reversed) => Ok(Movement::Reverse),
+        (from, to) => Err(LedgerError::InvalidTransition {
+            kind: current.kind.to_string(),
+            reference: current.reference.clone(),
+            from: from.to_string(),
+            to: to.to_string(),
+        }),
+    }
+}
+
+/// Ending holds of `(account, debit, credit)`: each released, and on completion posted.
+pub(crate) fn settle_legs(holds: Vec<(String, i64, i64)>, to: TxStatus) -> Vec<Leg> {
+    let mut legs = Vec::new();
+    for (account, debit, credit) in holds {
+        legs.push(Leg { account: account.clone(), phase: Phase::Pending, debit: -debit, credit: -credit });
+        if to == TxStatus::Completed {
+            legs.push(Leg { account, phase: Phase::Posted, debit, credit });
+        }
+    }
+    legs
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(crate) enum Phase {
     Posted,
     Pending,
 }
 
 impl Phase {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Phase::Posted => "posted",
             Phase::Pending => "pending",
@@ -230,11 +271,11 @@ impl Phase {
 
 /// One posting to be written: an amount on one side of one account, in one phase.
 /// Negative amounts release a hold.
-struct Leg {
-    account: String,
-    phase: Phase,
-    debit: i64,
-    credit: i64,
+pub(crate) struct Leg {
+    pub(crate) account: String,
+    pub(crate) phase: Phase,
+    pub(crate) debit: i64,
+    pub(crate) credit: i64,
 }
 
 impl Leg {
@@ -262,24 +303,14 @@ async fn write_legs(
     if legs.is_empty() {
         return Ok(());
     }
-    // Per account: posted debits, posted credits, pending debits, pending credits.
-    let mut deltas: BTreeMap<&str, [i64; 4]> = BTreeMap::new();
-    for leg in legs {
-        let d = deltas.entry(&leg.account).or_default();
-        let (debit, credit) = match leg.phase {
-            Phase::Posted => (0, 1),
-            Phase::Pending => (2, 3),
-        };
-        d[debit] += leg.debit;
-        d[credit] += leg.credit;
-    }
+    let deltas = account_deltas(legs);
     let codes: Vec<&str> = deltas.keys().copied().collect();
     accounts::ensure_all(tx, &codes, currency, now_us).await?;
     for (code, [pd, pc, hd, hc]) in &deltas {
         if !tracks_balance(code) {
             continue;
         }
-        let spend = pd + hd;
+        let spend = spend(&[*pd, *pc, *hd, *hc]);
         let checked = check_overdraft && spend > 0;
         let changed = exec!(
             tx,
@@ -325,6 +356,32 @@ async fn write_legs(
         q.execute(c).await.map(|_| ())
     })?;
     Ok(())
+}
+
+/// Per account, in code order: what the legs add to posted debits, posted credits, pending
+/// debits and pending credits.
+pub(crate) fn account_deltas(legs: &[Leg]) -> BTreeMap<&str, [i64; 4]> {
+    let mut deltas: BTreeMap<&str, [i64; 4]> = BTreeMap::new();
+    for leg in legs {
+        let d = deltas.entry(&leg.account).or_default();
+        let (debit, credit) = match leg.phase {
+            Phase::Posted => (0, 1),
+            Phase::Pending => (2, 3),
+        };
+        d[debit] += leg.debit;
+        d[credit] += leg.credit;
+    }
+    deltas
+}
+
+/// What a change of an account's four columns takes from what it can spend.
+pub(crate) fn spend(delta: &[i64; 4]) -> i64 {
+    delta[0] + delta[2]
+}
+
+/// What an account of these four columns can spend: posted credits, less posted and held debits.
+pub(crate) fn spendable(columns: &[i64; 4]) -> i64 {
+    columns[1] - columns[0] - columns[2]
 }
 
 async fn available(tx: &mut Tx, account: &str) -> Result<i64, LedgerError> {

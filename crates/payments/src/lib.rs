@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod approvals;
+pub mod books;
 pub mod bulk;
 pub mod deposits;
 mod error;

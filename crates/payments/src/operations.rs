@@ -9,14 +9,18 @@
 //! - Replaying any event changes nothing; the same reference with a different player,
 //!   currency or amount is refused.
 
+//!
+//! Each rule is written once against [`Books`]: the database one statement at a time (`Tx`), or
+//! a set decided in memory (`bulk`).
+
 use chrono::{DateTime, Utc};
 use pitboss_core::Currency;
-use pitboss_store::Tx;
 use uuid::Uuid;
 
 use crate::LedgerError;
 use crate::accounts::{house_adjustments, house_bonus, house_games, payment_clearing, player_bonus, player_cash};
-use crate::ledger::{self, Recorded, check_same, transfer};
+use crate::books::Books;
+use crate::ledger::{Recorded, check_same, transfer};
 use crate::types::{LedgerTransaction, NewTransaction, Transfer, TxKind, TxStatus};
 
 /// Who, in which currency, and when.
@@ -77,13 +81,13 @@ fn payment_transfer(ctx: &Context<'_>, kind: TxKind, amount: i64) -> Transfer {
 /// A payment was requested: the amount is held (a withdrawal's leaves the spendable balance;
 /// a deposit's shows as incoming) until it completes or fails.
 pub async fn payment_requested(
-    tx: &mut Tx,
+    tx: &mut impl Books,
     ctx: &Context<'_>,
     kind: TxKind,
     reference: &str,
     amount: i64,
 ) -> Result<Change, LedgerError> {
-    if let Some(existing) = ledger::find(tx, kind, reference).await? {
+    if let Some(existing) = tx.find(kind, reference).await? {
         check_same(&existing, Some(ctx.player), ctx.currency, amount)?;
         let note = if existing.status == TxStatus::Pending {
             "replay: already requested".to_string()
@@ -94,23 +98,23 @@ pub async fn payment_requested(
     }
     let mut new = new_tx(ctx, kind, reference, amount, vec![payment_transfer(ctx, kind, amount)]);
     new.hold = true;
-    Ok(created(ledger::record(tx, new, ctx.now).await?.transaction().clone(), false))
+    Ok(created(tx.record(new, ctx.now).await?.transaction().clone(), false))
 }
 
 /// A payment completed: its hold is posted, or, if it was never requested, it is posted now.
 pub async fn payment_completed(
-    tx: &mut Tx,
+    tx: &mut impl Books,
     ctx: &Context<'_>,
     kind: TxKind,
     reference: &str,
     amount: i64,
 ) -> Result<Change, LedgerError> {
-    match ledger::find(tx, kind, reference).await? {
+    match tx.find(kind, reference).await? {
         Some(existing) => {
             check_same(&existing, Some(ctx.player), ctx.currency, amount)?;
             match existing.status {
                 TxStatus::Pending => {
-                    let t = ledger::transition(tx, existing.id, TxStatus::Completed, None, ctx.actor, ctx.now).await?;
+                    let t = tx.transition(existing.id, TxStatus::Completed, None, ctx.actor, ctx.now).await?;
                     Ok(created(t, true))
                 }
                 TxStatus::Failed => Err(LedgerError::InvalidTransition {
@@ -124,7 +128,7 @@ pub async fn payment_completed(
         }
         None => {
             let new = new_tx(ctx, kind, reference, amount, vec![payment_transfer(ctx, kind, amount)]);
-            Ok(created(ledger::record(tx, new, ctx.now).await?.transaction().clone(), true))
+            Ok(created(tx.record(new, ctx.now).await?.transaction().clone(), true))
         }
     }
 }
@@ -132,19 +136,19 @@ pub async fn payment_completed(
 /// A payment failed or was cancelled: its hold is released. Never requested: it is recorded
 /// as failed, with no money movement, so a late `requested` cannot revive it.
 pub async fn payment_failed(
-    tx: &mut Tx,
+    tx: &mut impl Books,
     ctx: &Context<'_>,
     kind: TxKind,
     reference: &str,
     amount: i64,
     reason: Option<&str>,
 ) -> Result<Change, LedgerError> {
-    match ledger::find(tx, kind, reference).await? {
+    match tx.find(kind, reference).await? {
         Some(existing) => {
             check_same(&existing, Some(ctx.player), ctx.currency, amount)?;
             match existing.status {
                 TxStatus::Pending => {
-                    let t = ledger::transition(tx, existing.id, TxStatus::Failed, reason, ctx.actor, ctx.now).await?;
+                    let t = tx.transition(existing.id, TxStatus::Failed, reason, ctx.actor, ctx.now).await?;
                     Ok(created(t, false))
                 }
                 TxStatus::Failed => Ok(unchanged(existing, "replay: already failed")),
@@ -160,14 +164,14 @@ pub async fn payment_failed(
             let mut new = new_tx(ctx, kind, reference, amount, vec![]);
             new.failed = true;
             new.description = reason.map(str::to_string);
-            Ok(created(ledger::record(tx, new, ctx.now).await?.transaction().clone(), false))
+            Ok(created(tx.record(new, ctx.now).await?.transaction().clone(), false))
         }
     }
 }
 
 /// A settled game round: the stake goes to the house, the win comes back.
 pub async fn game_round(
-    tx: &mut Tx,
+    tx: &mut impl Books,
     ctx: &Context<'_>,
     round_id: &str,
     stake: i64,
@@ -185,7 +189,7 @@ pub async fn game_round(
 /// Bonus money: `granted` from the house to the player's bonus account, `converted` from bonus
 /// to cash, `forfeited` back to the house.
 pub async fn bonus(
-    tx: &mut Tx,
+    tx: &mut impl Books,
     ctx: &Context<'_>,
     kind: TxKind,
     bonus_id: &str,
@@ -204,7 +208,7 @@ pub async fn bonus(
 /// A manual correction by an operator: `delta` positive credits the player's cash, negative
 /// debits it. The reason is kept in the status history.
 pub async fn adjustment(
-    tx: &mut Tx,
+    tx: &mut impl Books,
     ctx: &Context<'_>,
     reference: &str,
     delta: i64,
@@ -225,9 +229,72 @@ pub async fn adjustment(
     settle(tx, new, ctx.now).await
 }
 
-async fn settle(tx: &mut Tx, new: NewTransaction, now: DateTime<Utc>) -> Result<Change, LedgerError> {
-    Ok(match ledger::record(tx, new, now).await? {
+async fn settle(tx: &mut impl Books, new: NewTransaction, now: DateTime<Utc>) -> Result<Change, LedgerError> {
+    Ok(match tx.record(new, now).await? {
         Recorded::Created(t) => created(t, true),
         Recorded::Replayed(t) => unchanged(t, "replay: already recorded"),
     })
+}
+
+/// A money movement the platform reports, as the ledger takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operation {
+    PaymentRequested {
+        kind: TxKind,
+        reference: String,
+        amount: i64,
+    },
+    PaymentCompleted {
+        kind: TxKind,
+        reference: String,
+        amount: i64,
+    },
+    /// Failed or cancelled, with the reason given.
+    PaymentFailed {
+        kind: TxKind,
+        reference: String,
+        amount: i64,
+        reason: Option<String>,
+    },
+    Round {
+        round_id: String,
+        stake: i64,
+        win: i64,
+    },
+    /// `kind` is one of the bonus kinds.
+    Bonus {
+        kind: TxKind,
+        bonus_id: String,
+        amount: i64,
+    },
+}
+
+impl Operation {
+    /// The ledger transaction it records or moves: `(kind, reference)`, the idempotency key.
+    pub fn key(&self) -> (TxKind, &str) {
+        match self {
+            Operation::PaymentRequested { kind, reference, .. }
+            | Operation::PaymentCompleted { kind, reference, .. }
+            | Operation::PaymentFailed { kind, reference, .. } => (*kind, reference),
+            Operation::Round { round_id, .. } => (TxKind::GameRound, round_id),
+            Operation::Bonus { kind, bonus_id, .. } => (*kind, bonus_id),
+        }
+    }
+}
+
+/// Carries out `operation` by the rules above.
+pub async fn perform(tx: &mut impl Books, ctx: &Context<'_>, operation: &Operation) -> Result<Change, LedgerError> {
+    match operation {
+        Operation::PaymentRequested { kind, reference, amount } => {
+            payment_requested(tx, ctx, *kind, reference, *amount).await
+        }
+        Operation::PaymentCompleted { kind, reference, amount } => {
+            payment_completed(tx, ctx, *kind, reference, *amount).await
+        }
+        Operation::PaymentFailed { kind, reference, amount, reason } => {
+            payment_failed(tx, ctx, *kind, reference, *amount, reason.as_deref()).await
+        }
+        Operation::Round { round_id, stake, win } => game_round(tx, ctx, round_id, *stake, *win).await,
+        Operation::Bonus { kind, bonus_id, amount } => bonus(tx, ctx, *kind, bonus_id, *amount).await,
+    }
 }

@@ -1,7 +1,10 @@
-//! Many rows in one statement: `exec_values` fills a statement's `{values}` with a multi-row
-//! `VALUES` list, in chunks that stay under both engines' bind-parameter limits. It serves
-//! plain multi-row inserts and `WITH v(...) AS (VALUES ...) UPDATE ... FROM v` alike, which both
-//! SQLite and PostgreSQL run.
+//! Many rows in one statement: `exec_values` runs a statement whose `VALUES {values}` stands for
+//! the rows. It serves plain multi-row inserts and `WITH v(...) AS (VALUES {values}) UPDATE ...
+//! FROM v` alike. On SQLite the rows become a multi-row `VALUES` list, in short chunks. On
+//! PostgreSQL they become one array per column, `SELECT * FROM UNNEST($1::int8[], ...)`: one
+//! statement for any number of rows, whose text never changes, so the server parses and plans it
+//! once per connection instead of once per batch (a `VALUES` list of a new length is a new
+//! statement, with tens of thousands of parameters to bind one by one).
 
 use uuid::Uuid;
 
@@ -29,13 +32,27 @@ fn max_params(engine: crate::Engine) -> usize {
     }
 }
 
-/// Runs `template` once per chunk of `rows`, with `{values}` replaced by `($1, $2), ($3, $4)...`.
-/// Every row must have the same number of values. Returns the rows touched.
+/// The rows' stand-in in a template.
+const VALUES: &str = "VALUES {values}";
+
+/// Runs `template`, whose `VALUES {values}` stands for `rows`, and returns the rows touched.
+/// Every row must have the same number of values, and each column values of one type.
 pub async fn exec_values(tx: &mut Tx, template: &str, rows: &[Vec<Arg>]) -> Result<u64, StoreError> {
     let Some(width) = rows.first().map(Vec::len) else { return Ok(0) };
     if width == 0 || rows.iter().any(|r| r.len() != width) {
         return Err(StoreError::Config("every row of a VALUES list needs the same number of values".into()));
     }
+    if !template.contains(VALUES) {
+        return Err(StoreError::Config(format!("a statement for exec_values needs `{VALUES}` where the rows go")));
+    }
+    match tx {
+        Tx::Postgres(c) => exec_unnest(c, template, rows, width).await,
+        Tx::Sqlite(_) => exec_chunks(tx, template, rows, width).await,
+    }
+}
+
+/// SQLite: one multi-row `VALUES` list per chunk.
+async fn exec_chunks(tx: &mut Tx, template: &str, rows: &[Vec<Arg>], width: usize) -> Result<u64, StoreError> {
     let per_chunk = (max_params(tx.engine()) / width).max(1);
     let mut touched = 0;
     for chunk in rows.chunks(per_chunk) {
@@ -45,7 +62,7 @@ pub async fn exec_values(tx: &mut Tx, template: &str, rows: &[Vec<Arg>]) -> Resu
                 format!("({})", marks.join(", "))
             })
             .collect();
-        let sql = template.replace("{values}", &list.join(", "));
+        let sql = template.replace(VALUES, &format!("VALUES {}", list.join(", ")));
         touched += tx!(tx, |c| {
             let mut q = sqlx::query(&sql);
             for arg in chunk.iter().flatten() {
@@ -63,6 +80,80 @@ pub async fn exec_values(tx: &mut Tx, template: &str, rows: &[Vec<Arg>]) -> Resu
         })?;
     }
     Ok(touched)
+}
+
+/// One column of rows as an array parameter.
+enum Column<'a> {
+    Int(Vec<Option<i64>>),
+    Text(Vec<Option<&'a str>>),
+    Id(Vec<Option<Uuid>>),
+    Bool(Vec<Option<bool>>),
+}
+
+impl<'a> Column<'a> {
+    fn new(first: &Arg, len: usize) -> Column<'a> {
+        match first {
+            Arg::Int(_) | Arg::OptInt(_) => Column::Int(Vec::with_capacity(len)),
+            Arg::Text(_) | Arg::OptText(_) => Column::Text(Vec::with_capacity(len)),
+            Arg::Id(_) | Arg::OptId(_) => Column::Id(Vec::with_capacity(len)),
+            Arg::Bool(_) => Column::Bool(Vec::with_capacity(len)),
+        }
+    }
+
+    fn cast(&self) -> &'static str {
+        match self {
+            Column::Int(_) => "int8[]",
+            Column::Text(_) => "text[]",
+            Column::Id(_) => "uuid[]",
+            Column::Bool(_) => "bool[]",
+        }
+    }
+
+    /// Adds a value; false if it is not of the column's type.
+    fn push(&mut self, arg: &'a Arg) -> bool {
+        match (self, arg) {
+            (Column::Int(v), Arg::Int(x)) => v.push(Some(*x)),
+            (Column::Int(v), Arg::OptInt(x)) => v.push(*x),
+            (Column::Text(v), Arg::Text(x)) => v.push(Some(x.as_str())),
+            (Column::Text(v), Arg::OptText(x)) => v.push(x.as_deref()),
+            (Column::Id(v), Arg::Id(x)) => v.push(Some(*x)),
+            (Column::Id(v), Arg::OptId(x)) => v.push(*x),
+            (Column::Bool(v), Arg::Bool(x)) => v.push(Some(*x)),
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// PostgreSQL: every row in one statement, one array parameter per column.
+async fn exec_unnest(
+    c: &mut sqlx::PgConnection,
+    template: &str,
+    rows: &[Vec<Arg>],
+    width: usize,
+) -> Result<u64, StoreError> {
+    let mut columns: Vec<Column> = rows[0].iter().map(|a| Column::new(a, rows.len())).collect();
+    for row in rows {
+        for (i, (column, arg)) in columns.iter_mut().zip(row).enumerate() {
+            if !column.push(arg) {
+                return Err(StoreError::Config(format!("column {} of a VALUES list mixes types", i + 1)));
+            }
+        }
+    }
+    let arrays: Vec<String> =
+        columns.iter().enumerate().map(|(i, col)| format!("${}::{}", i + 1, col.cast())).collect();
+    debug_assert_eq!(arrays.len(), width);
+    let sql = template.replace(VALUES, &format!("SELECT * FROM UNNEST({})", arrays.join(", ")));
+    let mut q = sqlx::query(&sql);
+    for column in columns {
+        q = match column {
+            Column::Int(v) => q.bind(v),
+            Column::Text(v) => q.bind(v),
+            Column::Id(v) => q.bind(v),
+            Column::Bool(v) => q.bind(v),
+        };
+    }
+    Ok(q.execute(c).await?.rows_affected())
 }
 
 /// How many values one `IN (...)` list should carry on this engine (see [`exec_values`] on why

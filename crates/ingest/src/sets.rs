@@ -1,27 +1,27 @@
-//! A set of events applied at once: game rounds, with the sessions and bonus wagering progress
-//! between them. The players, duplicate ids, round references and balances of the whole set are
-//! read once, each item is decided in memory with the same rules and answers as the one-by-one
-//! path, and every table is written with one statement. No savepoints are needed: nothing is
-//! written before every item is decided.
+//! A set of events applied at once: every event but registrations and profile updates (game
+//! rounds, payments, bonuses, sessions). The players, duplicate ids, ledger transactions and
+//! balances of the whole set are read once, each item is decided in memory with the same rules
+//! and answers as the one-by-one path (the ledger's rules are the same code, kept in memory by
+//! `pitboss_payments::bulk`), and every table is written with one statement. No savepoints are
+//! needed: nothing is written before every item is decided.
 
 use std::collections::HashMap;
 
 use chrono::Utc;
 use pitboss_core::event::{EventBody, EventType};
 use pitboss_core::time::to_micros;
-use pitboss_payments::bulk::{Round, settle_rounds};
+use pitboss_payments::bulk::{Entry, perform_all};
 use pitboss_players::{Activity, stats};
 use pitboss_store::{Arg, StoreError, Tx, exec_values, placeholders, sqlx, tx};
 use uuid::Uuid;
 
-use crate::apply::{ACTOR, ApplyError, PlayerCache, currency_mismatch, unknown_player};
+use crate::apply::{ACTOR, ApplyError, Money, PlayerCache, money, unknown_player};
 use crate::batch::{Item, ItemReport, ItemStatus, id_reused, outbox_message, rejected, report};
 
-/// Whether events of this type go through the set path: game rounds, and the events that only
-/// count or are only passed on (sessions, bonus wagering progress), which nothing but an unknown
-/// player, a known id or a wrong currency refuses.
+/// Whether events of this type go through the set path: all but those that write the player's
+/// profile (a registration creates the player the rest of the set may name).
 pub(crate) fn in_set(t: EventType) -> bool {
-    matches!(t, EventType::GameRound | EventType::SessionStarted | EventType::SessionEnded | EventType::BonusWagered)
+    !matches!(t, EventType::PlayerRegistered | EventType::PlayerUpdated)
 }
 
 /// Applies the set (every item [`in_set`], each player's in their order) and answers each item.
@@ -36,13 +36,13 @@ pub(crate) async fn apply(
     let stored = stored_hashes(tx, run).await?;
 
     let mut reports = Vec::with_capacity(run.len());
-    // The items still in play, with their player (and a round's category as kept), in order,
-    // and the rounds among them.
-    let mut live: Vec<(&Item, Uuid, Option<String>)> = Vec::new();
-    let mut rounds: Vec<Round> = Vec::new();
+    // The items still in play, with their player and what they ask of the ledger, in order,
+    // and the ledger's entries among them.
+    let mut live: Vec<(&Item, Uuid, Option<Money>)> = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
     for &item in run {
         let (index, event, hash) = item;
-        // The checks in the order the one-by-one path makes them: player, id, currency, category.
+        // The checks in the order the one-by-one path makes them: player, id, then the money's.
         let Some((player, wallet)) = players.get(&event.player_ref) else {
             reports.push(rejected(*index, Some(event.id), unknown_player(&event.player_ref)));
             continue;
@@ -55,55 +55,39 @@ pub(crate) async fn apply(
             });
             continue;
         }
-        let currency = match &event.body {
-            EventBody::GameRound(g) => Some(g.currency),
-            EventBody::Bonus(_, b) => Some(b.currency),
-            _ => None,
-        };
-        if let Some(c) = currency.filter(|c| *c != wallet) {
-            reports.push(rejected(*index, Some(event.id), currency_mismatch(c, wallet)));
-            continue;
-        }
-        let mut category = None;
-        if let EventBody::GameRound(g) = &event.body {
-            match stats::category(&g.category).map_err(ApplyError::from) {
-                Ok(c) => category = Some(c),
-                Err(ApplyError::Rejected(error)) => {
-                    reports.push(rejected(*index, Some(event.id), error));
-                    continue;
-                }
-                Err(ApplyError::Store(s)) => return Err(s),
+        let m = match money(event, wallet) {
+            Ok(m) => m,
+            Err(ApplyError::Rejected(error)) => {
+                reports.push(rejected(*index, Some(event.id), error));
+                continue;
             }
-            rounds.push(Round {
+            Err(ApplyError::Store(s)) => return Err(s),
+        };
+        if let Some(m) = &m {
+            entries.push(Entry {
                 player,
                 currency: wallet,
-                round_id: g.round_id.clone(),
-                stake: g.stake.minor(),
-                win: g.win.minor(),
                 occurred_at: event.occurred_at,
+                operation: m.operation.clone(),
             });
         }
-        live.push((item, player, category));
+        live.push((item, player, m));
     }
 
-    let mut outcomes = settle_rounds(tx, &rounds, ACTOR, now)
+    let mut outcomes = perform_all(tx, &entries, ACTOR, now)
         .await
         .map_err(|e| match ApplyError::from(e) {
             ApplyError::Store(s) => s,
-            ApplyError::Rejected(r) => StoreError::Config(format!("the round set failed as a whole: {r}")),
+            ApplyError::Rejected(r) => StoreError::Config(format!("the set failed as a whole: {r}")),
         })?
         .into_iter();
     let mut events = Vec::new();
     let mut messages = Vec::new();
     let mut activities = Vec::new();
-    for ((index, event, hash), player, category) in live {
-        let (note, activity) = match &event.body {
-            EventBody::GameRound(g) => match outcomes.next().expect("an outcome for every round") {
-                Ok(change) => {
-                    let category = category.unwrap_or_default();
-                    let activity = Activity::Round { stake: g.stake.minor(), win: g.win.minor(), category };
-                    (change.note, change.settled.then_some(activity))
-                }
+    for ((index, event, hash), player, m) in live {
+        let (note, activity) = match m {
+            Some(m) => match outcomes.next().expect("an outcome for every entry") {
+                Ok(change) => (change.note.clone(), m.settled_activity(&change)),
                 Err(e) => match ApplyError::from(e) {
                     ApplyError::Rejected(error) => {
                         reports.push(rejected(*index, Some(event.id), error));
@@ -112,8 +96,8 @@ pub(crate) async fn apply(
                     ApplyError::Store(s) => return Err(s),
                 },
             },
-            EventBody::SessionStarted(_) => (None, Some(Activity::SessionStarted)),
-            _ => (None, None),
+            None if matches!(event.body, EventBody::SessionStarted(_)) => (None, Some(Activity::SessionStarted)),
+            None => (None, None),
         };
         events.push(vec![
             Arg::Id(event.id),
