@@ -7,7 +7,7 @@ use pitboss_core::event::{EventBody, EventError, EventType};
 use pitboss_core::{Currency, Envelope};
 use pitboss_payments::operations::{self, Change, Context, Operation};
 use pitboss_payments::{LedgerError, TxKind};
-use pitboss_players::{Activity, NewPlayer, PlayerError, PlayerPatch, stats};
+use pitboss_players::{Activity, NewPlayer, Player, PlayerError, PlayerPatch, stats};
 use pitboss_store::{StoreError, Tx};
 use uuid::Uuid;
 
@@ -89,10 +89,22 @@ impl PlayerCache {
         Ok(())
     }
 
+    /// A player the batch has just created.
+    pub(crate) fn insert(&mut self, player: &Player) {
+        self.known.insert(player.external_id.clone(), (player.id, player.currency));
+    }
+
     /// A player already known to this batch.
     pub(crate) fn get(&self, external_id: &str) -> Option<(Uuid, Currency)> {
         self.known.get(external_id).copied()
     }
+}
+
+pub(crate) fn already_registered(external_id: &str) -> EventError {
+    EventError::new(
+        "player_id",
+        format!("player '{external_id}' is already registered; send player.updated to change the profile"),
+    )
 }
 
 pub(crate) fn unknown_player(external_id: &str) -> EventError {
@@ -135,15 +147,10 @@ pub(crate) async fn apply(
     if let EventBody::PlayerRegistered(r) = &event.body {
         let new = NewPlayer::from_event(&event.player_ref, event.occurred_at, r)?;
         let player = match pitboss_players::create(tx, new, now).await {
-            Err(PlayerError::DuplicateExternalId(id)) => {
-                return Err(ApplyError::Rejected(EventError::new(
-                    "player_id",
-                    format!("player '{id}' is already registered; send player.updated to change the profile"),
-                )));
-            }
+            Err(PlayerError::DuplicateExternalId(id)) => return Err(ApplyError::Rejected(already_registered(&id))),
             other => other?,
         };
-        players.known.insert(player.external_id.clone(), (player.id, player.currency));
+        players.insert(&player);
         return Ok(Applied { player: Some(player.id), note: None });
     }
 
@@ -248,18 +255,6 @@ pub(crate) fn money(event: &Envelope, wallet: Currency) -> Result<Option<Money>,
         _ => return Ok(None),
     };
     Ok(Some(Money { operation, category: None }))
-}
-
-/// The ledger transaction an event records or moves, as `(kind, reference)`, the ledger's
-/// idempotency key. Two players' events naming the same one decide each other's fate (the
-/// first recorded wins, the other is refused), so the batch keeps their order.
-pub(crate) fn ledger_ref(event: &Envelope) -> Option<(TxKind, &str)> {
-    match &event.body {
-        EventBody::Payment(t, p) => Some((payment_kind(*t), p.transaction_id.as_str())),
-        EventBody::GameRound(g) => Some((TxKind::GameRound, g.round_id.as_str())),
-        EventBody::Bonus(t, b) => bonus_kind(*t).map(|kind| (kind, b.bonus_id.as_str())),
-        _ => None,
-    }
 }
 
 fn bonus_kind(t: EventType) -> Option<TxKind> {

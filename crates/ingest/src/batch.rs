@@ -1,4 +1,5 @@
-//! One batch: parse, de-duplicate, apply each item under a savepoint (rounds and sessions as sets), commit once.
+//! One batch: parse, de-duplicate, apply the whole batch as one set (or, as the reference the
+//! set is tested against, each item under a savepoint), commit once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +17,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::apply::{self, Applied, ApplyError, PlayerCache};
-use crate::schedule::{self, Step};
 
 /// A valid item of a batch, first of its id: its index in the batch, the event, its content hash.
 pub(crate) type Item = (usize, Envelope, String);
@@ -120,22 +120,10 @@ impl Ingestor {
             let mut tx = self.db.begin().await?;
             let mut players = PlayerCache::default();
             if self.bulk {
-                // Each player's events in their order; game rounds (most of the traffic), with
-                // the sessions among them, merged across players into sets: see `schedule`.
-                for step in schedule::plan(&valid) {
-                    match step {
-                        Step::One(p) => {
-                            let (index, event, hash) = &valid[p];
-                            reports[*index] = apply_one(&mut tx, &mut players, *index, event, hash).await?;
-                        }
-                        Step::Set(set) => {
-                            let run: Vec<&Item> = set.iter().map(|&p| &valid[p]).collect();
-                            for report in crate::sets::apply(&mut tx, &mut players, &run).await? {
-                                let index = report.index;
-                                reports[index] = report;
-                            }
-                        }
-                    }
+                let run: Vec<&Item> = valid.iter().collect();
+                for report in crate::sets::apply(&mut tx, &mut players, &run).await? {
+                    let index = report.index;
+                    reports[index] = report;
                 }
             } else {
                 for (index, event, hash) in &valid {

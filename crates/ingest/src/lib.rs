@@ -13,7 +13,6 @@
 
 mod apply;
 mod batch;
-mod schedule;
 mod sets;
 
 pub use batch::{BatchReport, Ingestor, ItemReport, ItemStatus, MAX_BATCH};

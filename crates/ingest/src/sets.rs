@@ -1,39 +1,54 @@
-//! A set of events applied at once: every event but registrations and profile updates (game
-//! rounds, payments, bonuses, sessions). The players, duplicate ids, ledger transactions and
-//! balances of the whole set are read once, each item is decided in memory with the same rules
-//! and answers as the one-by-one path (the ledger's rules are the same code, kept in memory by
-//! `pitboss_payments::bulk`), and every table is written with one statement. No savepoints are
-//! needed: nothing is written before every item is decided.
+//! A batch applied as one set, in its order: registrations, profile updates, sessions, payments,
+//! rounds and bonuses alike. The players, duplicate ids, profiles, ledger transactions and
+//! balances the batch names are read once; each item is decided in memory with the same rules
+//! and answers as the one-by-one path (the profile's rules by `pitboss_players::bulk`, the
+//! ledger's by `pitboss_payments::bulk`, the same code as on the database); then every table is
+//! written with one statement. No savepoints are needed: nothing is written before every item
+//! is decided, and a refused item leaves nothing behind.
 
 use std::collections::HashMap;
 
 use chrono::Utc;
-use pitboss_core::event::{EventBody, EventType};
+use pitboss_core::event::{EventBody, EventError};
 use pitboss_core::time::to_micros;
 use pitboss_payments::bulk::{Entry, perform_all};
-use pitboss_players::{Activity, stats};
+use pitboss_players::bulk::ProfileSet;
+use pitboss_players::{Activity, NewPlayer, PlayerError, PlayerPatch, stats};
 use pitboss_store::{Arg, StoreError, Tx, exec_values, placeholders, sqlx, tx};
 use uuid::Uuid;
 
-use crate::apply::{ACTOR, ApplyError, Money, PlayerCache, money, unknown_player};
+use crate::apply::{ACTOR, ApplyError, Money, PlayerCache, already_registered, money, unknown_player};
 use crate::batch::{Item, ItemReport, ItemStatus, id_reused, outbox_message, rejected, report};
 
-/// Whether events of this type go through the set path: all but those that write the player's
-/// profile (a registration creates the player the rest of the set may name).
-pub(crate) fn in_set(t: EventType) -> bool {
-    !matches!(t, EventType::PlayerRegistered | EventType::PlayerUpdated)
-}
-
-/// Applies the set (every item [`in_set`], each player's in their order) and answers each item.
+/// Applies the items in their order and answers each.
 pub(crate) async fn apply(
     tx: &mut Tx,
     players: &mut PlayerCache,
     run: &[&Item],
 ) -> Result<Vec<ItemReport>, StoreError> {
     let now = Utc::now();
-    let refs: Vec<&str> = run.iter().map(|(_, e, _)| e.player_ref.as_str()).collect();
+    // A registration stores the platform's id trimmed: look up that form too.
+    let refs: Vec<&str> = run.iter().flat_map(|(_, e, _)| [e.player_ref.as_str(), e.player_ref.trim()]).collect();
     players.load(tx, &refs).await?;
     let stored = stored_hashes(tx, run).await?;
+    let mut updated: Vec<Uuid> = run
+        .iter()
+        .filter(|(_, e, _)| matches!(e.body, EventBody::PlayerUpdated(_)))
+        .filter_map(|(_, e, _)| players.get(&e.player_ref).map(|(id, _)| id))
+        .collect();
+    updated.sort_unstable();
+    updated.dedup();
+    let mut profiles = ProfileSet::load(tx, &updated, now).await.map_err(store_error)?;
+    // An id stored by an earlier batch: the same event again, or another under a used id.
+    let already_stored = |(index, event, hash): &Item| {
+        stored.get(&event.id).map(|h| {
+            if h == hash {
+                report(*index, Some(event.id), ItemStatus::Duplicate, None)
+            } else {
+                rejected(*index, Some(event.id), id_reused())
+            }
+        })
+    };
 
     let mut reports = Vec::with_capacity(run.len());
     // The items still in play, with their player and what they ask of the ledger, in order,
@@ -41,46 +56,61 @@ pub(crate) async fn apply(
     let mut live: Vec<(&Item, Uuid, Option<Money>)> = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
     for &item in run {
-        let (index, event, hash) = item;
-        // The checks in the order the one-by-one path makes them: player, id, then the money's.
-        let Some((player, wallet)) = players.get(&event.player_ref) else {
-            reports.push(rejected(*index, Some(event.id), unknown_player(&event.player_ref)));
-            continue;
-        };
-        if let Some(h) = stored.get(&event.id) {
-            reports.push(if h == hash {
-                report(*index, Some(event.id), ItemStatus::Duplicate, None)
-            } else {
-                rejected(*index, Some(event.id), id_reused())
-            });
-            continue;
-        }
-        let m = match money(event, wallet) {
-            Ok(m) => m,
-            Err(ApplyError::Rejected(error)) => {
-                reports.push(rejected(*index, Some(event.id), error));
+        let (index, event, _) = item;
+        // The checks in the order the one-by-one path makes them: player (but for a
+        // registration), id, then the event's own.
+        let refuse = |error: EventError| rejected(*index, Some(event.id), error);
+        if let EventBody::PlayerRegistered(r) = &event.body {
+            if let Some(report) = already_stored(item) {
+                reports.push(report);
                 continue;
             }
-            Err(ApplyError::Store(s)) => return Err(s),
-        };
-        if let Some(m) = &m {
-            entries.push(Entry {
-                player,
-                currency: wallet,
-                occurred_at: event.occurred_at,
-                operation: m.operation.clone(),
-            });
+            let created = NewPlayer::from_event(&event.player_ref, event.occurred_at, r)
+                .and_then(|new| profiles.create(new, |external_id| players.get(external_id).is_some()));
+            match created {
+                Ok(player) => {
+                    players.insert(&player);
+                    live.push((item, player.id, None));
+                }
+                Err(PlayerError::DuplicateExternalId(id)) => reports.push(refuse(already_registered(&id))),
+                Err(e) => reports.push(refuse(rejection(e.into())?)),
+            }
+            continue;
         }
-        live.push((item, player, m));
+        let Some((player, wallet)) = players.get(&event.player_ref) else {
+            reports.push(refuse(unknown_player(&event.player_ref)));
+            continue;
+        };
+        if let Some(report) = already_stored(item) {
+            reports.push(report);
+            continue;
+        }
+        let decided = match &event.body {
+            EventBody::PlayerUpdated(u) => PlayerPatch::from_event(u)
+                .and_then(|patch| profiles.update(player, &patch))
+                .map(|_| None)
+                .map_err(ApplyError::from),
+            _ => money(event, wallet),
+        };
+        match decided {
+            Ok(m) => {
+                if let Some(m) = &m {
+                    entries.push(Entry {
+                        player,
+                        currency: wallet,
+                        occurred_at: event.occurred_at,
+                        operation: m.operation.clone(),
+                    });
+                }
+                live.push((item, player, m));
+            }
+            Err(e) => reports.push(refuse(rejection(e)?)),
+        }
     }
 
-    let mut outcomes = perform_all(tx, &entries, ACTOR, now)
-        .await
-        .map_err(|e| match ApplyError::from(e) {
-            ApplyError::Store(s) => s,
-            ApplyError::Rejected(r) => StoreError::Config(format!("the set failed as a whole: {r}")),
-        })?
-        .into_iter();
+    // Profiles first: the rest of the set refers to the players it registered.
+    profiles.write(tx).await.map_err(store_error)?;
+    let mut outcomes = perform_all(tx, &entries, ACTOR, now).await.map_err(store_error)?.into_iter();
     let mut events = Vec::new();
     let mut messages = Vec::new();
     let mut activities = Vec::new();
@@ -88,13 +118,10 @@ pub(crate) async fn apply(
         let (note, activity) = match m {
             Some(m) => match outcomes.next().expect("an outcome for every entry") {
                 Ok(change) => (change.note.clone(), m.settled_activity(&change)),
-                Err(e) => match ApplyError::from(e) {
-                    ApplyError::Rejected(error) => {
-                        reports.push(rejected(*index, Some(event.id), error));
-                        continue;
-                    }
-                    ApplyError::Store(s) => return Err(s),
-                },
+                Err(e) => {
+                    reports.push(rejected(*index, Some(event.id), rejection(e.into())?));
+                    continue;
+                }
             },
             None if matches!(event.body, EventBody::SessionStarted(_)) => (None, Some(Activity::SessionStarted)),
             None => (None, None),
@@ -125,10 +152,7 @@ pub(crate) async fn apply(
         &events,
     )
     .await?;
-    stats::record_many(tx, &activities, now).await.map_err(|e| match ApplyError::from(e) {
-        ApplyError::Store(s) => s,
-        ApplyError::Rejected(r) => StoreError::Config(r.to_string()),
-    })?;
+    stats::record_many(tx, &activities, now).await.map_err(store_error)?;
     pitboss_bus::outbox::enqueue_many(tx, &messages, to_micros(now)).await?;
     Ok(reports)
 }
@@ -149,4 +173,20 @@ async fn stored_hashes(tx: &mut Tx, run: &[&Item]) -> Result<HashMap<Uuid, Strin
         found.extend(rows);
     }
     Ok(found)
+}
+
+/// Why an item is refused; a database failure fails the whole set instead.
+fn rejection(e: ApplyError) -> Result<EventError, StoreError> {
+    match e {
+        ApplyError::Rejected(error) => Ok(error),
+        ApplyError::Store(s) => Err(s),
+    }
+}
+
+/// A failure writing what the set decided: the set fails as a whole, and the client resends it.
+fn store_error(e: impl Into<ApplyError>) -> StoreError {
+    match e.into() {
+        ApplyError::Store(s) => s,
+        ApplyError::Rejected(r) => StoreError::Config(format!("the set failed as a whole: {r}")),
+    }
 }

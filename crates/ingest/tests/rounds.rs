@@ -180,13 +180,24 @@ async fn rows(db: &Db) -> Vec<String> {
         s
     };
     let mut out = Vec::new();
-    let players: Vec<(String, Option<String>, String, String, String, String, i64)> = db!(db, |c| {
-        sqlx::query_as("SELECT external_id, email, vip_tier, brand, status, currency, version FROM players")
+    let players: Vec<(String, Option<String>, String, String, String, String, i64, Option<String>, i64)> =
+        db!(db, |c| {
+            sqlx::query_as(
+                "SELECT external_id, email, vip_tier, brand, status, currency, version, search_name, registered_at \
+                 FROM players",
+            )
+            .fetch_all(c)
+            .await
+        })
+        .unwrap();
+    out.extend(players.into_iter().map(|p| format!("player {p:?}")));
+    let tags: Vec<(String, String)> = db!(db, |c| {
+        sqlx::query_as("SELECT p.external_id, t.tag FROM player_tags t JOIN players p ON p.id = t.player_id")
             .fetch_all(c)
             .await
     })
     .unwrap();
-    out.extend(players.into_iter().map(|p| format!("player {p:?}")));
+    out.extend(tags.into_iter().map(|t| format!("tag {t:?}")));
     for (id, ext) in &ids {
         let s = stats::get(db, *id, Utc::now()).await.unwrap();
         out.push(named(format!("stats {ext} {s:?}")));
@@ -303,7 +314,8 @@ fn mixed(seed: u64, batches: usize, size: usize) -> Vec<Vec<Value>> {
     };
     let registration = |p: usize, at| {
         let id = if p == PADDED { format!(" {} ", player(seed, p)) } else { player(seed, p) };
-        envelope("player.registered", &id, json!({"country": "DE", "currency": "EUR"}), at)
+        let payload = json!({"country": "DE", "currency": "EUR", "first_name": "Ann", "tags": ["new", "Welcome"]});
+        envelope("player.registered", &id, payload, at)
     };
     let money = |kind: &str, p: &str, reference: &str, amount: i64, at| {
         envelope(kind, p, json!({"transaction_id": reference, "amount": amount, "currency": "EUR"}), at)
@@ -418,10 +430,12 @@ fn mixed(seed: u64, batches: usize, size: usize) -> Vec<Vec<Value>> {
                     None => continue,
                 },
                 79..81 => {
-                    let payload = if rng.random_bool(0.8) {
-                        json!({"vip_tier": format!("tier-{n}"), "email": format!("{p}-{n}@example.com")})
-                    } else {
-                        json!({"brand": "not a brand"})
+                    let payload = match rng.random_range(0..10) {
+                        0..6 => json!({"vip_tier": format!("tier-{n}"), "email": format!("{p}-{n}@example.com")}),
+                        // Tags replaced, or the same again (no change, no new version).
+                        6 => json!({"tags": ["vip", format!("t{}", n % 3)], "last_name": "Lee"}),
+                        7 => json!({"tags": ["new", "welcome"], "first_name": "Ann"}),
+                        _ => json!({"brand": "not a brand"}),
                     };
                     envelope("player.updated", &p, payload, at)
                 }

@@ -8,6 +8,7 @@
 //! This crate must never hold another module's data: modules keep the player's id, not a copy
 //! of the profile. Callers open the transaction and write the audit record; this crate does not.
 
+pub mod bulk;
 mod error;
 pub mod profile;
 mod repo;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use pitboss_core::event::Consents;
 use pitboss_core::time::{from_micros, to_micros};
 use pitboss_core::{Currency, new_id};
-use pitboss_store::{Db, StoreError, Tx, db, exec, sqlx, tx};
+use pitboss_store::{Arg, Db, Tx, db, exec_values, sqlx, tx};
 use uuid::Uuid;
 
 use crate::PlayerError;
@@ -98,107 +98,173 @@ pub async fn create(tx: &mut Tx, new: NewPlayer, now: DateTime<Utc>) -> Result<P
     if id_by_external_in(tx, &new.external_id).await?.is_some() {
         return Err(PlayerError::DuplicateExternalId(new.external_id));
     }
-    let id = new_id();
-    let now_us = to_micros(now);
-    let registered_at = new.registered_at.unwrap_or(now);
-    let inserted = exec!(
-        tx,
-        "INSERT INTO players (id, external_id, email, phone, first_name, last_name, search_name, birth_date, \
-         gender, country, language, currency, registered_at, traffic_source, affiliate_id, campaign, \
-         consent_email, consent_sms, consent_push, consent_messenger, status, kyc_status, vip_tier, \
-         created_at, updated_at, version, brand) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         'active', 'none', 'none', $21, $21, 1, $22)",
-        id,
-        &new.external_id,
-        &new.email,
-        &new.phone,
-        &new.first_name,
-        &new.last_name,
-        search_name(new.first_name.as_deref(), new.last_name.as_deref()),
-        new.birth_date.map(|d| d.to_string()),
-        new.gender.map(|g| g.as_str()),
-        &new.country,
-        &new.language,
-        new.currency.as_str(),
-        to_micros(registered_at),
-        &new.traffic_source,
-        &new.affiliate_id,
-        &new.campaign,
-        new.consents.email,
-        new.consents.sms,
-        new.consents.push,
-        new.consents.messenger,
-        now_us,
-        new.brand.as_deref().unwrap_or(crate::DEFAULT_BRAND),
-    );
-    match inserted.map_err(StoreError::from) {
-        Err(e) if e.is_unique_violation() => return Err(PlayerError::DuplicateExternalId(new.external_id)),
-        other => other?,
-    };
-    exec!(tx, "INSERT INTO player_stats (player_id, updated_at) VALUES ($1, $2)", id, now_us)?;
-    write_tags(tx, id, &new.tags).await?;
-    get_in(tx, id).await
+    let player = new_profile(new, now);
+    match insert(tx, std::slice::from_ref(&player), now).await {
+        Err(PlayerError::Store(e)) if e.is_unique_violation() => {
+            Err(PlayerError::DuplicateExternalId(player.external_id))
+        }
+        other => other.map(|()| player),
+    }
 }
 
 /// Applies a patch. With `expected_version`, refuses if someone changed the profile meanwhile.
 pub async fn update(tx: &mut Tx, id: Uuid, patch: &PlayerPatch, now: DateTime<Utc>) -> Result<Player, PlayerError> {
     let current = get_in(tx, id).await?;
+    let Some(n) = patched(&current, patch, now)? else { return Ok(current) };
+    if let Err(e) = write_changes(tx, &[(&n, current.version, &current.tags)]).await {
+        if matches!(e, PlayerError::VersionConflict { .. }) {
+            let latest = get_in(tx, id).await?;
+            return Err(PlayerError::VersionConflict { expected: current.version, current: latest.version });
+        }
+        return Err(e);
+    }
+    Ok(n)
+}
+
+/// The profile `create` stores for a validated new player: active, no KYC, no VIP tier, version 1.
+pub(crate) fn new_profile(new: NewPlayer, now: DateTime<Utc>) -> Player {
+    // Stored in microseconds: the profile as it will read back.
+    let now = from_micros(to_micros(now));
+    Player {
+        id: new_id(),
+        external_id: new.external_id,
+        brand: new.brand.unwrap_or_else(|| crate::DEFAULT_BRAND.to_string()),
+        email: new.email,
+        phone: new.phone,
+        first_name: new.first_name,
+        last_name: new.last_name,
+        birth_date: new.birth_date,
+        gender: new.gender,
+        country: new.country,
+        language: new.language,
+        currency: new.currency,
+        registered_at: from_micros(to_micros(new.registered_at.unwrap_or(now))),
+        traffic_source: new.traffic_source,
+        affiliate_id: new.affiliate_id,
+        campaign: new.campaign,
+        consents: new.consents,
+        status: crate::PlayerStatus::Active,
+        kyc_status: crate::KycStatus::None,
+        vip_tier: "none".into(),
+        tags: new.tags,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+/// The profile after `patch`, or `None` if it changes nothing. Checks `expected_version`.
+pub(crate) fn patched(
+    current: &Player,
+    patch: &PlayerPatch,
+    now: DateTime<Utc>,
+) -> Result<Option<Player>, PlayerError> {
     if let Some(expected) = patch.expected_version
         && expected != current.version
     {
         return Err(PlayerError::VersionConflict { expected, current: current.version });
     }
-    let n = patch.apply_to(&current, now.date_naive())?;
-    if n == current {
-        return Ok(current);
+    let mut n = patch.apply_to(current, now.date_naive())?;
+    if n == *current {
+        return Ok(None);
     }
-    let changed = exec!(
-        tx,
-        "UPDATE players SET email = $1, phone = $2, first_name = $3, last_name = $4, search_name = $5, \
-         birth_date = $6, gender = $7, country = $8, language = $9, traffic_source = $10, affiliate_id = $11, \
-         campaign = $12, consent_email = $13, consent_sms = $14, consent_push = $15, consent_messenger = $16, \
-         status = $17, kyc_status = $18, vip_tier = $19, brand = $20, updated_at = $21, version = version + 1 \
-         WHERE id = $22 AND version = $23",
-        &n.email,
-        &n.phone,
-        &n.first_name,
-        &n.last_name,
-        search_name(n.first_name.as_deref(), n.last_name.as_deref()),
-        n.birth_date.map(|d| d.to_string()),
-        n.gender.map(|g| g.as_str()),
-        &n.country,
-        &n.language,
-        &n.traffic_source,
-        &n.affiliate_id,
-        &n.campaign,
-        n.consents.email,
-        n.consents.sms,
-        n.consents.push,
-        n.consents.messenger,
-        n.status.as_str(),
-        n.kyc_status.as_str(),
-        &n.vip_tier,
-        &n.brand,
-        to_micros(now),
-        id,
-        current.version,
-    )?;
-    if changed == 0 {
-        let latest = get_in(tx, id).await?;
-        return Err(PlayerError::VersionConflict { expected: current.version, current: latest.version });
-    }
-    if n.tags != current.tags {
-        exec!(tx, "DELETE FROM player_tags WHERE player_id = $1", id)?;
-        write_tags(tx, id, &n.tags).await?;
-    }
-    get_in(tx, id).await
+    n.updated_at = from_micros(to_micros(now));
+    n.version = current.version + 1;
+    Ok(Some(n))
 }
 
-async fn write_tags(tx: &mut Tx, id: Uuid, tags: &[String]) -> Result<(), PlayerError> {
-    for t in tags {
-        exec!(tx, "INSERT INTO player_tags (player_id, tag) VALUES ($1, $2)", id, t)?;
+/// Inserts new profiles with their tags and empty aggregates: one statement per table.
+pub(crate) async fn insert(tx: &mut Tx, players: &[Player], now: DateTime<Utc>) -> Result<(), PlayerError> {
+    let rows: Vec<Vec<Arg>> = players.iter().map(|p| [vec![Arg::Id(p.id)], profile_args(p)].concat()).collect();
+    exec_values(tx, &format!("INSERT INTO players (id, {PROFILE_COLUMNS}) VALUES {{values}}"), &rows).await?;
+    let stats: Vec<Vec<Arg>> = players.iter().map(|p| vec![Arg::Id(p.id), Arg::Int(to_micros(now))]).collect();
+    exec_values(tx, "INSERT INTO player_stats (player_id, updated_at) VALUES {values}", &stats).await?;
+    insert_tags(tx, players.iter()).await
+}
+
+/// Writes changed profiles `(profile, version it was read at, tags it was read with)`: one
+/// statement per table. A profile changed by someone else since it was read is a conflict.
+pub(crate) async fn write_changes(tx: &mut Tx, changes: &[(&Player, i64, &Vec<String>)]) -> Result<(), PlayerError> {
+    let rows: Vec<Vec<Arg>> =
+        changes.iter().map(|(p, was, _)| [vec![Arg::Id(p.id), Arg::Int(*was)], profile_args(p)].concat()).collect();
+    let assignments: Vec<String> = PROFILE_COLUMNS
+        .split(", ")
+        .filter(|c| !IMMUTABLE_COLUMNS.contains(c))
+        .map(|c| format!("{c} = v.{c}"))
+        .collect();
+    let changed = exec_values(
+        tx,
+        &format!(
+            "WITH v (id, version_was, {PROFILE_COLUMNS}) AS (VALUES {{values}}) UPDATE players SET {} \
+             FROM v WHERE players.id = v.id AND players.version = v.version_was",
+            assignments.join(", ")
+        ),
+        &rows,
+    )
+    .await?;
+    if changed != rows.len() as u64 {
+        let (expected, current) = changes.first().map_or((0, 0), |(p, was, _)| (*was, p.version));
+        return Err(PlayerError::VersionConflict { expected, current });
     }
+    let retagged: Vec<&Player> = changes.iter().filter(|(p, _, tags)| p.tags != **tags).map(|(p, _, _)| *p).collect();
+    let ids: Vec<Uuid> = retagged.iter().map(|p| p.id).collect();
+    for chunk in ids.chunks(pitboss_store::in_list_len(tx.engine())) {
+        let sql =
+            format!("DELETE FROM player_tags WHERE player_id IN ({})", pitboss_store::placeholders(1, chunk.len()));
+        tx!(tx, |c| {
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    insert_tags(tx, retagged.into_iter()).await
+}
+
+/// The profile columns written on insert and update, in the order of [`profile_args`].
+const PROFILE_COLUMNS: &str = "external_id, email, phone, first_name, last_name, search_name, birth_date, gender, \
+    country, language, currency, registered_at, traffic_source, affiliate_id, campaign, consent_email, consent_sms, \
+    consent_push, consent_messenger, status, kyc_status, vip_tier, created_at, updated_at, version, brand";
+
+/// Columns an update never changes.
+const IMMUTABLE_COLUMNS: [&str; 4] = ["external_id", "currency", "registered_at", "created_at"];
+
+fn profile_args(p: &Player) -> Vec<Arg> {
+    vec![
+        Arg::Text(p.external_id.clone()),
+        Arg::OptText(p.email.clone()),
+        Arg::OptText(p.phone.clone()),
+        Arg::OptText(p.first_name.clone()),
+        Arg::OptText(p.last_name.clone()),
+        Arg::OptText(search_name(p.first_name.as_deref(), p.last_name.as_deref())),
+        Arg::OptText(p.birth_date.map(|d| d.to_string())),
+        Arg::OptText(p.gender.map(|g| g.as_str().to_string())),
+        Arg::Text(p.country.clone()),
+        Arg::OptText(p.language.clone()),
+        Arg::Text(p.currency.as_str().to_string()),
+        Arg::Int(to_micros(p.registered_at)),
+        Arg::OptText(p.traffic_source.clone()),
+        Arg::OptText(p.affiliate_id.clone()),
+        Arg::OptText(p.campaign.clone()),
+        Arg::Bool(p.consents.email),
+        Arg::Bool(p.consents.sms),
+        Arg::Bool(p.consents.push),
+        Arg::Bool(p.consents.messenger),
+        Arg::Text(p.status.as_str().to_string()),
+        Arg::Text(p.kyc_status.as_str().to_string()),
+        Arg::Text(p.vip_tier.clone()),
+        Arg::Int(to_micros(p.created_at)),
+        Arg::Int(to_micros(p.updated_at)),
+        Arg::Int(p.version),
+        Arg::Text(p.brand.clone()),
+    ]
+}
+
+async fn insert_tags(tx: &mut Tx, players: impl Iterator<Item = &Player>) -> Result<(), PlayerError> {
+    let rows: Vec<Vec<Arg>> =
+        players.flat_map(|p| p.tags.iter().map(|t| vec![Arg::Id(p.id), Arg::Text(t.clone())])).collect();
+    exec_values(tx, "INSERT INTO player_tags (player_id, tag) VALUES {values}", &rows).await?;
     Ok(())
 }
 
