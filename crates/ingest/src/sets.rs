@@ -14,7 +14,7 @@ use pitboss_core::time::to_micros;
 use pitboss_payments::bulk::{Entry, perform_all};
 use pitboss_players::bulk::ProfileSet;
 use pitboss_players::{Activity, NewPlayer, PlayerError, PlayerPatch, stats};
-use pitboss_store::{Arg, StoreError, Tx, exec_values, placeholders, sqlx, tx};
+use pitboss_store::{Arg, StoreError, Tx, exec_values, fetch_values};
 use uuid::Uuid;
 
 use crate::apply::{ACTOR, ApplyError, Money, PlayerCache, already_registered, money, unknown_player};
@@ -159,20 +159,10 @@ pub(crate) async fn apply(
 
 /// `(id, content hash)` of the run's events already stored by earlier batches.
 async fn stored_hashes(tx: &mut Tx, run: &[&Item]) -> Result<HashMap<Uuid, String>, StoreError> {
-    let ids: Vec<Uuid> = run.iter().map(|(_, e, _)| e.id).collect();
-    let mut found = HashMap::new();
-    for chunk in ids.chunks(pitboss_store::in_list_len(tx.engine())) {
-        let sql = format!("SELECT id, content_hash FROM events WHERE id IN ({})", placeholders(1, chunk.len()));
-        let rows: Vec<(Uuid, String)> = tx!(tx, |c| {
-            let mut q = sqlx::query_as(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.fetch_all(c).await
-        })?;
-        found.extend(rows);
-    }
-    Ok(found)
+    let ids: Vec<Vec<Arg>> = run.iter().map(|(_, e, _)| vec![Arg::Id(e.id)]).collect();
+    let found: Vec<(Uuid, String)> =
+        fetch_values(tx, "SELECT id, content_hash FROM events WHERE id IN (VALUES {values})", &ids).await?;
+    Ok(found.into_iter().collect())
 }
 
 /// Why an item is refused; a database failure fails the whole set instead.

@@ -2,7 +2,7 @@
 //! where money went without a join.
 
 use pitboss_core::Currency;
-use pitboss_store::{Db, Tx, sqlx, tx};
+use pitboss_store::{Arg, Db, Tx, exec_values};
 use uuid::Uuid;
 
 use crate::LedgerError;
@@ -50,31 +50,31 @@ fn describe(code: &str) -> (String, Option<Uuid>) {
     }
 }
 
-/// Opens the accounts that are new, in one statement. Cheap when they exist: index probes,
-/// no writes.
-pub async fn ensure_all(tx: &mut Tx, codes: &[&str], currency: Currency, now_us: i64) -> Result<(), LedgerError> {
-    if codes.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<String> = (0..codes.len())
-        .map(|i| {
-            let b = i * 5;
-            format!("(${}, ${}, ${}, ${}, ${}, ${n}, ${n})", b + 1, b + 2, b + 3, b + 4, b + 5, n = codes.len() * 5 + 1)
+/// Opens the accounts `(code, currency)` that are new, in one statement. Cheap when they
+/// exist: index probes, no writes.
+pub async fn ensure_all(tx: &mut Tx, accounts: &[(&str, Currency)], now_us: i64) -> Result<(), LedgerError> {
+    let rows: Vec<Vec<Arg>> = accounts
+        .iter()
+        .map(|(code, currency)| {
+            let (kind, player) = describe(code);
+            vec![
+                Arg::Text(code.to_string()),
+                Arg::Text(kind),
+                Arg::OptId(player),
+                Arg::Text(currency.as_str().to_string()),
+                Arg::Bool(tracks_balance(code)),
+                Arg::Int(now_us),
+                Arg::Int(now_us),
+            ]
         })
         .collect();
-    let sql = format!(
+    exec_values(
+        tx,
         "INSERT INTO ledger_accounts (code, kind, player_id, currency, tracks_balance, created_at, updated_at) \
-         VALUES {} ON CONFLICT (code) DO NOTHING",
-        rows.join(", ")
-    );
-    tx!(tx, |c| {
-        let mut q = sqlx::query(&sql);
-        for code in codes {
-            let (kind, player) = describe(code);
-            q = q.bind(*code).bind(kind).bind(player).bind(currency.as_str()).bind(tracks_balance(code));
-        }
-        q.bind(now_us).execute(c).await.map(|_| ())
-    })?;
+         VALUES {values} ON CONFLICT (code) DO NOTHING",
+        &rows,
+    )
+    .await?;
     Ok(())
 }
 
@@ -85,12 +85,12 @@ pub async fn ensure_all(tx: &mut Tx, codes: &[&str], currency: Currency, now_us:
 pub async fn open_house_accounts(db: &Db) -> Result<(), LedgerError> {
     let now_us = pitboss_core::time::to_micros(chrono::Utc::now());
     let mut tx = db.begin().await?;
-    for currency in Currency::all() {
-        let codes =
-            [house_games(currency), house_bonus(currency), house_adjustments(currency), payment_clearing(currency)];
-        let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
-        ensure_all(&mut tx, &refs, currency, now_us).await?;
-    }
+    let codes: Vec<(String, Currency)> = Currency::all()
+        .into_iter()
+        .flat_map(|c| [house_games(c), house_bonus(c), house_adjustments(c), payment_clearing(c)].map(|code| (code, c)))
+        .collect();
+    let accounts: Vec<(&str, Currency)> = codes.iter().map(|(code, c)| (code.as_str(), *c)).collect();
+    ensure_all(&mut tx, &accounts, now_us).await?;
     tx.commit().await?;
     Ok(())
 }

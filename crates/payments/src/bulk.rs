@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use pitboss_core::time::{from_micros, to_micros};
 use pitboss_core::{Currency, new_id};
-use pitboss_store::{Arg, Engine, StoreError, Tx, exec_values, placeholders, sqlx, tx};
+use pitboss_store::{Arg, Engine, StoreError, Tx, exec_values, fetch_values};
 use uuid::Uuid;
 
 use crate::LedgerError;
@@ -69,8 +69,8 @@ struct SetBooks {
     accounts: HashMap<String, [i64; 4]>,
     /// What the set adds to each player account.
     deltas: BTreeMap<String, [i64; 4]>,
-    /// Accounts the set's postings touch, to open if new.
-    touched: BTreeMap<Currency, BTreeSet<String>>,
+    /// Accounts the set's postings touch, with their currency, to open if new.
+    touched: BTreeMap<String, Currency>,
     /// Transactions the set created, in order.
     created: Vec<Uuid>,
     created_ids: HashSet<Uuid>,
@@ -82,23 +82,17 @@ struct SetBooks {
 
 impl SetBooks {
     async fn load(tx: &mut Tx, entries: &[Entry], now: DateTime<Utc>) -> Result<SetBooks, LedgerError> {
-        let mut references: BTreeMap<TxKind, BTreeSet<&str>> = BTreeMap::new();
+        let mut keys: BTreeSet<(TxKind, &str)> = BTreeSet::new();
         let mut codes: BTreeSet<String> = BTreeSet::new();
         for e in entries {
-            let (kind, reference) = e.operation.key();
-            references.entry(kind).or_default().insert(reference);
+            keys.insert(e.operation.key());
             codes.insert(player_cash(e.player, e.currency));
             if matches!(e.operation, Operation::Bonus { .. }) {
                 codes.insert(player_bonus(e.player, e.currency));
             }
         }
-        let mut known = HashMap::new();
-        for (kind, refs) in references {
-            let refs: Vec<&str> = refs.into_iter().collect();
-            for t in transactions(tx, kind, &refs).await? {
-                known.insert((t.kind, t.reference.clone()), t);
-            }
-        }
+        let known: HashMap<(TxKind, String), LedgerTransaction> =
+            transactions(tx, &keys).await?.into_iter().map(|t| ((t.kind, t.reference.clone()), t)).collect();
         let pending: Vec<Uuid> = known.values().filter(|t| t.status == TxStatus::Pending).map(|t| t.id).collect();
         let holds = outstanding_holds(tx, &pending).await?;
         let codes: Vec<String> = codes.into_iter().collect();
@@ -151,7 +145,7 @@ impl SetBooks {
             }
         }
         for (code, delta) in deltas {
-            self.touched.entry(currency).or_default().insert(code.to_string());
+            self.touched.insert(code.to_string(), currency);
             if !tracks_balance(code) {
                 continue;
             }
@@ -190,10 +184,9 @@ impl SetBooks {
 
     /// Writes what the set did: one statement per table.
     async fn write(self, tx: &mut Tx) -> Result<(), LedgerError> {
-        for (currency, codes) in &self.touched {
-            let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
-            ensure_all(tx, &codes, *currency, self.now_us).await?;
-        }
+        let opened: Vec<(&str, Currency)> =
+            self.touched.iter().map(|(code, currency)| (code.as_str(), *currency)).collect();
+        ensure_all(tx, &opened, self.now_us).await?;
         let transaction = |id: &Uuid| &self.known[&self.keys[id]];
         let new_rows: Vec<Vec<Arg>> = self
             .created
@@ -359,47 +352,35 @@ impl Books for SetBooks {
     }
 }
 
-/// The transactions of one kind recorded under these references.
-async fn transactions(tx: &mut Tx, kind: TxKind, refs: &[&str]) -> Result<Vec<LedgerTransaction>, LedgerError> {
-    let mut found = Vec::new();
-    for chunk in refs.chunks(pitboss_store::in_list_len(tx.engine())) {
-        let sql = format!(
-            "SELECT {TX_COLUMNS} FROM ledger_transactions WHERE kind = $1 AND reference IN ({})",
-            placeholders(2, chunk.len())
-        );
-        let rows: Vec<TxRow> = tx!(tx, |c| {
-            let mut q = sqlx::query_as(&sql).bind(kind.as_str());
-            for r in chunk {
-                q = q.bind(*r);
-            }
-            q.fetch_all(c).await
-        })?;
-        found.extend(rows.into_iter().map(TxRow::into_transaction));
-    }
-    Ok(found)
+/// The transactions recorded under these `(kind, reference)` keys.
+async fn transactions(tx: &mut Tx, keys: &BTreeSet<(TxKind, &str)>) -> Result<Vec<LedgerTransaction>, LedgerError> {
+    let rows: Vec<Vec<Arg>> = keys
+        .iter()
+        .map(|(kind, reference)| vec![Arg::Text(kind.as_str().into()), Arg::Text(reference.to_string())])
+        .collect();
+    let found: Vec<TxRow> = fetch_values(
+        tx,
+        &format!("SELECT {TX_COLUMNS} FROM ledger_transactions WHERE (kind, reference) IN (VALUES {{values}})"),
+        &rows,
+    )
+    .await?;
+    Ok(found.into_iter().map(TxRow::into_transaction).collect())
 }
 
 /// Per pending transaction, the held amounts per account not yet released.
 async fn outstanding_holds(tx: &mut Tx, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<(String, i64, i64)>>, LedgerError> {
+    let rows: Vec<(Uuid, String, i64, i64)> = fetch_values(
+        tx,
+        "SELECT transaction_id, account_code, CAST(SUM(debit) AS BIGINT), CAST(SUM(credit) AS BIGINT) \
+         FROM ledger_postings WHERE phase = 'pending' AND transaction_id IN (VALUES {values}) \
+         GROUP BY transaction_id, account_code ORDER BY transaction_id, account_code",
+        &ids.iter().map(|id| vec![Arg::Id(*id)]).collect::<Vec<_>>(),
+    )
+    .await?;
     let mut out: HashMap<Uuid, Vec<(String, i64, i64)>> = HashMap::new();
-    for chunk in ids.chunks(pitboss_store::in_list_len(tx.engine())) {
-        let sql = format!(
-            "SELECT transaction_id, account_code, CAST(SUM(debit) AS BIGINT), CAST(SUM(credit) AS BIGINT) \
-             FROM ledger_postings WHERE phase = 'pending' AND transaction_id IN ({}) \
-             GROUP BY transaction_id, account_code ORDER BY transaction_id, account_code",
-            placeholders(1, chunk.len())
-        );
-        let rows: Vec<(Uuid, String, i64, i64)> = tx!(tx, |c| {
-            let mut q = sqlx::query_as(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.fetch_all(c).await
-        })?;
-        for (id, account, debit, credit) in rows {
-            if debit != 0 || credit != 0 {
-                out.entry(id).or_default().push((account, debit, credit));
-            }
+    for (id, account, debit, credit) in rows {
+        if debit != 0 || credit != 0 {
+            out.entry(id).or_default().push((account, debit, credit));
         }
     }
     Ok(out)
@@ -409,21 +390,14 @@ async fn outstanding_holds(tx: &mut Tx, ids: &[Uuid]) -> Result<HashMap<Uuid, Ve
 /// batch for the same players waits instead of spending the same money.
 async fn locked_accounts(tx: &mut Tx, codes: &[String]) -> Result<HashMap<String, [i64; 4]>, LedgerError> {
     let lock = if tx.engine() == Engine::Postgres { " ORDER BY code FOR UPDATE" } else { "" };
-    let mut out = HashMap::new();
-    for chunk in codes.chunks(pitboss_store::in_list_len(tx.engine())) {
-        let sql = format!(
+    let rows: Vec<(String, i64, i64, i64, i64)> = fetch_values(
+        tx,
+        &format!(
             "SELECT code, posted_debits, posted_credits, pending_debits, pending_credits FROM ledger_accounts \
-             WHERE code IN ({}){lock}",
-            placeholders(1, chunk.len())
-        );
-        let rows: Vec<(String, i64, i64, i64, i64)> = tx!(tx, |c| {
-            let mut q = sqlx::query_as(&sql);
-            for code in chunk {
-                q = q.bind(code.as_str());
-            }
-            q.fetch_all(c).await
-        })?;
-        out.extend(rows.into_iter().map(|(code, pd, pc, hd, hc)| (code, [pd, pc, hd, hc])));
-    }
-    Ok(out)
+             WHERE code IN (VALUES {{values}}){lock}"
+        ),
+        &codes.iter().map(|code| vec![Arg::Text(code.clone())]).collect::<Vec<_>>(),
+    )
+    .await?;
+    Ok(rows.into_iter().map(|(code, pd, pc, hd, hc)| (code, [pd, pc, hd, hc])).collect())
 }

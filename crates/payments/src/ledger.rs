@@ -305,7 +305,8 @@ async fn write_legs(
     }
     let deltas = account_deltas(legs);
     let codes: Vec<&str> = deltas.keys().copied().collect();
-    accounts::ensure_all(tx, &codes, currency, now_us).await?;
+    let opened: Vec<(&str, Currency)> = codes.iter().map(|code| (*code, currency)).collect();
+    accounts::ensure_all(tx, &opened, now_us).await?;
     for (code, [pd, pc, hd, hc]) in &deltas {
         if !tracks_balance(code) {
             continue;

@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use pitboss_store::{Engine, Tx, placeholders, sqlx, tx};
+use pitboss_store::{Arg, Engine, Tx, fetch_values};
 use uuid::Uuid;
 
 use crate::PlayerError;
@@ -28,38 +28,30 @@ impl ProfileSet {
     /// Reads the profiles the set may change. On PostgreSQL they stay locked until commit, so a
     /// concurrent change waits for this one.
     pub async fn load(tx: &mut Tx, ids: &[Uuid], now: DateTime<Utc>) -> Result<ProfileSet, PlayerError> {
-        let mut profiles = HashMap::new();
         let lock = if tx.engine() == Engine::Postgres { " ORDER BY id FOR UPDATE" } else { "" };
-        for chunk in ids.chunks(pitboss_store::in_list_len(tx.engine())) {
-            let marks = placeholders(1, chunk.len());
-            let sql = format!("SELECT {COLUMNS} FROM players WHERE id IN ({marks}){lock}");
-            let rows: Vec<PlayerRow> = tx!(tx, |c| {
-                let mut q = sqlx::query_as(&sql);
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.fetch_all(c).await
-            })?;
-            // Ordered as `get_in` reads them, so that a change compares the same way.
-            let sql =
-                format!("SELECT player_id, tag FROM player_tags WHERE player_id IN ({marks}) ORDER BY player_id, tag");
-            let tags: Vec<(Uuid, String)> = tx!(tx, |c| {
-                let mut q = sqlx::query_as(&sql);
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.fetch_all(c).await
-            })?;
-            let mut tags_of: HashMap<Uuid, Vec<String>> = HashMap::new();
-            for (id, tag) in tags {
-                tags_of.entry(id).or_default().push(tag);
-            }
-            for row in rows {
+        let keys: Vec<Vec<Arg>> = ids.iter().map(|id| vec![Arg::Id(*id)]).collect();
+        let rows: Vec<PlayerRow> =
+            fetch_values(tx, &format!("SELECT {COLUMNS} FROM players WHERE id IN (VALUES {{values}}){lock}"), &keys)
+                .await?;
+        // Ordered as `get_in` reads them, so that a change compares the same way.
+        let tags: Vec<(Uuid, String)> = fetch_values(
+            tx,
+            "SELECT player_id, tag FROM player_tags WHERE player_id IN (VALUES {values}) ORDER BY player_id, tag",
+            &keys,
+        )
+        .await?;
+        let mut tags_of: HashMap<Uuid, Vec<String>> = HashMap::new();
+        for (id, tag) in tags {
+            tags_of.entry(id).or_default().push(tag);
+        }
+        let profiles: HashMap<Uuid, Player> = rows
+            .into_iter()
+            .map(|row| {
                 let tags = tags_of.remove(&row.id()).unwrap_or_default();
                 let player = row.into_player(tags);
-                profiles.insert(player.id, player);
-            }
-        }
+                (player.id, player)
+            })
+            .collect();
         let read = profiles.values().map(|p| (p.id, (p.version, p.tags.clone()))).collect();
         Ok(ProfileSet { now, profiles, read, created: Vec::new(), changed: BTreeSet::new() })
     }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use pitboss_core::event::Consents;
 use pitboss_core::time::{from_micros, to_micros};
 use pitboss_core::{Currency, new_id};
-use pitboss_store::{Arg, Db, Tx, db, exec_values, sqlx, tx};
+use pitboss_store::{Arg, Db, Tx, db, exec_values, fetch_values, sqlx, tx};
 use uuid::Uuid;
 
 use crate::PlayerError;
@@ -302,24 +302,13 @@ pub async fn id_by_external(tx: &mut Tx, external_id: &str) -> Result<Option<(Uu
 }
 
 /// `(external id, id, wallet currency)` of each of these players that exists, inside a
-/// transaction: one statement per few hundred ids.
+/// transaction, in one statement (on SQLite, one per few hundred ids).
 pub async fn ids_by_external(tx: &mut Tx, external_ids: &[&str]) -> Result<Vec<(String, Uuid, Currency)>, PlayerError> {
-    let mut found = Vec::new();
-    for chunk in external_ids.chunks(pitboss_store::in_list_len(tx.engine())) {
-        let sql = format!(
-            "SELECT external_id, id, currency FROM players WHERE external_id IN ({})",
-            pitboss_store::placeholders(1, chunk.len())
-        );
-        let rows: Vec<(String, Uuid, String)> = tx!(tx, |c| {
-            let mut q = sqlx::query_as(&sql);
-            for r in chunk {
-                q = q.bind(*r);
-            }
-            q.fetch_all(c).await
-        })?;
-        found.extend(rows.into_iter().map(|(e, id, cur)| (e, id, cur.parse().unwrap_or(Currency::EUR))));
-    }
-    Ok(found)
+    let ids: Vec<Vec<Arg>> = external_ids.iter().map(|e| vec![Arg::Text(e.to_string())]).collect();
+    let rows: Vec<(String, Uuid, String)> =
+        fetch_values(tx, "SELECT external_id, id, currency FROM players WHERE external_id IN (VALUES {values})", &ids)
+            .await?;
+    Ok(rows.into_iter().map(|(e, id, cur)| (e, id, cur.parse().unwrap_or(Currency::EUR))).collect())
 }
 
 async fn id_by_external_in(tx: &mut Tx, external_id: &str) -> Result<Option<Uuid>, PlayerError> {

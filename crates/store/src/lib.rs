@@ -14,7 +14,7 @@ mod values;
 
 pub use db::{Db, Engine, StoreSettings, Tx};
 pub use error::StoreError;
-pub use values::{Arg, exec_values, in_list_len, placeholders};
+pub use values::{Arg, exec_values, fetch_values, in_list_len, placeholders};
 
 /// Re-exported so that modules name one sqlx version.
 pub use sqlx;

@@ -8,7 +8,7 @@
 
 use uuid::Uuid;
 
-use crate::{StoreError, Tx, tx};
+use crate::{StoreError, Tx};
 
 /// One bind value of a row.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,51 +35,134 @@ fn max_params(engine: crate::Engine) -> usize {
 /// The rows' stand-in in a template.
 const VALUES: &str = "VALUES {values}";
 
+/// Every value of a SQLite chunk, in order, onto a query.
+macro_rules! bind_rows {
+    ($q:ident, $chunk:expr) => {
+        for arg in $chunk.iter().flatten() {
+            $q = match arg {
+                Arg::Int(v) => $q.bind(*v),
+                Arg::OptInt(v) => $q.bind(*v),
+                Arg::Text(v) => $q.bind(v.as_str()),
+                Arg::OptText(v) => $q.bind(v.as_deref()),
+                Arg::Id(v) => $q.bind(*v),
+                Arg::OptId(v) => $q.bind(*v),
+                Arg::Bool(v) => $q.bind(*v),
+            };
+        }
+    };
+}
+
+/// Every column array onto a PostgreSQL query.
+macro_rules! bind_columns {
+    ($q:ident, $columns:expr) => {
+        for column in $columns {
+            $q = match column {
+                Column::Int(v) => $q.bind(v),
+                Column::Text(v) => $q.bind(v),
+                Column::Id(v) => $q.bind(v),
+                Column::Bool(v) => $q.bind(v),
+            };
+        }
+    };
+}
+
 /// Runs `template`, whose `VALUES {values}` stands for `rows`, and returns the rows touched.
 /// Every row must have the same number of values, and each column values of one type.
 pub async fn exec_values(tx: &mut Tx, template: &str, rows: &[Vec<Arg>]) -> Result<u64, StoreError> {
-    let Some(width) = rows.first().map(Vec::len) else { return Ok(0) };
+    let mut touched = 0;
+    match tx {
+        Tx::Postgres(c) => {
+            if let Some((sql, columns)) = unnest(template, rows)? {
+                let mut q = sqlx::query(&sql);
+                bind_columns!(q, columns);
+                touched = q.execute(&mut **c).await?.rows_affected();
+            }
+        }
+        Tx::Sqlite(c) => {
+            for (sql, chunk) in chunks(template, rows)? {
+                let mut q = sqlx::query(&sql);
+                bind_rows!(q, chunk);
+                touched += q.execute(&mut **c).await?.rows_affected();
+            }
+        }
+    }
+    Ok(touched)
+}
+
+/// Runs the query `template`, whose `VALUES {values}` stands for `rows` (as in
+/// `WHERE (kind, reference) IN (VALUES {values})`), and returns what it finds. On PostgreSQL
+/// the text never changes with the number of rows, so the server plans it once per connection.
+pub async fn fetch_values<R>(tx: &mut Tx, template: &str, rows: &[Vec<Arg>]) -> Result<Vec<R>, StoreError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    R: Send + Unpin,
+{
+    let mut found = Vec::new();
+    match tx {
+        Tx::Postgres(c) => {
+            if let Some((sql, columns)) = unnest(template, rows)? {
+                let mut q = sqlx::query_as(&sql);
+                bind_columns!(q, columns);
+                found = q.fetch_all(&mut **c).await?;
+            }
+        }
+        Tx::Sqlite(c) => {
+            for (sql, chunk) in chunks(template, rows)? {
+                let mut q = sqlx::query_as(&sql);
+                bind_rows!(q, chunk);
+                found.extend(q.fetch_all(&mut **c).await?);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The rows' width, after checking the template and that every row has it; `None` if no rows.
+fn width(template: &str, rows: &[Vec<Arg>]) -> Result<Option<usize>, StoreError> {
+    let Some(width) = rows.first().map(Vec::len) else { return Ok(None) };
     if width == 0 || rows.iter().any(|r| r.len() != width) {
         return Err(StoreError::Config("every row of a VALUES list needs the same number of values".into()));
     }
     if !template.contains(VALUES) {
-        return Err(StoreError::Config(format!("a statement for exec_values needs `{VALUES}` where the rows go")));
+        return Err(StoreError::Config(format!("a statement for a VALUES list needs `{VALUES}` where the rows go")));
     }
-    match tx {
-        Tx::Postgres(c) => exec_unnest(c, template, rows, width).await,
-        Tx::Sqlite(_) => exec_chunks(tx, template, rows, width).await,
-    }
+    Ok(Some(width))
 }
 
-/// SQLite: one multi-row `VALUES` list per chunk.
-async fn exec_chunks(tx: &mut Tx, template: &str, rows: &[Vec<Arg>], width: usize) -> Result<u64, StoreError> {
-    let per_chunk = (max_params(tx.engine()) / width).max(1);
-    let mut touched = 0;
-    for chunk in rows.chunks(per_chunk) {
-        let list: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let marks: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
-                format!("({})", marks.join(", "))
-            })
-            .collect();
-        let sql = template.replace(VALUES, &format!("VALUES {}", list.join(", ")));
-        touched += tx!(tx, |c| {
-            let mut q = sqlx::query(&sql);
-            for arg in chunk.iter().flatten() {
-                q = match arg {
-                    Arg::Int(v) => q.bind(*v),
-                    Arg::OptInt(v) => q.bind(*v),
-                    Arg::Text(v) => q.bind(v.as_str()),
-                    Arg::OptText(v) => q.bind(v.as_deref()),
-                    Arg::Id(v) => q.bind(*v),
-                    Arg::OptId(v) => q.bind(*v),
-                    Arg::Bool(v) => q.bind(*v),
-                };
-            }
-            q.execute(c).await.map(|r| r.rows_affected())
-        })?;
+/// SQLite: a multi-row `VALUES` list per short chunk of rows.
+fn chunks<'a>(template: &str, rows: &'a [Vec<Arg>]) -> Result<Vec<(String, &'a [Vec<Arg>])>, StoreError> {
+    let Some(width) = width(template, rows)? else { return Ok(Vec::new()) };
+    let per_chunk = (max_params(crate::Engine::Sqlite) / width).max(1);
+    Ok(rows
+        .chunks(per_chunk)
+        .map(|chunk| {
+            let list: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let marks: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+                    format!("({})", marks.join(", "))
+                })
+                .collect();
+            (template.replace(VALUES, &format!("VALUES {}", list.join(", "))), chunk)
+        })
+        .collect())
+}
+
+/// PostgreSQL: every row in one statement, one array parameter per column.
+fn unnest<'a>(template: &str, rows: &'a [Vec<Arg>]) -> Result<Option<(String, Vec<Column<'a>>)>, StoreError> {
+    if width(template, rows)?.is_none() {
+        return Ok(None);
     }
-    Ok(touched)
+    let mut columns: Vec<Column> = rows[0].iter().map(|a| Column::new(a, rows.len())).collect();
+    for row in rows {
+        for (i, (column, arg)) in columns.iter_mut().zip(row).enumerate() {
+            if !column.push(arg) {
+                return Err(StoreError::Config(format!("column {} of a VALUES list mixes types", i + 1)));
+            }
+        }
+    }
+    let arrays: Vec<String> =
+        columns.iter().enumerate().map(|(i, col)| format!("${}::{}", i + 1, col.cast())).collect();
+    Ok(Some((template.replace(VALUES, &format!("SELECT * FROM UNNEST({})", arrays.join(", "))), columns)))
 }
 
 /// One column of rows as an array parameter.
@@ -123,37 +206,6 @@ impl<'a> Column<'a> {
         }
         true
     }
-}
-
-/// PostgreSQL: every row in one statement, one array parameter per column.
-async fn exec_unnest(
-    c: &mut sqlx::PgConnection,
-    template: &str,
-    rows: &[Vec<Arg>],
-    width: usize,
-) -> Result<u64, StoreError> {
-    let mut columns: Vec<Column> = rows[0].iter().map(|a| Column::new(a, rows.len())).collect();
-    for row in rows {
-        for (i, (column, arg)) in columns.iter_mut().zip(row).enumerate() {
-            if !column.push(arg) {
-                return Err(StoreError::Config(format!("column {} of a VALUES list mixes types", i + 1)));
-            }
-        }
-    }
-    let arrays: Vec<String> =
-        columns.iter().enumerate().map(|(i, col)| format!("${}::{}", i + 1, col.cast())).collect();
-    debug_assert_eq!(arrays.len(), width);
-    let sql = template.replace(VALUES, &format!("SELECT * FROM UNNEST({})", arrays.join(", ")));
-    let mut q = sqlx::query(&sql);
-    for column in columns {
-        q = match column {
-            Column::Int(v) => q.bind(v),
-            Column::Text(v) => q.bind(v),
-            Column::Id(v) => q.bind(v),
-            Column::Bool(v) => q.bind(v),
-        };
-    }
-    Ok(q.execute(c).await?.rows_affected())
 }
 
 /// How many values one `IN (...)` list should carry on this engine (see [`exec_values`] on why
