@@ -332,25 +332,49 @@ impl Envelope {
         if let Some(o) = v.as_object_mut() {
             o.remove("received_at");
         }
-        hex::encode(Sha256::digest(canonical(&v).as_bytes()))
+        let mut bytes = Vec::with_capacity(512);
+        canonical(&v, &mut bytes);
+        hex::encode(Sha256::digest(&bytes))
     }
 }
 
-/// `v` as compact JSON with every object's keys in sorted order, whatever order the map keeps
-/// them in: serde_json's `preserve_order` feature, switched on by any crate in the build, must
-/// not change the hashes stored with events.
-fn canonical(v: &Value) -> String {
+/// Writes `v` as compact JSON with every object's keys in sorted order, whatever order the map
+/// keeps them in: serde_json's `preserve_order` feature, switched on by any crate in the build,
+/// must not change the hashes stored with events.
+fn canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(o) => {
             let mut fields: Vec<(&String, &Value)> = o.iter().collect();
             fields.sort_by(|a, b| a.0.cmp(b.0));
-            let fields: Vec<String> =
-                fields.into_iter().map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), canonical(v))).collect();
-            format!("{{{}}}", fields.join(","))
+            out.push(b'{');
+            for (i, (k, v)) in fields.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                compact(k.as_str(), out);
+                out.push(b':');
+                canonical(v, out);
+            }
+            out.push(b'}');
         }
-        Value::Array(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),
-        other => other.to_string(),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                canonical(item, out);
+            }
+            out.push(b']');
+        }
+        other => compact(other, out),
     }
+}
+
+/// A string or scalar as compact JSON, as `Value`'s `Display` writes it.
+fn compact<T: serde::Serialize + ?Sized>(v: &T, out: &mut Vec<u8>) {
+    // Writing a `Value` into memory cannot fail.
+    let _ = serde_json::to_writer(&mut *out, v);
 }
 
 impl EventBody {

@@ -164,16 +164,21 @@ pub(crate) fn id_reused() -> EventError {
 }
 
 /// The bus message announcing an applied event: the envelope, with Pitboss's player id added.
-pub(crate) fn outbox_message(event: &Envelope, player: Option<Uuid>) -> Message {
-    let mut payload = event.to_json();
-    if let (Some(p), Some(o)) = (player, payload.as_object_mut()) {
-        o.insert("pitboss_player_id".into(), Value::String(p.to_string()));
-    }
+/// `body` is the event's JSON (`Envelope::to_json`), as stored.
+pub(crate) fn outbox_message(event: &Envelope, body: &str, player: Option<Uuid>) -> Message {
+    let payload = match player {
+        // The stored body is a JSON object, so the id goes in as one more member before its
+        // closing brace, without parsing and writing the event again.
+        Some(p) if body.ends_with('}') && body.len() > 2 => {
+            format!("{},\"pitboss_player_id\":\"{p}\"}}", &body[..body.len() - 1])
+        }
+        _ => body.to_string(),
+    };
     Message {
         id: new_id(),
         topic: event.event_type.as_str().to_string(),
         key: player.map(|p| p.to_string()).unwrap_or_else(|| event.player_ref.clone()),
-        payload: payload.to_string(),
+        payload,
     }
 }
 
@@ -194,6 +199,7 @@ async fn apply_one(
     // Claim the id: a duplicate costs one statement and applies nothing.
     tx.savepoint().await?;
     let now = Utc::now();
+    let body = event.to_json().to_string();
     let claimed = exec!(
         tx,
         "INSERT INTO events (id, type, player_ref, player_id, occurred_at, received_at, source, content_hash, body, outcome) \
@@ -206,7 +212,7 @@ async fn apply_one(
         to_micros(event.received_at),
         &event.source,
         hash,
-        event.to_json().to_string(),
+        &body,
     )?;
     if claimed == 0 {
         tx.release_savepoint().await?;
@@ -231,7 +237,7 @@ async fn apply_one(
                     event.id
                 )?;
             }
-            pitboss_bus::outbox::enqueue(tx, &outbox_message(event, applied_to), to_micros(now)).await?;
+            pitboss_bus::outbox::enqueue(tx, &outbox_message(event, &body, applied_to), to_micros(now)).await?;
             tx.release_savepoint().await?;
             Ok(report(index, Some(event.id), ItemStatus::Accepted, note))
         }
@@ -240,5 +246,32 @@ async fn apply_one(
             Ok(rejected(index, Some(event.id), error))
         }
         Err(ApplyError::Store(e)) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bus_message_is_the_stored_event_with_the_player_id_added() {
+        let sent = serde_json::json!({
+            "id": Uuid::now_v7(), "type": "session.started", "player_id": "p \"1\"",
+            "occurred_at": "2026-01-02T03:04:05Z", "payload": {"session_id": "s-1"}
+        });
+        let event = Envelope::parse(&sent, Utc::now()).unwrap();
+        let body = event.to_json().to_string();
+        let player = Uuid::now_v7();
+
+        let message = outbox_message(&event, &body, Some(player));
+        let mut expected = event.to_json();
+        expected["pitboss_player_id"] = Value::String(player.to_string());
+        assert_eq!(serde_json::from_str::<Value>(&message.payload).unwrap(), expected);
+        assert_eq!((message.topic.as_str(), message.key), ("session.started", player.to_string()));
+
+        // Not yet a player of ours: the event as stored, keyed by the platform's id.
+        let message = outbox_message(&event, &body, None);
+        assert_eq!(message.payload, body);
+        assert_eq!(message.key, "p \"1\"");
     }
 }

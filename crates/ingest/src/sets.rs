@@ -126,6 +126,9 @@ pub(crate) async fn apply(
             None if matches!(event.body, EventBody::SessionStarted(_)) => (None, Some(Activity::SessionStarted)),
             None => (None, None),
         };
+        let body = event.to_json().to_string();
+        // Messages in the order of the set, which keeps each player's.
+        messages.push(outbox_message(event, &body, Some(player)));
         events.push(vec![
             Arg::Id(event.id),
             Arg::Text(event.event_type.as_str().into()),
@@ -135,11 +138,9 @@ pub(crate) async fn apply(
             Arg::Int(to_micros(event.received_at)),
             Arg::Text(event.source.clone()),
             Arg::Text(hash.clone()),
-            Arg::Text(event.to_json().to_string()),
+            Arg::Text(body),
             Arg::Text(note.clone().unwrap_or_else(|| "accepted".into())),
         ]);
-        // Messages in the order of the set, which keeps each player's.
-        messages.push(outbox_message(event, Some(player)));
         if let Some(activity) = activity {
             activities.push((player, activity, event.occurred_at));
         }

