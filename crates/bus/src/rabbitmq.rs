@@ -3,7 +3,9 @@
 //! Messages go to one durable topic exchange (routing key = topic) with publisher confirms, as
 //! persistent messages carrying their id (`message_id`) and key (header `partition_key`). Each
 //! consumer owns a durable quorum queue `pitboss.<consumer>` bound with `#`, consumed with
-//! manual acks on a connection of its own.
+//! manual acks on a connection of its own. The publisher declares the queues of the consumers
+//! it is told of ([`RabbitMq::connect_for`]), so what it publishes before a consumer first
+//! starts waits for it.
 //!
 //! Connections drop (broker restarts, network blips, operators). The publisher reconnects on
 //! the next publish, and the batch in flight fails so the relay sends it again; a consumer
@@ -77,6 +79,8 @@ fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct Endpoint {
     url: String,
     exchange: String,
+    /// Consumers whose queues the publisher declares before it publishes anything.
+    consumers: Vec<String>,
 }
 
 /// A RabbitMQ [`Transport`]. Cheap to clone; every clone shares the connections.
@@ -112,10 +116,23 @@ impl RabbitMq {
     /// Connects to the broker at `url` (e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`) and
     /// declares the durable topic `exchange`. Fails if the broker cannot be reached now.
     pub async fn connect(url: &str, exchange: &str) -> Result<RabbitMq, BusError> {
+        RabbitMq::connect_for(url, exchange, &[]).await
+    }
+
+    /// As [`RabbitMq::connect`], and the publisher declares the durable queue of each of
+    /// `consumers` (bound to every topic) before it publishes, on every connection: a message
+    /// published while a consumer is not running, or has never run, waits in its queue.
+    /// Without it the broker drops a message that no queue is bound to receive.
+    pub async fn connect_for(url: &str, exchange: &str, consumers: &[&str]) -> Result<RabbitMq, BusError> {
         let (stop, _) = watch::channel(false);
+        let endpoint = Endpoint {
+            url: url.to_string(),
+            exchange: exchange.to_string(),
+            consumers: consumers.iter().map(|c| c.to_string()).collect(),
+        };
         let bus = RabbitMq {
             shared: Arc::new(Shared {
-                endpoint: Arc::new(Endpoint { url: url.to_string(), exchange: exchange.to_string() }),
+                endpoint: Arc::new(endpoint),
                 publisher: Mutex::new(None),
                 publisher_connection: Slot::default(),
                 subscriptions: StdMutex::new(Vec::new()),
@@ -185,6 +202,9 @@ impl RabbitMq {
             let connection = open_connection(&endpoint.url, &name, slot).await?;
             let channel = connection.create_channel().await.map_err(amqp("open a channel"))?;
             declare_exchange(&channel, &endpoint.exchange).await?;
+            for consumer in &endpoint.consumers {
+                declare_queue(&channel, &endpoint.exchange, &queue_name(consumer)).await?;
+            }
             channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(amqp("enable publisher confirms"))?;
             Ok(Link { connection, channel })
         })
@@ -335,6 +355,21 @@ async fn declare_exchange(channel: &Channel, exchange: &str) -> Result<(), BusEr
         .map_err(amqp("declare the exchange"))
 }
 
+/// A consumer's durable quorum queue, bound to every topic of the exchange. Declaring an
+/// existing queue with the same settings changes nothing.
+async fn declare_queue(channel: &Channel, exchange: &str, queue: &str) -> Result<(), BusError> {
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    channel
+        .queue_declare(queue, QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() }, arguments)
+        .await
+        .map_err(amqp("declare the queue"))?;
+    channel
+        .queue_bind(queue, exchange, "#", QueueBindOptions::default(), FieldTable::default())
+        .await
+        .map_err(amqp("bind the queue"))
+}
+
 fn properties(message: &Message) -> BasicProperties {
     let mut headers = FieldTable::default();
     headers.insert(PARTITION_KEY_HEADER.into(), AMQPValue::LongString(message.key.as_str().into()));
@@ -390,16 +425,7 @@ async fn attach(endpoint: &Endpoint, queue: &str, slot: &Slot) -> Result<Attache
         let connection = open_connection(&endpoint.url, &format!("pitboss consumer {queue}"), slot).await?;
         let channel = connection.create_channel().await.map_err(amqp("open a channel"))?;
         declare_exchange(&channel, &endpoint.exchange).await?;
-        let mut arguments = FieldTable::default();
-        arguments.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
-        channel
-            .queue_declare(queue, QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() }, arguments)
-            .await
-            .map_err(amqp("declare the queue"))?;
-        channel
-            .queue_bind(queue, &endpoint.exchange, "#", QueueBindOptions::default(), FieldTable::default())
-            .await
-            .map_err(amqp("bind the queue"))?;
+        declare_queue(&channel, &endpoint.exchange, queue).await?;
         channel.basic_qos(PREFETCH, BasicQosOptions::default()).await.map_err(amqp("set the prefetch"))?;
         let tag = format!("{queue}.{}", Uuid::now_v7().simple());
         let deliveries = channel

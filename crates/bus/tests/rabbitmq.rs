@@ -184,6 +184,49 @@ async fn round_trip(names: Arc<Names>) -> anyhow::Result<()> {
 
 #[tokio::test]
 #[ignore = "needs RabbitMQ: run with --ignored"]
+async fn what_is_published_before_a_consumer_first_starts_waits_for_it() {
+    with_broker(Duration::from_secs(60), before_the_consumer).await;
+}
+
+async fn before_the_consumer(names: Arc<Names>) -> anyhow::Result<()> {
+    // A publisher told of the consumer, and one that is not: the second's message is dropped by
+    // the broker (no queue is bound yet), the first's is kept.
+    let unaware = RabbitMq::connect(&amqp_url(), &names.exchange).await?;
+    let lost = vec![message("game.round", "player-1", 0)];
+    unaware.publish(&lost).await?;
+    let publisher = RabbitMq::connect_for(&amqp_url(), &names.exchange, &[&names.consumer]).await?;
+    let sent: Vec<Message> = (1..=20).map(|seq| message("game.round", "player-1", seq)).collect();
+    publisher.publish(&sent).await?;
+    publisher.close().await;
+    unaware.close().await;
+
+    let consumer_bus = RabbitMq::connect(&amqp_url(), &names.exchange).await?;
+    let received = Arc::new(Mutex::new(Vec::<Message>::new()));
+    let sink = received.clone();
+    consumer_bus
+        .subscribe(
+            &names.consumer,
+            handler_fn(move |m| {
+                let sink = sink.clone();
+                async move {
+                    sink.lock().unwrap().push(m);
+                    Ok(())
+                }
+            }),
+        )
+        .await?;
+    wait_until("the 20 kept messages arrive", Duration::from_secs(10), || async {
+        Ok(received.lock().unwrap().len() >= sent.len())
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(*received.lock().unwrap(), sent, "every message published after the declaration, in order");
+    consumer_bus.close().await;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs RabbitMQ: run with --ignored"]
 async fn a_failing_or_panicking_handler_gets_the_message_again_in_order() {
     with_broker(Duration::from_secs(60), redelivery).await;
 }

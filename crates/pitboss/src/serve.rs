@@ -34,7 +34,10 @@ impl Running {
 pub async fn transport(settings: &Settings) -> anyhow::Result<Arc<dyn Transport>> {
     Ok(match settings.bus_transport.as_str() {
         "rabbitmq" => {
-            Arc::new(RabbitMq::connect(&settings.amqp_url, &settings.amqp_exchange).await.with_context(|| {
+            // Every consumer's queue exists before the first publish, whichever process runs it.
+            let consumers = [pitboss_segments::consumer::CONSUMER];
+            let bus = RabbitMq::connect_for(&settings.amqp_url, &settings.amqp_exchange, &consumers).await;
+            Arc::new(bus.with_context(|| {
                 format!("connecting to RabbitMQ at {}", crate::config::redact_url(&settings.amqp_url))
             })?)
         }
