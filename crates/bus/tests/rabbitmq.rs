@@ -124,6 +124,20 @@ fn logs() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
 }
 
+/// A handler that keeps every message it gets, in order, and what it kept.
+fn recorder() -> (Arc<Mutex<Vec<Message>>>, Arc<dyn Handler>) {
+    let received = Arc::new(Mutex::new(Vec::<Message>::new()));
+    let sink = received.clone();
+    let handler = handler_fn(move |m| {
+        let sink = sink.clone();
+        async move {
+            sink.lock().unwrap().push(m);
+            Ok(())
+        }
+    });
+    (received, handler)
+}
+
 fn message(topic: &str, key: &str, seq: usize) -> Message {
     Message {
         id: pitboss_core::new_id(),
@@ -142,19 +156,8 @@ async fn a_message_arrives_whole_and_publishing_survives_a_lost_connection() {
 async fn round_trip(names: Arc<Names>) -> anyhow::Result<()> {
     let bus = RabbitMq::connect(&amqp_url(), &names.exchange).await?;
     bus.health().await?;
-    let received = Arc::new(Mutex::new(Vec::<Message>::new()));
-    let sink = received.clone();
-    bus.subscribe(
-        &names.consumer,
-        handler_fn(move |m| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().unwrap().push(m);
-                Ok(())
-            }
-        }),
-    )
-    .await?;
+    let (received, handler) = recorder();
+    bus.subscribe(&names.consumer, handler).await?;
 
     let sent = vec![
         message("payment.deposit.completed", "player-1", 1),
@@ -201,20 +204,8 @@ async fn before_the_consumer(names: Arc<Names>) -> anyhow::Result<()> {
     unaware.close().await;
 
     let consumer_bus = RabbitMq::connect(&amqp_url(), &names.exchange).await?;
-    let received = Arc::new(Mutex::new(Vec::<Message>::new()));
-    let sink = received.clone();
-    consumer_bus
-        .subscribe(
-            &names.consumer,
-            handler_fn(move |m| {
-                let sink = sink.clone();
-                async move {
-                    sink.lock().unwrap().push(m);
-                    Ok(())
-                }
-            }),
-        )
-        .await?;
+    let (received, handler) = recorder();
+    consumer_bus.subscribe(&names.consumer, handler).await?;
     wait_until("the 20 kept messages arrive", Duration::from_secs(10), || async {
         Ok(received.lock().unwrap().len() >= sent.len())
     })

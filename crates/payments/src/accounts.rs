@@ -86,7 +86,6 @@ pub async fn open_house_accounts(db: &Db) -> Result<(), LedgerError> {
     let now_us = pitboss_core::time::to_micros(chrono::Utc::now());
     let mut tx = db.begin().await?;
     let codes: Vec<(String, Currency)> = Currency::all()
-        .into_iter()
         .flat_map(|c| [house_games(c), house_bonus(c), house_adjustments(c), payment_clearing(c)].map(|code| (code, c)))
         .collect();
     let accounts: Vec<(&str, Currency)> = codes.iter().map(|(code, c)| (code.as_str(), *c)).collect();

@@ -129,8 +129,11 @@ fn width(template: &str, rows: &[Vec<Arg>]) -> Result<Option<usize>, StoreError>
     Ok(Some(width))
 }
 
+/// A statement's text and the rows it binds.
+type Chunk<'a> = (String, &'a [Vec<Arg>]);
+
 /// SQLite: a multi-row `VALUES` list per short chunk of rows.
-fn chunks<'a>(template: &str, rows: &'a [Vec<Arg>]) -> Result<Vec<(String, &'a [Vec<Arg>])>, StoreError> {
+fn chunks<'a>(template: &str, rows: &'a [Vec<Arg>]) -> Result<Vec<Chunk<'a>>, StoreError> {
     let Some(width) = width(template, rows)? else { return Ok(Vec::new()) };
     let per_chunk = (max_params(crate::Engine::Sqlite) / width).max(1);
     Ok(rows
