@@ -15,7 +15,7 @@ use uuid::Uuid;
 pub(crate) const ACTOR: &str = "platform";
 
 pub(crate) enum ApplyError {
-    /// The event is refused; its savepoint is rolled back and the batch goes on.
+    /// The event is refused, having changed nothing; the batch goes on.
     Rejected(EventError),
     /// The database failed; the batch fails as a whole.
     Store(StoreError),

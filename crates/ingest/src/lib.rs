@@ -1,11 +1,12 @@
 //! Pitboss ingest: the way platform events enter.
 //!
-//! A batch is validated item by item; each valid event is applied (ledger postings, player
-//! aggregates), stored, and written to the outbox, all in one database transaction, with a
-//! savepoint per item so that one refused event never refuses the rest. Game rounds and the
-//! sessions among them go through as sets, merged across players (`schedule`, `rounds`); each
-//! player's events keep their order, and every answer is the one applying the batch strictly in
-//! order gives. Duplicates are recognised by event id. The answer names each item's fate:
+//! A batch is validated item by item; the valid events are applied (profiles, ledger postings,
+//! player aggregates), stored, and written to the outbox, all in one database transaction. The
+//! batch is applied as one set, in its order (`sets`): every item is decided in memory by the
+//! same rules as applying it alone, so a refused event writes nothing and never refuses the
+//! rest, and every answer is the one applying the batch strictly in order gives (applying each
+//! item on its own under a savepoint, `Ingestor::one_by_one`, is the reference it is tested
+//! against). Duplicates are recognised by event id. The answer names each item's fate:
 //! accepted, duplicate or rejected, with the reason.
 //!
 //! This crate must never publish to the bus directly: it writes the outbox, and the relay

@@ -302,7 +302,7 @@ impl Books for SetBooks {
         }
         let actor = new.actor.clone();
         let t = created_transaction(id, new, hash, self.now_us);
-        self.history(id, None, t.status, t.description.clone().as_deref(), &actor);
+        self.history(id, None, t.status, t.description.as_deref(), &actor);
         self.known.insert(key.clone(), t.clone());
         self.keys.insert(id, key);
         self.created.push(id);

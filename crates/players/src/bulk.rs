@@ -83,7 +83,7 @@ impl ProfileSet {
 
     /// Writes what the set did: new profiles as they finally stand, then changed ones.
     pub async fn write(self, tx: &mut Tx) -> Result<(), PlayerError> {
-        let created: Vec<Player> = self.created.iter().map(|id| self.profiles[id].clone()).collect();
+        let created: Vec<&Player> = self.created.iter().map(|id| &self.profiles[id]).collect();
         insert(tx, &created, self.now).await?;
         let changes: Vec<(&Player, i64, &Vec<String>)> = self
             .changed

@@ -99,7 +99,7 @@ pub async fn create(tx: &mut Tx, new: NewPlayer, now: DateTime<Utc>) -> Result<P
         return Err(PlayerError::DuplicateExternalId(new.external_id));
     }
     let player = new_profile(new, now);
-    match insert(tx, std::slice::from_ref(&player), now).await {
+    match insert(tx, &[&player], now).await {
         Err(PlayerError::Store(e)) if e.is_unique_violation() => {
             Err(PlayerError::DuplicateExternalId(player.external_id))
         }
@@ -174,12 +174,12 @@ pub(crate) fn patched(
 }
 
 /// Inserts new profiles with their tags and empty aggregates: one statement per table.
-pub(crate) async fn insert(tx: &mut Tx, players: &[Player], now: DateTime<Utc>) -> Result<(), PlayerError> {
+pub(crate) async fn insert(tx: &mut Tx, players: &[&Player], now: DateTime<Utc>) -> Result<(), PlayerError> {
     let rows: Vec<Vec<Arg>> = players.iter().map(|p| [vec![Arg::Id(p.id)], profile_args(p)].concat()).collect();
     exec_values(tx, &format!("INSERT INTO players (id, {PROFILE_COLUMNS}) VALUES {{values}}"), &rows).await?;
     let stats: Vec<Vec<Arg>> = players.iter().map(|p| vec![Arg::Id(p.id), Arg::Int(to_micros(now))]).collect();
     exec_values(tx, "INSERT INTO player_stats (player_id, updated_at) VALUES {values}", &stats).await?;
-    insert_tags(tx, players.iter()).await
+    insert_tags(tx, players.iter().copied()).await
 }
 
 /// Writes changed profiles `(profile, version it was read at, tags it was read with)`: one
