@@ -6,7 +6,7 @@ use pitboss_core::Currency;
 use pitboss_payments::operations::{self, Context};
 use pitboss_payments::queries::{player_balances, transaction, verify};
 use pitboss_payments::{LedgerError, TxKind, TxStatus, ledger};
-use pitboss_store::{Db, both_engines};
+use pitboss_store::{Db, Engine, both_engines, exec, sqlx};
 use uuid::Uuid;
 
 fn ctx(player: Uuid) -> Context<'static> {
@@ -125,6 +125,68 @@ both_engines!(a_round_replayed_with_another_win_is_refused, |db| async move {
     assert!(first.settled && !again.settled);
     assert!(matches!(err, LedgerError::ReferenceReused { .. }));
     assert_eq!(cash(&db, p).await, (1_250, 0, 1_250));
+});
+
+both_engines!(the_database_keeps_postings_pointing_at_what_exists_and_never_rewrites_them, |db| async move {
+    let p = Uuid::now_v7();
+    deposit(&db, p, "dep-1", 5000).await;
+    let account = format!("player:{p}:cash:EUR");
+    let mut tx = db.begin().await.unwrap();
+    let (id,): (Uuid,) =
+        pitboss_store::tx!(&mut tx, |c| sqlx::query_as("SELECT id FROM ledger_transactions").fetch_one(c).await)
+            .unwrap();
+    tx.rollback().await.unwrap();
+    const POST: &str = "INSERT INTO ledger_postings (id, transaction_id, account_code, phase, debit, credit, created_at) \
+                        VALUES ($1, $2, $3, 'posted', 1, 0, 0)";
+    const HISTORY: &str = "INSERT INTO ledger_status_history (id, transaction_id, from_status, to_status, actor, at) \
+                           VALUES ($1, $2, NULL, 'completed', 'test', 0)";
+
+    // A posting or a status change naming what does not exist.
+    for (transaction, code) in [(Uuid::now_v7(), account.as_str()), (id, "player:nobody:cash:EUR")] {
+        let mut tx = db.begin().await.unwrap();
+        let result = exec!(&mut tx, POST, Uuid::now_v7(), transaction, code);
+        assert!(result.is_err(), "a posting to {transaction} / {code} was allowed");
+        tx.rollback().await.unwrap();
+    }
+    let mut tx = db.begin().await.unwrap();
+    assert!(exec!(&mut tx, HISTORY, Uuid::now_v7(), Uuid::now_v7()).is_err(), "history of no transaction was allowed");
+    tx.rollback().await.unwrap();
+
+    // Rewriting history, or removing what postings name.
+    let mut refused = vec![
+        "UPDATE ledger_postings SET debit = debit + 1".to_string(),
+        "DELETE FROM ledger_postings".into(),
+        "UPDATE ledger_status_history SET reason = 'edited'".into(),
+        "DELETE FROM ledger_status_history".into(),
+        "DELETE FROM ledger_transactions".into(),
+        "UPDATE ledger_transactions SET id = $1".into(),
+        "DELETE FROM ledger_accounts".into(),
+        "UPDATE ledger_accounts SET code = code || 'x'".into(),
+    ];
+    if db.engine() == Engine::Postgres {
+        for table in ["ledger_postings", "ledger_status_history", "ledger_transactions", "ledger_accounts"] {
+            refused.push(format!("TRUNCATE {table} CASCADE"));
+        }
+    }
+    for sql in &refused {
+        let mut tx = db.begin().await.unwrap();
+        let result = if sql.contains("$1") {
+            exec!(&mut tx, sql.as_str(), Uuid::now_v7())
+        } else {
+            exec!(&mut tx, sql.as_str())
+        };
+        assert!(result.is_err(), "{sql} was allowed");
+        tx.rollback().await.unwrap();
+    }
+
+    // What the ledger does itself is still allowed: postings and history of what exists, a new status.
+    let mut tx = db.begin().await.unwrap();
+    exec!(&mut tx, POST, Uuid::now_v7(), id, account.as_str()).unwrap();
+    exec!(&mut tx, HISTORY, Uuid::now_v7(), id).unwrap();
+    exec!(&mut tx, "UPDATE ledger_transactions SET status = 'completed'").unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(cash(&db, p).await, (5000, 0, 5000));
+    assert!(verify(&db).await.unwrap().problems.is_empty());
 });
 
 mod property {

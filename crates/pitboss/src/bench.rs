@@ -126,27 +126,30 @@ fn engines(
     })
 }
 
-/// A fresh, migrated database, and what to remove afterwards.
+/// A fresh, migrated database, a data directory of its own (the SQLite file, or on PostgreSQL
+/// what a server keeps beside its database, such as the audit signing key), and what to remove
+/// afterwards.
 struct Scratch {
     db: Db,
-    cleanup: Cleanup,
+    dir: PathBuf,
+    database: Option<ScratchDatabase>,
 }
 
-enum Cleanup {
-    Dir(PathBuf),
-    Database { admin_url: String, name: String },
+struct ScratchDatabase {
+    admin_url: String,
+    name: String,
 }
 
 async fn scratch(target: &Target, label: &str) -> anyhow::Result<Scratch> {
     let stamp = format!("{}_{}", Utc::now().format("%Y%m%d%H%M%S"), uuid::Uuid::now_v7().simple());
+    let dir = std::env::temp_dir().join(format!("pitboss-bench-{label}-{stamp}"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     match target {
         Target::Sqlite => {
-            let dir = std::env::temp_dir().join(format!("pitboss-bench-{label}-{stamp}"));
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let settings =
                 pitboss_store::StoreSettings { data_dir: dir.clone(), database_url: None, max_connections: 4 };
             let db = Db::open(&settings).await?;
-            Ok(Scratch { db, cleanup: Cleanup::Dir(dir) })
+            Ok(Scratch { db, dir, database: None })
         }
         Target::Postgres(url) => {
             let name = format!("pitboss_bench_{label}_{stamp}");
@@ -160,7 +163,7 @@ async fn scratch(target: &Target, label: &str) -> anyhow::Result<Scratch> {
             admin.close().await;
             let db = Db::open_postgres(&pitboss_store::testing::replace_database(url, &name), 16).await?;
             db.migrate().await?;
-            Ok(Scratch { db, cleanup: Cleanup::Database { admin_url: url.clone(), name } })
+            Ok(Scratch { db, dir, database: Some(ScratchDatabase { admin_url: url.clone(), name }) })
         }
     }
 }
@@ -168,19 +171,14 @@ async fn scratch(target: &Target, label: &str) -> anyhow::Result<Scratch> {
 impl Scratch {
     async fn remove(self) {
         self.db.close().await;
-        match self.cleanup {
-            Cleanup::Dir(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(ScratchDatabase { admin_url, name }) = self.database
+            && let Ok(admin) = Db::open_postgres(&admin_url, 1).await
+        {
+            if let Db::Postgres(pool) = &admin {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(pool).await;
             }
-            Cleanup::Database { admin_url, name } => {
-                if let Ok(admin) = Db::open_postgres(&admin_url, 1).await {
-                    if let Db::Postgres(pool) = &admin {
-                        let _ =
-                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(pool).await;
-                    }
-                    admin.close().await;
-                }
-            }
+            admin.close().await;
         }
     }
 }
@@ -540,9 +538,7 @@ async fn time_requests(
     settings.listen = "127.0.0.1:0".parse()?;
     settings.targets = "all".into();
     settings.bus_transport = "in-process".into();
-    if let Cleanup::Dir(dir) = &s.cleanup {
-        settings.data_dir = dir.clone();
-    }
+    settings.data_dir = s.dir.clone();
     let scopes: pitboss_auth::Scopes = "events:write".parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let (_, key) = pitboss_auth::api_key::create(&s.db, "bench", scopes, "bench").await?;
     let running = crate::serve::start(&settings, s.db.clone()).await?;
