@@ -24,18 +24,26 @@ pub enum Scope {
     LedgerRead,
     #[serde(rename = "ledger:write")]
     LedgerWrite,
+    /// Ask whether a player may act now (`POST /api/v1/players/{id}/checks`) and read locks.
+    #[serde(rename = "ops:read")]
+    OpsRead,
+    /// Set and lift account locks.
+    #[serde(rename = "ops:write")]
+    OpsWrite,
     /// Everything, including scopes added later.
     #[serde(rename = "admin")]
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 8] = [
         Scope::EventsWrite,
         Scope::PlayersRead,
         Scope::PlayersWrite,
         Scope::LedgerRead,
         Scope::LedgerWrite,
+        Scope::OpsRead,
+        Scope::OpsWrite,
         Scope::Admin,
     ];
 
@@ -46,6 +54,8 @@ impl Scope {
             Scope::PlayersWrite => "players:write",
             Scope::LedgerRead => "ledger:read",
             Scope::LedgerWrite => "ledger:write",
+            Scope::OpsRead => "ops:read",
+            Scope::OpsWrite => "ops:write",
             Scope::Admin => "admin",
         }
     }

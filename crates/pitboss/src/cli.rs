@@ -40,7 +40,7 @@ pub enum Command {
         /// Address to listen on (PITBOSS_LISTEN).
         #[arg(long)]
         listen: Option<SocketAddr>,
-        /// all, or a comma list of: ingest, players, payments, segments (PITBOSS_TARGETS).
+        /// all, or a comma list of: ingest, players, payments, segments, ops (PITBOSS_TARGETS).
         #[arg(long)]
         target: Option<String>,
     },

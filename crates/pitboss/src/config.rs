@@ -25,7 +25,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     ("database_max_connections", "Connections in the database pool (readers, for SQLite)."),
     ("listen", "Address the HTTP server listens on."),
-    ("targets", "Modules this process runs: all, or a comma list of ingest, players, payments, segments."),
+    ("targets", "Modules this process runs: all, or a comma list of ingest, players, payments, segments, ops."),
     ("bus_transport", "Event bus transport: in-process, or rabbitmq."),
     ("amqp_url", "RabbitMQ URL, used when bus_transport = rabbitmq."),
     ("amqp_exchange", "RabbitMQ topic exchange the relay publishes to."),

@@ -161,6 +161,29 @@ impl Player {
 }
 
 impl NewPlayer {
+    /// A profile with only what every player has: the platform's id, country and currency.
+    pub fn new(external_id: &str, country: &str, currency: Currency) -> NewPlayer {
+        NewPlayer {
+            external_id: external_id.to_string(),
+            brand: None,
+            email: None,
+            phone: None,
+            first_name: None,
+            last_name: None,
+            birth_date: None,
+            gender: None,
+            country: country.to_string(),
+            language: None,
+            currency,
+            registered_at: None,
+            traffic_source: None,
+            affiliate_id: None,
+            campaign: None,
+            consents: Consents::default(),
+            tags: vec![],
+        }
+    }
+
     /// The profile a `player.registered` event describes.
     pub fn from_event(
         external_id: &str,

@@ -13,25 +13,7 @@ fn noon() -> DateTime<Utc> {
 }
 
 async fn create(db: &Db, external_id: &str) -> Player {
-    let new = NewPlayer {
-        external_id: external_id.to_string(),
-        brand: None,
-        email: None,
-        phone: None,
-        first_name: None,
-        last_name: None,
-        birth_date: None,
-        gender: None,
-        country: "DE".to_string(),
-        language: None,
-        currency: Currency::EUR,
-        registered_at: None,
-        traffic_source: None,
-        affiliate_id: None,
-        campaign: None,
-        consents: Default::default(),
-        tags: vec![],
-    };
+    let new = NewPlayer::new(external_id, "DE", Currency::EUR);
     let mut tx = db.begin().await.unwrap();
     let p = pitboss_players::create(&mut tx, new, noon() - Duration::days(200)).await.unwrap();
     tx.commit().await.unwrap();

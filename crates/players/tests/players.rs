@@ -17,25 +17,7 @@ fn noon() -> DateTime<Utc> {
 }
 
 fn new_player(external_id: &str) -> NewPlayer {
-    NewPlayer {
-        external_id: external_id.to_string(),
-        brand: None,
-        email: None,
-        phone: None,
-        first_name: None,
-        last_name: None,
-        birth_date: None,
-        gender: None,
-        country: "DE".to_string(),
-        language: None,
-        currency: Currency::EUR,
-        registered_at: None,
-        traffic_source: None,
-        affiliate_id: None,
-        campaign: None,
-        consents: Default::default(),
-        tags: vec![],
-    }
+    NewPlayer::new(external_id, "DE", Currency::EUR)
 }
 
 fn anna() -> NewPlayer {

@@ -134,6 +134,10 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::POST, "/api/v1/models/clv/refit", Policy(A::ModelRefit)),
     rule(Method::GET, "/api/v1/players/{id}/predictions", Policy(A::PlayerRead)),
     rule(Method::GET, "/api/v1/segments/{id}/players/{player}", Policy(A::SegmentRead)),
+    rule(Method::GET, "/api/v1/players/{id}/locks", Policy(A::LockRead)),
+    rule(Method::POST, "/api/v1/players/{id}/locks", Policy(A::LockManage)),
+    rule(Method::POST, "/api/v1/locks/{id}/lift", Policy(A::LockManage)),
+    rule(Method::POST, "/api/v1/players/{id}/checks", Policy(A::PlayerCheck)),
 ];
 
 /// The rule for a matched route, if there is one.

@@ -47,6 +47,9 @@ pub fn app(state: AppState) -> Router {
         api = api.merge(routes::segments::router());
         api = api.merge(routes::models::router());
     }
+    if state.runs(Target::Ops) {
+        api = api.merge(routes::ops::router());
+    }
     api = api.merge(routes::access::router());
     Router::new()
         .nest("/api/v1", api)

@@ -61,6 +61,10 @@ impl Modify for ApiKeyAuth {
         routes::models::refit,
         routes::models::player_predictions,
         routes::segments::explain,
+        routes::ops::locks,
+        routes::ops::set_lock,
+        routes::ops::lift_lock,
+        routes::ops::check,
         routes::system::healthz,
         routes::system::readyz,
         routes::system::metrics,
@@ -89,6 +93,7 @@ impl Modify for ApiKeyAuth {
         (name = "payments", description = "The money ledger"),
         (name = "audit", description = "Who did what"),
         (name = "models", description = "Churn risk and lifetime value: fits, diagnostics and each player's predictions"),
+        (name = "ops", description = "Account locks, and whether a player may act now"),
         (name = "system", description = "Health, readiness and metrics"),
     )
 )]

@@ -129,6 +129,18 @@ impl From<LedgerError> for Problem {
     }
 }
 
+impl From<pitboss_ops::OpsError> for Problem {
+    fn from(e: pitboss_ops::OpsError) -> Problem {
+        use pitboss_ops::OpsError as E;
+        match e {
+            E::PlayerNotFound(_) | E::LockNotFound(_) => Problem::not_found(e.to_string()),
+            E::Invalid { field, .. } => Problem::validation(field, e.to_string()),
+            E::NotInForce { .. } => Problem::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<AuthError> for Problem {
     fn from(e: AuthError) -> Problem {
         match e {

@@ -19,10 +19,12 @@ pub enum Target {
     Payments,
     /// Segments and their members.
     Segments,
+    /// The operations panel: account locks and the platform's checks.
+    Ops,
 }
 
 impl Target {
-    pub const ALL: [Target; 4] = [Target::Ingest, Target::Players, Target::Payments, Target::Segments];
+    pub const ALL: [Target; 5] = [Target::Ingest, Target::Players, Target::Payments, Target::Segments, Target::Ops];
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -30,6 +32,7 @@ impl Target {
             Target::Players => "players",
             Target::Payments => "payments",
             Target::Segments => "segments",
+            Target::Ops => "ops",
         }
     }
 

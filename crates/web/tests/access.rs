@@ -283,6 +283,40 @@ both_engines!(support_agents_see_only_players_of_their_brands_and_analysts_see_t
     assert_eq!(seen["external_id"], "p-b");
 });
 
+both_engines!(locks_are_set_by_officers_in_their_own_name_and_read_only_for_players_of_ones_brands, |db| async move {
+    let env = env(&db).await;
+    let (_, admin) = env.operator(&["admin"], &[]).await;
+    let mut ids = Vec::new();
+    for (external, brand) in [("p-a", "brand-a"), ("p-b", "brand-b")] {
+        let body = json!({"external_id": external, "country": "GB", "currency": "GBP", "brand": brand});
+        let reply = env.send(Method::POST, "/api/v1/players", Some(&admin), None, Some(body)).await;
+        ids.push(serde_json::from_str::<Value>(&reply.text).unwrap()["id"].as_str().unwrap().to_string());
+    }
+    let (_, officer) = env.operator(&["compliance_officer"], &[]).await;
+    let locks = |id: &str| format!("/api/v1/players/{id}/locks");
+    let body = json!({"scope": "all", "reason": "source of funds review", "origin": "kyc"});
+    let pretending = env.send(Method::POST, &locks(&ids[0]), Some(&officer), None, Some(body)).await;
+    assert_eq!(
+        pretending.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an operator cannot lock as a module: {}",
+        pretending.text
+    );
+    let body = json!({"scope": "all", "reason": "source of funds review"});
+    let set = env.send(Method::POST, &locks(&ids[0]), Some(&officer), None, Some(body.clone())).await;
+    assert_eq!(set.status, StatusCode::CREATED, "{}", set.text);
+    assert_eq!(serde_json::from_str::<Value>(&set.text).unwrap()["origin"], "operator");
+
+    let (_, agent) = env.operator(&["support_agent"], &["brand-a"]).await;
+    let own = env.send(Method::GET, &locks(&ids[0]), Some(&agent), None, None).await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.text);
+    assert!(own.text.contains("source of funds review"), "{}", own.text);
+    let other = env.send(Method::GET, &locks(&ids[1]), Some(&agent), None, None).await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN, "{}", other.text);
+    let by_agent = env.send(Method::POST, &locks(&ids[0]), Some(&agent), None, Some(body)).await;
+    assert_eq!(by_agent.status, StatusCode::FORBIDDEN, "{}", by_agent.text);
+});
+
 both_engines!(adjustments_above_the_threshold_wait_for_a_second_officer, |db| async move {
     let env = env(&db).await;
     let (_, admin) = env.operator(&["admin"], &[]).await;

@@ -586,6 +586,77 @@ both_engines!(a_deposit_is_disputed_then_reversed_and_each_step_is_audited, |db|
         .problem(403);
 });
 
+both_engines!(a_lock_stops_what_it_covers_in_the_platforms_checks_until_it_is_lifted, |db| async move {
+    let api = api(&db).await;
+    api.post("/api/v1/events", json!([registered("p-1")])).await.ok(200);
+    let player = api.player_id("p-1").await;
+    let (_, platform) = new_key(&db, "ops:read").await;
+    let (kyc_name, kyc) = new_key(&db, "ops:write").await;
+    let checks = format!("/api/v1/players/{player}/checks");
+    let ask = |activity: &'static str| {
+        let body = json!({"activity": activity, "amount": 5_000, "currency": "EUR"});
+        api.call(Method::POST, &checks, Some(&platform), Some(body))
+    };
+    assert_eq!(ask("deposit").await.ok(200)["allowed"], true);
+
+    // A module's key locks deposits, naming itself; the platform's checks follow at once.
+    let locks = format!("/api/v1/players/{player}/locks");
+    let body = json!({"scope": "deposits", "reason": "proof of address overdue", "origin": "kyc"});
+    let lock = api.call(Method::POST, &locks, Some(&kyc), Some(body)).await.ok(201);
+    assert_eq!((lock["origin"].as_str(), lock["in_force"].as_bool()), (Some("kyc"), Some(true)));
+    assert_eq!(lock["set_by"], format!("api-key:{kyc_name}"));
+    let denied = ask("deposit").await.ok(200);
+    assert_eq!((denied["allowed"].as_bool(), denied["code"].as_str()), (Some(false), Some("locked")), "{denied}");
+    assert_eq!(denied["lock_id"], lock["id"]);
+    assert!(denied["reason"].as_str().unwrap().contains("proof of address overdue"), "{denied}");
+    assert_eq!(ask("stake").await.ok(200)["allowed"], true, "a deposit lock leaves play open");
+
+    // Lifting needs a reason, happens once, and is audited with the lock before and after.
+    let lift = format!("/api/v1/locks/{}/lift", lock["id"].as_str().unwrap());
+    api.post(&lift, json!({"reason": " "})).await.problem(422);
+    let lifted = api.post(&lift, json!({"reason": "document received"})).await.ok(200);
+    assert_eq!(
+        (lifted["in_force"].as_bool(), lifted["lift_reason"].as_str()),
+        (Some(false), Some("document received"))
+    );
+    api.post(&lift, json!({"reason": "again"})).await.problem(409);
+    assert_eq!(ask("deposit").await.ok(200)["allowed"], true);
+    let history = api.get(&locks).await.ok(200);
+    assert_eq!(history.as_array().unwrap().len(), 1, "a lifted lock stays in the history");
+    let set = audit::list(&db, Some("player"), Some(&player), 10).await.unwrap();
+    assert!(set.iter().any(|r| r.action == "ops.lock_set" && r.actor == format!("api-key:{kyc_name}")));
+    let lifts = audit::list(&db, Some("lock"), lock["id"].as_str(), 10).await.unwrap();
+    assert_eq!(lifts.len(), 1);
+    assert_eq!((lifts[0].action.as_str(), lifts[0].reason.as_deref()), ("ops.lock_lifted", Some("document received")));
+    assert_eq!(lifts[0].before.as_ref().unwrap()["lifted_at"], Value::Null);
+
+    // Bad input is a problem naming the field; the read-only key may not lock.
+    for (body, status) in [
+        (json!({"scope": "everything", "reason": "x"}), 422),
+        (json!({"scope": "all", "reason": "x", "expires_at": "2020-01-01T00:00:00Z"}), 422),
+        (json!({"scope": "all", "reason": "x", "origin": "Not A Module"}), 422),
+    ] {
+        api.call(Method::POST, &locks, Some(&kyc), Some(body)).await.problem(status);
+    }
+    api.call(
+        Method::POST,
+        &checks,
+        Some(&platform),
+        Some(json!({"activity": "deposit", "amount": -1, "currency": "EUR"})),
+    )
+    .await
+    .problem(422);
+    api.call(Method::POST, &locks, Some(&platform), Some(json!({"scope": "all", "reason": "x"}))).await.problem(403);
+    api.call(
+        Method::POST,
+        &format!("/api/v1/players/{}/checks", Uuid::now_v7()),
+        Some(&platform),
+        Some(json!({"activity": "session"})),
+    )
+    .await
+    .problem(404);
+});
+
 both_engines!(changes_made_over_the_api_are_announced_as_valid_events_of_their_type, |db| async move {
     let api = api(&db).await;
     let p = api.player("p-1").await;

@@ -13,6 +13,7 @@ pitboss_core::string_enum!(
         Access => "access",
         Segments => "segments",
         Models => "models",
+        Ops => "ops",
     }
 );
 
@@ -42,6 +43,9 @@ pitboss_core::string_enum!(
         SegmentManage => "segment.manage",
         ModelRead => "model.read",
         ModelRefit => "model.refit",
+        LockRead => "lock.read",
+        LockManage => "lock.manage",
+        PlayerCheck => "player.check",
     }
 );
 
@@ -67,6 +71,7 @@ impl Action {
             Action::AccessRead | Action::AccessManage => Module::Access,
             Action::SegmentRead | Action::SegmentManage => Module::Segments,
             Action::ModelRead | Action::ModelRefit => Module::Models,
+            Action::LockRead | Action::LockManage | Action::PlayerCheck => Module::Ops,
         }
     }
 
@@ -84,6 +89,7 @@ impl Action {
                 | Action::AccessManage
                 | Action::SegmentManage
                 | Action::ModelRefit
+                | Action::LockManage
         )
     }
 }

@@ -62,7 +62,17 @@ fn each_role_opens_exactly_its_modules() {
     let expect: &[(&str, &[Action])] = &[
         (
             "support_agent",
-            &[ShellOpen, PlayerSearch, PlayerRead, PlayerReadPersonalData, PlayerUpdate, LedgerRead, PaymentRead],
+            &[
+                ShellOpen,
+                PlayerSearch,
+                PlayerRead,
+                PlayerReadPersonalData,
+                PlayerUpdate,
+                LedgerRead,
+                PaymentRead,
+                LockRead,
+                PlayerCheck,
+            ],
         ),
         (
             "vip_manager",
@@ -75,6 +85,8 @@ fn each_role_opens_exactly_its_modules() {
                 LedgerRead,
                 PaymentRead,
                 SegmentRead,
+                LockRead,
+                PlayerCheck,
             ],
         ),
         (
@@ -90,6 +102,9 @@ fn each_role_opens_exactly_its_modules() {
                 PaymentChangeStatus,
                 LedgerAdjust,
                 LedgerApproveAdjustment,
+                LockRead,
+                LockManage,
+                PlayerCheck,
             ],
         ),
         (
@@ -106,6 +121,9 @@ fn each_role_opens_exactly_its_modules() {
                 AuditRead,
                 AuditExport,
                 SegmentRead,
+                LockRead,
+                LockManage,
+                PlayerCheck,
             ],
         ),
         (
@@ -123,7 +141,17 @@ fn each_role_opens_exactly_its_modules() {
         ),
         (
             "analyst",
-            &[ShellOpen, PlayerSearch, PlayerRead, LedgerRead, PaymentRead, SegmentRead, ModelRead, ModelRefit],
+            &[
+                ShellOpen,
+                PlayerSearch,
+                PlayerRead,
+                LedgerRead,
+                PaymentRead,
+                SegmentRead,
+                ModelRead,
+                ModelRefit,
+                LockRead,
+            ],
         ),
         ("admin", Action::ALL),
     ];

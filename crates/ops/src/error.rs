@@ -1,0 +1,39 @@
+use pitboss_players::PlayerError;
+use pitboss_store::StoreError;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error("no player with id {0}")]
+    PlayerNotFound(Uuid),
+    #[error("no lock with id {0}")]
+    LockNotFound(Uuid),
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("lock {id} is no longer in force ({why}); there is nothing to lift")]
+    NotInForce { id: Uuid, why: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<pitboss_store::sqlx::Error> for OpsError {
+    fn from(e: pitboss_store::sqlx::Error) -> Self {
+        OpsError::Store(StoreError::Sqlx(e))
+    }
+}
+
+impl From<PlayerError> for OpsError {
+    fn from(e: PlayerError) -> Self {
+        match e {
+            PlayerError::NotFound(id) => OpsError::PlayerNotFound(id),
+            PlayerError::Store(s) => OpsError::Store(s),
+            other => OpsError::Store(StoreError::Config(other.to_string())),
+        }
+    }
+}
+
+impl OpsError {
+    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> OpsError {
+        OpsError::Invalid { field, message: message.into() }
+    }
+}

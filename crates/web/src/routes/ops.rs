@@ -1,0 +1,166 @@
+//! The operations API: account locks, and the casino platform's "may this player act now?".
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use pitboss_auth::CallerKind;
+use pitboss_auth::audit;
+use pitboss_auth::policy::{Action, RequestFacts};
+use pitboss_ops::locks::{self, OPERATOR_ORIGIN};
+use pitboss_ops::{CheckAnswer, CheckRequest, Lock, LockScope, NewLock};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::extract::{Json, Path};
+use crate::guard::{Authenticated, authorize};
+use crate::routes::players::resource;
+use crate::{AppState, Problem};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/players/{id}/locks", get(locks).post(set_lock))
+        .route("/locks/{id}/lift", post(lift_lock))
+        .route("/players/{id}/checks", post(check))
+}
+
+/// A lock as shown: the record and whether it is in force now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LockView {
+    #[serde(flatten)]
+    pub lock: Lock,
+    pub in_force: bool,
+}
+
+fn view(lock: Lock, now: DateTime<Utc>) -> LockView {
+    let in_force = lock.in_force(now);
+    LockView { lock, in_force }
+}
+
+/// Checks that the caller may `action` this player (their brand, their VIP tier).
+async fn authorize_player(s: &AppState, auth: &Authenticated, action: Action, player: Uuid) -> Result<(), Problem> {
+    let p = pitboss_players::get(&s.db, player).await?;
+    authorize(s, &auth.caller, action, &resource(&p), RequestFacts::default()).await
+}
+
+/// Every lock of a player, newest first, in force or not.
+#[utoipa::path(get, path = "/api/v1/players/{id}/locks", tag = "ops", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<LockView>), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn locks(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(player): Path<Uuid>,
+) -> Result<axum::Json<Vec<LockView>>, Problem> {
+    authorize_player(&s, &auth, Action::LockRead, player).await?;
+    let now = Utc::now();
+    Ok(axum::Json(locks::for_player(&s.db, player).await?.into_iter().map(|l| view(l, now)).collect()))
+}
+
+/// A lock to set.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockRequest {
+    /// What it closes: `all`, `deposits`, `withdrawals`, `gameplay` or `bonuses`.
+    pub scope: LockScope,
+    /// Why; kept with the lock and in the audit log.
+    pub reason: String,
+    /// When it ends by itself (RFC 3339); never if left out.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The module or system an API key speaks for (e.g. `kyc`); `platform` if left out. An
+    /// operator's locks are always `operator`.
+    pub origin: Option<String>,
+}
+
+/// Lock a player's account wholly or in part.
+#[utoipa::path(post, path = "/api/v1/players/{id}/locks", tag = "ops", params(("id" = Uuid, Path)), request_body = LockRequest,
+    responses((status = 201, body = LockView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn set_lock(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(player): Path<Uuid>,
+    Json(req): Json<LockRequest>,
+) -> Result<(StatusCode, axum::Json<LockView>), Problem> {
+    authorize_player(&s, &auth, Action::LockManage, player).await?;
+    let caller = &auth.caller;
+    let origin = match (&caller.kind, req.origin.as_deref()) {
+        (CallerKind::Operator { .. }, Some(o)) if o != OPERATOR_ORIGIN => {
+            return Err(Problem::validation("origin", "origin: an operator's lock is the operator's; leave it out"));
+        }
+        (CallerKind::Operator { .. }, _) => OPERATOR_ORIGIN,
+        (_, Some(o)) => o,
+        (_, None) => "platform",
+    };
+    let now = Utc::now();
+    let actor = caller.actor();
+    let new =
+        NewLock { player, scope: req.scope, reason: &req.reason, origin, expires_at: req.expires_at, set_by: &actor };
+    let mut tx = s.db.begin().await?;
+    let lock = locks::set(&mut tx, &new, now).await?;
+    audit::record(
+        &mut tx,
+        &caller.audit("ops.lock_set", "player", player).reason(lock.reason.clone()).after(json!(lock)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(view(lock, now))))
+}
+
+/// Why a lock is lifted.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiftRequest {
+    pub reason: String,
+}
+
+/// Lift a lock in force, with a reason. A lock already lifted or expired is a conflict.
+#[utoipa::path(post, path = "/api/v1/locks/{id}/lift", tag = "ops", params(("id" = Uuid, Path)), request_body = LiftRequest,
+    responses((status = 200, body = LockView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn lift_lock(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<Uuid>,
+    Json(req): Json<LiftRequest>,
+) -> Result<axum::Json<LockView>, Problem> {
+    let lock = locks::get(&s.db, id).await?;
+    authorize_player(&s, &auth, Action::LockManage, lock.player_id).await?;
+    let caller = &auth.caller;
+    let now = Utc::now();
+    let mut tx = s.db.begin().await?;
+    let (before, after) = locks::lift(&mut tx, id, &caller.actor(), &req.reason, now).await?;
+    audit::record(
+        &mut tx,
+        &caller
+            .audit("ops.lock_lifted", "lock", id)
+            .reason(req.reason.trim().to_string())
+            .before(json!(before))
+            .after(json!(after)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(view(after, now)))
+}
+
+/// May this player do this now? Allow or deny, with the reason: the account's status and every
+/// lock in force are honoured.
+#[utoipa::path(post, path = "/api/v1/players/{id}/checks", tag = "ops", params(("id" = Uuid, Path)), request_body = CheckRequest,
+    responses((status = 200, body = CheckAnswer), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn check(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(player): Path<Uuid>,
+    Json(req): Json<CheckRequest>,
+) -> Result<axum::Json<CheckAnswer>, Problem> {
+    authorize_player(&s, &auth, Action::PlayerCheck, player).await?;
+    Ok(axum::Json(pitboss_ops::check(&s.db, player, &req, Utc::now()).await?))
+}
