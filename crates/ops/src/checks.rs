@@ -2,8 +2,8 @@
 //! session, a stake or a bonus, and gets allow or deny with the reason.
 //!
 //! What is honoured, in order: the account's status (a blocked account does nothing; a closed or
-//! self-excluded one may still withdraw what it holds), then every lock in force that covers the
-//! activity.
+//! self-excluded one may still withdraw what it holds), then a time-out or self-exclusion in
+//! force (withdrawals stay open), then every lock in force that covers the activity.
 
 use chrono::{DateTime, Utc};
 use pitboss_core::money::{Currency, MAX_AMOUNT};
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::exclusions::{self, ExclusionKind};
 use crate::{OpsError, locks};
 
 pitboss_core::string_enum!(
@@ -41,7 +42,7 @@ pub struct CheckRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct CheckAnswer {
     pub allowed: bool,
-    /// Why not: `account_blocked`, `account_closed`, `self_excluded` or `locked`.
+    /// Why not: `account_blocked`, `account_closed`, `self_excluded`, `timed_out` or `locked`.
     pub code: Option<String>,
     /// Why not, for a person.
     pub reason: Option<String>,
@@ -83,6 +84,18 @@ pub async fn check(db: &Db, player: Uuid, q: &CheckRequest, now: DateTime<Utc>) 
             ));
         }
         _ => {}
+    }
+    if !withdrawing && let Some(e) = exclusions::in_force(db, player, now).await? {
+        let (code, what) = match e.kind {
+            ExclusionKind::Timeout => ("timed_out", "on a time-out"),
+            ExclusionKind::SelfExclusion => ("self_excluded", "self-excluded"),
+        };
+        let until = e.ends_at.map_or_else(|| "without end".to_string(), |end| format!("until {end}"));
+        return Ok(CheckAnswer::deny(
+            code,
+            format!("the player is {what} {until}; only a withdrawal is allowed"),
+            None,
+        ));
     }
     let in_force = locks::in_force(db, player, now).await?;
     if let Some(lock) = locks::blocking(&in_force, q.activity, now) {

@@ -12,6 +12,8 @@ pub enum OpsError {
     Invalid { field: &'static str, message: String },
     #[error("lock {id} is no longer in force ({why}); there is nothing to lift")]
     NotInForce { id: Uuid, why: String },
+    #[error("the player is already on a {kind} {until}; a new break may only end later")]
+    AlreadyExcluded { kind: String, until: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -2,15 +2,43 @@
 //!
 //! - [`locks`]: an account locked wholly or in part (deposits, withdrawals, gameplay, bonuses),
 //!   by an operator or by another module, with a reason and an optional expiry;
+//! - [`exclusions`]: time-outs and self-exclusions, within what the player's jurisdiction
+//!   allows ([`jurisdictions`]: the regulators' numbers, kept in a profiles file, not in code);
 //! - [`checks`]: the answer to the casino platform's "may this player do this now?", which
-//!   honours every lock in force.
+//!   honours the account's status, any break in force and every lock.
 //!
-//! Responsible-gambling limits, anomaly rules and alerts join this crate next (issue 5).
+//! Deposit, loss, wager and session limits, anomaly rules and alerts join this crate next
+//! (issue 5).
 
 pub mod checks;
 mod error;
+pub mod exclusions;
+pub mod jurisdictions;
 pub mod locks;
 
 pub use checks::{Activity, CheckAnswer, CheckRequest, check};
 pub use error::OpsError;
+pub use exclusions::{Exclusion, ExclusionKind, NewExclusion};
+pub use jurisdictions::{Jurisdictions, Profile};
 pub use locks::{Lock, LockScope, NewLock};
+
+use chrono::{DateTime, Utc};
+use pitboss_store::Tx;
+use uuid::Uuid;
+
+/// Writes `{"type": topic, "player_id": .., field: value}` to the outbox in `tx`, keyed by the
+/// player, for the modules that react to what operations decide.
+async fn announce(
+    tx: &mut Tx,
+    topic: &str,
+    player: Uuid,
+    field: &str,
+    value: &impl serde::Serialize,
+    now: DateTime<Utc>,
+) -> Result<(), OpsError> {
+    let payload = serde_json::json!({ "type": topic, "player_id": player, field: value }).to_string();
+    let message =
+        pitboss_bus::Message { id: pitboss_core::new_id(), topic: topic.into(), key: player.to_string(), payload };
+    pitboss_bus::outbox::enqueue(tx, &message, pitboss_core::time::to_micros(now)).await?;
+    Ok(())
+}

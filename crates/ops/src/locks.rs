@@ -6,7 +6,6 @@
 //! `ops.lock.lifted`) for the modules that react to it.
 
 use chrono::{DateTime, Utc};
-use pitboss_bus::Message;
 use pitboss_core::new_id;
 use pitboss_core::time::{from_micros, to_micros};
 use pitboss_store::{Db, Tx, db, exec, sqlx, tx};
@@ -126,7 +125,7 @@ pub async fn set(tx: &mut Tx, new: &NewLock<'_>, now: DateTime<Utc>) -> Result<L
         to_micros(lock.set_at),
         lock.expires_at.map(to_micros)
     )?;
-    announce(tx, "ops.lock.set", &lock, now).await?;
+    crate::announce(tx, "ops.lock.set", lock.player_id, "lock", &lock, now).await?;
     Ok(lock)
 }
 
@@ -160,7 +159,7 @@ pub async fn lift(tx: &mut Tx, id: Uuid, by: &str, reason: &str, now: DateTime<U
         lift_reason: Some(reason),
         ..before.clone()
     };
-    announce(tx, "ops.lock.lifted", &after, now).await?;
+    crate::announce(tx, "ops.lock.lifted", after.player_id, "lock", &after, now).await?;
     Ok((before, after))
 }
 
@@ -208,13 +207,6 @@ fn checked_reason(field: &'static str, reason: &str) -> Result<String, OpsError>
         return Err(OpsError::invalid(field, format!("at most {MAX_REASON} characters")));
     }
     Ok(reason.to_string())
-}
-
-async fn announce(tx: &mut Tx, topic: &str, lock: &Lock, now: DateTime<Utc>) -> Result<(), OpsError> {
-    let payload = serde_json::json!({ "type": topic, "player_id": lock.player_id, "lock": lock }).to_string();
-    let message = Message { id: new_id(), topic: topic.to_string(), key: lock.player_id.to_string(), payload };
-    pitboss_bus::outbox::enqueue(tx, &message, to_micros(now)).await?;
-    Ok(())
 }
 
 const COLUMNS: &str =

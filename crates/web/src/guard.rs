@@ -138,6 +138,9 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::POST, "/api/v1/players/{id}/locks", Policy(A::LockManage)),
     rule(Method::POST, "/api/v1/locks/{id}/lift", Policy(A::LockManage)),
     rule(Method::POST, "/api/v1/players/{id}/checks", Policy(A::PlayerCheck)),
+    rule(Method::GET, "/api/v1/players/{id}/exclusions", Policy(A::LockRead)),
+    rule(Method::POST, "/api/v1/players/{id}/exclusions", Policy(A::LockManage)),
+    rule(Method::GET, "/api/v1/jurisdictions", Policy(A::LockRead)),
 ];
 
 /// The rule for a matched route, if there is one.

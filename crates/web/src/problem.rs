@@ -135,7 +135,9 @@ impl From<pitboss_ops::OpsError> for Problem {
         match e {
             E::PlayerNotFound(_) | E::LockNotFound(_) => Problem::not_found(e.to_string()),
             E::Invalid { field, .. } => Problem::validation(field, e.to_string()),
-            E::NotInForce { .. } => Problem::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            E::NotInForce { .. } | E::AlreadyExcluded { .. } => {
+                Problem::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
             E::Store(s) => s.into(),
         }
     }

@@ -657,6 +657,37 @@ both_engines!(a_lock_stops_what_it_covers_in_the_platforms_checks_until_it_is_li
     .problem(404);
 });
 
+both_engines!(a_player_takes_a_break_within_their_jurisdiction_and_cannot_cut_it_short, |db| async move {
+    let api = api(&db).await;
+    // `registered` players live in Germany: the GGL profile holds them.
+    api.post("/api/v1/events", json!([registered("p-1")])).await.ok(200);
+    let player = api.player_id("p-1").await;
+    let (_, platform) = new_key(&db, "ops:read,ops:write").await;
+    let profiles = api.call(Method::GET, "/api/v1/jurisdictions", Some(&platform), None).await.ok(200);
+    let codes: BTreeSet<&str> = profiles.as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect();
+    assert!(["ukgc", "mga", "ggl"].iter().all(|c| codes.contains(c)), "{profiles}");
+
+    let breaks = format!("/api/v1/players/{player}/exclusions");
+    let take = |body: Value| api.call(Method::POST, &breaks, Some(&platform), Some(body));
+    let too_long = take(json!({"kind": "timeout", "days": 60})).await.problem(422);
+    assert!(too_long["detail"].as_str().unwrap().contains("Glücksspielbehörde"), "{too_long}");
+    let timeout = take(json!({"kind": "timeout", "days": 7, "reason": "needs a break"})).await.ok(201);
+    assert_eq!(timeout["jurisdiction"], "ggl");
+    take(json!({"kind": "timeout", "days": 1})).await.problem(409);
+
+    let checks = format!("/api/v1/players/{player}/checks");
+    let ask =
+        |activity: &'static str| api.call(Method::POST, &checks, Some(&platform), Some(json!({"activity": activity})));
+    assert_eq!(ask("session").await.ok(200)["code"], "timed_out");
+    assert_eq!(ask("withdrawal").await.ok(200)["allowed"], true);
+    take(json!({"kind": "self_exclusion"})).await.ok(201);
+    assert_eq!(ask("deposit").await.ok(200)["code"], "self_excluded");
+    let listed = api.call(Method::GET, &breaks, Some(&platform), None).await.ok(200);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let records = audit::list(&db, Some("player"), Some(&player), 10).await.unwrap();
+    assert_eq!(records.iter().filter(|r| r.action == "ops.exclusion_started").count(), 2);
+});
+
 both_engines!(changes_made_over_the_api_are_announced_as_valid_events_of_their_type, |db| async move {
     let api = api(&db).await;
     let p = api.player("p-1").await;

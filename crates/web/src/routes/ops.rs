@@ -1,4 +1,5 @@
-//! The operations API: account locks, and the casino platform's "may this player act now?".
+//! The operations API: account locks, time-outs and self-exclusions under the jurisdiction
+//! profiles, and the casino platform's "may this player act now?".
 
 use axum::Router;
 use axum::extract::State;
@@ -8,8 +9,11 @@ use chrono::{DateTime, Utc};
 use pitboss_auth::CallerKind;
 use pitboss_auth::audit;
 use pitboss_auth::policy::{Action, RequestFacts};
+use pitboss_ops::exclusions;
 use pitboss_ops::locks::{self, OPERATOR_ORIGIN};
-use pitboss_ops::{CheckAnswer, CheckRequest, Lock, LockScope, NewLock};
+use pitboss_ops::{
+    CheckAnswer, CheckRequest, Exclusion, ExclusionKind, Jurisdictions, Lock, LockScope, NewExclusion, NewLock, Profile,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -25,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/players/{id}/locks", get(locks).post(set_lock))
         .route("/locks/{id}/lift", post(lift_lock))
         .route("/players/{id}/checks", post(check))
+        .route("/players/{id}/exclusions", get(player_exclusions).post(exclude))
+        .route("/jurisdictions", get(jurisdictions))
 }
 
 /// A lock as shown: the record and whether it is in force now.
@@ -163,4 +169,61 @@ pub async fn check(
 ) -> Result<axum::Json<CheckAnswer>, Problem> {
     authorize_player(&s, &auth, Action::PlayerCheck, player).await?;
     Ok(axum::Json(pitboss_ops::check(&s.db, player, &req, Utc::now()).await?))
+}
+
+/// The jurisdiction profiles: each regulator's cooling-off, time-outs, self-exclusions and caps.
+#[utoipa::path(get, path = "/api/v1/jurisdictions", tag = "ops",
+    responses((status = 200, body = Vec<Profile>)), security(("api_key" = [])))]
+pub async fn jurisdictions(_auth: Authenticated) -> axum::Json<Vec<Profile>> {
+    axum::Json(Jurisdictions::shipped().all().cloned().collect())
+}
+
+/// Every time-out and self-exclusion of a player, newest first.
+#[utoipa::path(get, path = "/api/v1/players/{id}/exclusions", tag = "ops", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<Exclusion>), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn player_exclusions(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(player): Path<Uuid>,
+) -> Result<axum::Json<Vec<Exclusion>>, Problem> {
+    authorize_player(&s, &auth, Action::LockRead, player).await?;
+    Ok(axum::Json(exclusions::for_player(&s.db, player).await?))
+}
+
+/// A break the player asked for.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExclusionRequest {
+    /// `timeout` or `self_exclusion`.
+    pub kind: ExclusionKind,
+    /// Its length in days, as the player's jurisdiction allows; leave it out for a
+    /// self-exclusion without end.
+    pub days: Option<u32>,
+    pub reason: Option<String>,
+}
+
+/// Start a time-out or a self-exclusion now. It cannot be lifted: it ends at its end, and a new
+/// one may only reach further (a conflict otherwise). Withdrawals stay open.
+#[utoipa::path(post, path = "/api/v1/players/{id}/exclusions", tag = "ops", params(("id" = Uuid, Path)), request_body = ExclusionRequest,
+    responses((status = 201, body = Exclusion), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn exclude(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(player): Path<Uuid>,
+    Json(req): Json<ExclusionRequest>,
+) -> Result<(StatusCode, axum::Json<Exclusion>), Problem> {
+    authorize_player(&s, &auth, Action::LockManage, player).await?;
+    let caller = &auth.caller;
+    let actor = caller.actor();
+    let new =
+        NewExclusion { player, kind: req.kind, days: req.days, reason: req.reason.as_deref(), requested_by: &actor };
+    let mut tx = s.db.begin().await?;
+    let started = exclusions::start(&mut tx, Jurisdictions::shipped(), &new, Utc::now()).await?;
+    audit::record(&mut tx, &caller.audit("ops.exclusion_started", "player", player).after(json!(started))).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(started)))
 }

@@ -1,15 +1,23 @@
-//! Locks and the checks that honour them, on both engines.
+//! What the platform's checks honour, on both engines: locks, time-outs and self-exclusions
+//! under the jurisdiction profiles, and the account's status.
 
 use chrono::{Duration, Utc};
 use pitboss_core::money::Currency;
+use pitboss_ops::exclusions;
 use pitboss_ops::locks::{self, OPERATOR_ORIGIN};
-use pitboss_ops::{Activity, CheckRequest, LockScope, NewLock, OpsError, check};
+use pitboss_ops::{
+    Activity, CheckRequest, ExclusionKind, Jurisdictions, LockScope, NewExclusion, NewLock, OpsError, check,
+};
 use pitboss_players::{NewPlayer, PlayerPatch, PlayerStatus};
 use pitboss_store::{Db, both_engines};
 use uuid::Uuid;
 
 async fn player(db: &Db) -> Uuid {
-    let new = NewPlayer::new(&format!("ext-{}", Uuid::now_v7()), "GB", Currency::EUR);
+    player_of(db, "GB").await
+}
+
+async fn player_of(db: &Db, country: &str) -> Uuid {
+    let new = NewPlayer::new(&format!("ext-{}", Uuid::now_v7()), country, Currency::EUR);
     let mut tx = db.begin().await.unwrap();
     let id = pitboss_players::create(&mut tx, new, Utc::now()).await.unwrap().id;
     tx.commit().await.unwrap();
@@ -35,9 +43,35 @@ async fn set(db: &Db, new: &NewLock<'_>) -> Result<pitboss_ops::Lock, OpsError> 
 }
 
 async fn may(db: &Db, player: Uuid, activity: Activity) -> (bool, Option<String>) {
+    may_at(db, player, activity, Utc::now()).await
+}
+
+async fn may_at(db: &Db, player: Uuid, activity: Activity, at: chrono::DateTime<Utc>) -> (bool, Option<String>) {
     let q = CheckRequest { activity, amount: None, currency: None };
-    let a = check(db, player, &q, Utc::now()).await.unwrap();
+    let a = check(db, player, &q, at).await.unwrap();
     (a.allowed, a.code)
+}
+
+async fn take(
+    db: &Db,
+    player: Uuid,
+    kind: ExclusionKind,
+    days: Option<u32>,
+) -> Result<pitboss_ops::Exclusion, OpsError> {
+    let new = NewExclusion { player, kind, days, reason: None, requested_by: "api-key:platform" };
+    let mut tx = db.begin().await.unwrap();
+    let started = exclusions::start(&mut tx, Jurisdictions::shipped(), &new, Utc::now()).await;
+    if started.is_ok() {
+        tx.commit().await.unwrap();
+    }
+    started
+}
+
+fn refused_field(result: Result<pitboss_ops::Exclusion, OpsError>) -> String {
+    match result {
+        Err(OpsError::Invalid { field, message }) => format!("{field}: {message}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 both_engines!(a_partial_lock_stops_only_what_it_covers, |db| async move {
@@ -153,4 +187,50 @@ both_engines!(the_account_status_comes_first_and_a_closed_account_may_still_with
     }
     set_status(&db, p, PlayerStatus::Blocked).await;
     assert_eq!(may(&db, p, Activity::Withdrawal).await, (false, Some("account_blocked".into())));
+});
+
+both_engines!(a_time_out_stops_gambling_but_not_withdrawals_until_it_ends, |db| async move {
+    let p = player(&db).await;
+    let week = take(&db, p, ExclusionKind::Timeout, Some(7)).await.unwrap();
+    assert_eq!(week.jurisdiction, "ukgc");
+    for activity in [Activity::Deposit, Activity::Session, Activity::Stake, Activity::Bonus] {
+        assert_eq!(may(&db, p, activity).await, (false, Some("timed_out".into())), "{activity}");
+    }
+    assert!(may(&db, p, Activity::Withdrawal).await.0, "a time-out leaves withdrawals open");
+    // It ends by itself, and nothing can end it sooner: a shorter one is refused.
+    let after = week.ends_at.unwrap() + Duration::seconds(1);
+    assert!(may_at(&db, p, Activity::Deposit, after).await.0);
+    assert!(matches!(take(&db, p, ExclusionKind::Timeout, Some(1)).await, Err(OpsError::AlreadyExcluded { .. })));
+    // A longer break is taken at once.
+    take(&db, p, ExclusionKind::Timeout, Some(30)).await.unwrap();
+    assert!(!may_at(&db, p, Activity::Deposit, after).await.0);
+});
+
+both_engines!(breaks_are_held_to_the_players_jurisdiction, |db| async move {
+    let uk = player_of(&db, "GB").await;
+    assert!(refused_field(take(&db, uk, ExclusionKind::Timeout, Some(43)).await).starts_with("days:"));
+    assert!(refused_field(take(&db, uk, ExclusionKind::Timeout, None).await).starts_with("days:"));
+    let short = refused_field(take(&db, uk, ExclusionKind::SelfExclusion, Some(100)).await);
+    assert!(short.contains("at least 183 days"), "{short}");
+    assert!(exclusions::for_player(&db, uk).await.unwrap().is_empty(), "a refused break leaves nothing");
+    // Germany's self-exclusion may be as short as three months.
+    let de = player_of(&db, "DE").await;
+    let taken = take(&db, de, ExclusionKind::SelfExclusion, Some(100)).await.unwrap();
+    assert_eq!(taken.jurisdiction, "ggl");
+    assert_eq!(may(&db, de, Activity::Stake).await, (false, Some("self_excluded".into())));
+});
+
+both_engines!(a_permanent_self_exclusion_never_ends_and_nothing_shortens_it, |db| async move {
+    let p = player(&db).await;
+    let forever = take(&db, p, ExclusionKind::SelfExclusion, None).await.unwrap();
+    assert_eq!(forever.ends_at, None);
+    let in_ten_years = Utc::now() + Duration::days(3650);
+    assert_eq!(may_at(&db, p, Activity::Deposit, in_ten_years).await, (false, Some("self_excluded".into())));
+    assert!(may_at(&db, p, Activity::Withdrawal, in_ten_years).await.0);
+    for days in [Some(183), Some(1826), None] {
+        let again = take(&db, p, ExclusionKind::SelfExclusion, days).await.unwrap_err();
+        assert!(again.to_string().contains("without end"), "{again}");
+    }
+    assert!(matches!(take(&db, p, ExclusionKind::Timeout, Some(7)).await, Err(OpsError::AlreadyExcluded { .. })));
+    assert_eq!(exclusions::for_player(&db, p).await.unwrap().len(), 1);
 });
