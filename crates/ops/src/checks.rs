@@ -3,17 +3,23 @@
 //!
 //! What is honoured, in order: the account's status (a blocked account does nothing; a closed or
 //! self-excluded one may still withdraw what it holds), then a time-out or self-exclusion in
-//! force (withdrawals stay open), then every lock in force that covers the activity.
+//! force (withdrawals stay open), then every lock in force that covers the activity, then, for a
+//! deposit, every deposit limit in force and the jurisdiction's deposit cap, measured in the
+//! player's currency through the reference rates (a limit in a currency without a rate denies
+//! rather than being skipped).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use pitboss_core::money::{Currency, MAX_AMOUNT};
-use pitboss_players::PlayerStatus;
+use pitboss_players::{Player, PlayerStatus};
+use pitboss_rules::Rates;
 use pitboss_store::Db;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::exclusions::{self, ExclusionKind};
+use crate::jurisdictions::Jurisdictions;
+use crate::limits::{self, LimitKind};
 use crate::{OpsError, locks};
 
 pitboss_core::string_enum!(
@@ -42,26 +48,46 @@ pub struct CheckRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct CheckAnswer {
     pub allowed: bool,
-    /// Why not: `account_blocked`, `account_closed`, `self_excluded`, `timed_out` or `locked`.
+    /// Why not: `account_blocked`, `account_closed`, `self_excluded`, `timed_out`, `locked`,
+    /// `deposit_limit` or `no_rate` (an amount or limit in a currency without a reference rate).
     pub code: Option<String>,
     /// Why not, for a person.
     pub reason: Option<String>,
     /// The lock that denies it.
     pub lock_id: Option<Uuid>,
+    /// For a deposit under a limit or cap: what the tightest one still leaves.
+    pub headroom: Option<Headroom>,
+}
+
+/// What a limit still leaves, in the player's currency.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Headroom {
+    /// Minor units; zero or less when the limit is used up.
+    pub amount: i64,
+    pub currency: Currency,
+    /// Which limit, e.g. `deposit limit per day (player)`.
+    pub limit: String,
 }
 
 impl CheckAnswer {
     fn allow() -> CheckAnswer {
-        CheckAnswer { allowed: true, code: None, reason: None, lock_id: None }
+        CheckAnswer { allowed: true, code: None, reason: None, lock_id: None, headroom: None }
     }
 
     fn deny(code: &str, reason: String, lock_id: Option<Uuid>) -> CheckAnswer {
-        CheckAnswer { allowed: false, code: Some(code.into()), reason: Some(reason), lock_id }
+        CheckAnswer { allowed: false, code: Some(code.into()), reason: Some(reason), lock_id, headroom: None }
     }
 }
 
 /// Answers the question for `player` at `now`.
-pub async fn check(db: &Db, player: Uuid, q: &CheckRequest, now: DateTime<Utc>) -> Result<CheckAnswer, OpsError> {
+pub async fn check(
+    db: &Db,
+    profiles: &Jurisdictions,
+    rates: &Rates,
+    player: Uuid,
+    q: &CheckRequest,
+    now: DateTime<Utc>,
+) -> Result<CheckAnswer, OpsError> {
     validate(q)?;
     let profile = pitboss_players::get(db, player).await?;
     let withdrawing = q.activity == Activity::Withdrawal;
@@ -109,7 +135,65 @@ pub async fn check(db: &Db, player: Uuid, q: &CheckRequest, now: DateTime<Utc>) 
         );
         return Ok(CheckAnswer::deny("locked", reason, Some(lock.id)));
     }
+    if q.activity == Activity::Deposit {
+        return deposit(db, profiles, rates, &profile, q, now).await;
+    }
     Ok(CheckAnswer::allow())
+}
+
+/// A deposit against every deposit limit in force and the jurisdiction's monthly cap.
+async fn deposit(
+    db: &Db,
+    profiles: &Jurisdictions,
+    rates: &Rates,
+    player: &Player,
+    q: &CheckRequest,
+    now: DateTime<Utc>,
+) -> Result<CheckAnswer, OpsError> {
+    let wallet = player.currency;
+    let no_rate =
+        |c: Currency| CheckAnswer::deny("no_rate", format!("no reference rate between {c} and {wallet}"), None);
+    let asked = match (q.amount, q.currency) {
+        (Some(a), Some(c)) => match rates.convert(a, c, wallet) {
+            Some(a) => a,
+            None => return Ok(no_rate(c)),
+        },
+        _ => 0,
+    };
+    // Each limit: what it allows, in its currency, and since when it counts.
+    let mut measured: Vec<(String, i64, Currency, DateTime<Utc>)> = Vec::new();
+    for l in limits::in_force(db, player.id, now).await?.into_iter().filter(|l| l.kind == LimitKind::Deposit) {
+        let what = format!("deposit limit per {} ({})", l.period, l.origin);
+        measured.push((what, l.amount.unwrap_or_default(), l.currency, now - l.period.window()));
+    }
+    let profile = profiles.for_country(&player.country);
+    if let Some(cap) = profile.monthly_deposit_cap {
+        let month = Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().unwrap_or(now);
+        measured.push((format!("monthly deposit cap ({})", profile.code), cap.amount, cap.currency, month));
+    }
+    let mut tightest: Option<(Headroom, i64, i64)> = None;
+    for (what, limit, currency, since) in measured {
+        let Some(limit) = rates.convert(limit, currency, wallet) else { return Ok(no_rate(currency)) };
+        let mut used = 0i64;
+        for (c, sum) in pitboss_payments::deposits::deposited_since(db, player.id, since).await? {
+            let Some(sum) = rates.convert(sum, c, wallet) else { return Ok(no_rate(c)) };
+            used = used.saturating_add(sum);
+        }
+        let left = limit - used;
+        if tightest.as_ref().is_none_or(|(h, _, _)| left < h.amount) {
+            tightest = Some((Headroom { amount: left, currency: wallet, limit: what }, used, limit));
+        }
+    }
+    let Some((headroom, used, limit)) = tightest else { return Ok(CheckAnswer::allow()) };
+    if asked > headroom.amount || headroom.amount <= 0 {
+        let reason = format!(
+            "{}: {used} of {limit} minor units of {wallet} used, {} left, {asked} asked",
+            headroom.limit,
+            headroom.amount.max(0)
+        );
+        return Ok(CheckAnswer { headroom: Some(headroom), ..CheckAnswer::deny("deposit_limit", reason, None) });
+    }
+    Ok(CheckAnswer { headroom: Some(headroom), ..CheckAnswer::allow() })
 }
 
 fn validate(q: &CheckRequest) -> Result<(), OpsError> {

@@ -14,6 +14,10 @@ pub enum OpsError {
     NotInForce { id: Uuid, why: String },
     #[error("the player is already on a {kind} {until}; a new break may only end later")]
     AlreadyExcluded { kind: String, until: String },
+    #[error(
+        "a change of this limit already waits for its cooling-off until {until}; until then only a decrease is taken"
+    )]
+    CoolingOff { until: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -37,5 +41,14 @@ impl From<PlayerError> for OpsError {
 impl OpsError {
     pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> OpsError {
         OpsError::Invalid { field, message: message.into() }
+    }
+}
+
+impl From<pitboss_payments::LedgerError> for OpsError {
+    fn from(e: pitboss_payments::LedgerError) -> Self {
+        match e {
+            pitboss_payments::LedgerError::Store(s) => OpsError::Store(s),
+            other => OpsError::Store(StoreError::Config(other.to_string())),
+        }
     }
 }

@@ -7,19 +7,23 @@
 //! - [`checks`]: the answer to the casino platform's "may this player do this now?", which
 //!   honours the account's status, any break in force and every lock.
 //!
-//! Deposit, loss, wager and session limits, anomaly rules and alerts join this crate next
-//! (issue 5).
+//! - [`limits`]: deposit limits per day, week and month, with the jurisdiction's cooling-off
+//!   before a player's increase applies, and the jurisdiction's deposit cap.
+//!
+//! Loss, wager and session limits, anomaly rules and alerts join this crate next (issue 5).
 
 pub mod checks;
 mod error;
 pub mod exclusions;
 pub mod jurisdictions;
+pub mod limits;
 pub mod locks;
 
 pub use checks::{Activity, CheckAnswer, CheckRequest, check};
 pub use error::OpsError;
 pub use exclusions::{Exclusion, ExclusionKind, NewExclusion};
 pub use jurisdictions::{Jurisdictions, Profile};
+pub use limits::{LimitChange, LimitKind, LimitOrigin, LimitPeriod, NewLimit};
 pub use locks::{Lock, LockScope, NewLock};
 
 use chrono::{DateTime, Utc};

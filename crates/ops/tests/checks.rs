@@ -9,6 +9,7 @@ use pitboss_ops::{
     Activity, CheckRequest, ExclusionKind, Jurisdictions, LockScope, NewExclusion, NewLock, OpsError, check,
 };
 use pitboss_players::{NewPlayer, PlayerPatch, PlayerStatus};
+use pitboss_rules::Rates;
 use pitboss_store::{Db, both_engines};
 use uuid::Uuid;
 
@@ -48,7 +49,7 @@ async fn may(db: &Db, player: Uuid, activity: Activity) -> (bool, Option<String>
 
 async fn may_at(db: &Db, player: Uuid, activity: Activity, at: chrono::DateTime<Utc>) -> (bool, Option<String>) {
     let q = CheckRequest { activity, amount: None, currency: None };
-    let a = check(db, player, &q, at).await.unwrap();
+    let a = check(db, Jurisdictions::shipped(), &Rates::new(), player, &q, at).await.unwrap();
     (a.allowed, a.code)
 }
 
@@ -81,7 +82,7 @@ both_engines!(a_partial_lock_stops_only_what_it_covers, |db| async move {
     }
     let gameplay = set(&db, &lock(p, LockScope::Gameplay, "chasing losses, call first")).await.unwrap();
     let q = CheckRequest { activity: Activity::Stake, amount: Some(500), currency: Some(Currency::EUR) };
-    let answer = check(&db, p, &q, Utc::now()).await.unwrap();
+    let answer = check(&db, Jurisdictions::shipped(), &Rates::new(), p, &q, Utc::now()).await.unwrap();
     assert!(!answer.allowed);
     assert_eq!(answer.lock_id, Some(gameplay.id));
     assert!(answer.reason.as_deref().unwrap().contains("chasing losses"), "{answer:?}");
@@ -171,7 +172,7 @@ both_engines!(bad_locks_and_questions_are_refused_with_the_field_at_fault, |db| 
         (None, Some(Currency::EUR), "amount"),
     ] {
         let q = CheckRequest { activity: Activity::Deposit, amount, currency };
-        match check(&db, p, &q, Utc::now()).await {
+        match check(&db, Jurisdictions::shipped(), &Rates::new(), p, &q, Utc::now()).await {
             Err(OpsError::Invalid { field: f, .. }) => assert_eq!(f, field),
             other => panic!("{field}: {other:?}"),
         }

@@ -78,3 +78,30 @@ pub async fn completed_deposits(
         .collect();
     Ok(DepositPage { items, next })
 }
+
+/// What a player has deposited since `since` (by when the platform says each deposit happened),
+/// per currency: completed deposits and those still pending, which are on their way in; failed
+/// and reversed ones are not. For limits measured over a window.
+pub async fn deposited_since(db: &Db, player: Uuid, since: DateTime<Utc>) -> Result<Vec<(Currency, i64)>, LedgerError> {
+    let rows: Vec<(String, i64)> = db!(db, |c| {
+        sqlx::query_as(
+            "SELECT currency, CAST(SUM(amount) AS BIGINT) FROM ledger_transactions \
+             WHERE player_id = $1 AND kind = $2 AND occurred_at >= $3 AND status IN ($4, $5) GROUP BY currency",
+        )
+        .bind(player)
+        .bind(TxKind::Deposit.as_str())
+        .bind(to_micros(since))
+        .bind(TxStatus::Completed.as_str())
+        .bind(TxStatus::Pending.as_str())
+        .fetch_all(c)
+        .await
+    })?;
+    rows.into_iter()
+        .map(|(currency, sum)| {
+            let currency = currency
+                .parse()
+                .map_err(|e| LedgerError::Store(pitboss_store::StoreError::Config(format!("stored currency: {e}"))))?;
+            Ok((currency, sum))
+        })
+        .collect()
+}

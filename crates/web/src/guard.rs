@@ -141,6 +141,8 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::GET, "/api/v1/players/{id}/exclusions", Policy(A::LockRead)),
     rule(Method::POST, "/api/v1/players/{id}/exclusions", Policy(A::LockManage)),
     rule(Method::GET, "/api/v1/jurisdictions", Policy(A::LockRead)),
+    rule(Method::GET, "/api/v1/players/{id}/limits", Policy(A::LockRead)),
+    rule(Method::POST, "/api/v1/players/{id}/limits", Policy(A::LockManage)),
 ];
 
 /// The rule for a matched route, if there is one.

@@ -68,6 +68,8 @@ impl Modify for ApiKeyAuth {
         routes::ops::jurisdictions,
         routes::ops::player_exclusions,
         routes::ops::exclude,
+        routes::ops::player_limits,
+        routes::ops::set_limit,
         routes::system::healthz,
         routes::system::readyz,
         routes::system::metrics,

@@ -135,7 +135,7 @@ impl From<pitboss_ops::OpsError> for Problem {
         match e {
             E::PlayerNotFound(_) | E::LockNotFound(_) => Problem::not_found(e.to_string()),
             E::Invalid { field, .. } => Problem::validation(field, e.to_string()),
-            E::NotInForce { .. } | E::AlreadyExcluded { .. } => {
+            E::NotInForce { .. } | E::AlreadyExcluded { .. } | E::CoolingOff { .. } => {
                 Problem::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
             E::Store(s) => s.into(),

@@ -688,6 +688,47 @@ both_engines!(a_player_takes_a_break_within_their_jurisdiction_and_cannot_cut_it
     assert_eq!(records.iter().filter(|r| r.action == "ops.exclusion_started").count(), 2);
 });
 
+both_engines!(
+    a_players_deposit_limit_is_answered_with_its_headroom_and_rises_only_after_cooling_off,
+    |db| async move {
+        let api = api(&db).await;
+        api.post("/api/v1/events", json!([registered("p-1"), deposit("p-1", "d-1", 30_000)])).await.ok(200);
+        let player = api.player_id("p-1").await;
+        let (_, platform) = new_key(&db, "ops:read,ops:write").await;
+        let limits = format!("/api/v1/players/{player}/limits");
+        let set = |body: Value| api.call(Method::POST, &limits, Some(&platform), Some(body));
+        let first =
+            set(json!({"kind": "deposit", "period": "day", "origin": "player", "amount": 50_000, "currency": "EUR"}))
+                .await
+                .ok(201);
+        assert_eq!(first["effective_at"], first["requested_at"], "a first limit applies at once");
+        let raised =
+            set(json!({"kind": "deposit", "period": "day", "origin": "player", "amount": 90_000, "currency": "EUR"}))
+                .await
+                .ok(201);
+        assert_ne!(raised["effective_at"], raised["requested_at"], "GGL: an increase waits seven days");
+        set(json!({"kind": "deposit", "period": "day", "origin": "player", "currency": "EUR"})).await.problem(409);
+        set(json!({"kind": "deposit", "period": "day", "origin": "player", "amount": -5, "currency": "EUR"}))
+            .await
+            .problem(422);
+
+        let checks = format!("/api/v1/players/{player}/checks");
+        let body = json!({"activity": "deposit", "amount": 25_000, "currency": "EUR"});
+        let answer = api.call(Method::POST, &checks, Some(&platform), Some(body)).await.ok(200);
+        assert_eq!(
+            (answer["allowed"].as_bool(), answer["code"].as_str()),
+            (Some(false), Some("deposit_limit")),
+            "{answer}"
+        );
+        assert_eq!(answer["headroom"]["amount"], 20_000);
+        let view = api.call(Method::GET, &limits, Some(&platform), None).await.ok(200);
+        assert_eq!(view["in_force"].as_array().unwrap().len(), 1);
+        assert_eq!(view["changes"].as_array().unwrap().len(), 2);
+        let records = audit::list(&db, Some("player"), Some(&player), 10).await.unwrap();
+        assert_eq!(records.iter().filter(|r| r.action == "ops.limit_changed").count(), 2);
+    }
+);
+
 both_engines!(changes_made_over_the_api_are_announced_as_valid_events_of_their_type, |db| async move {
     let api = api(&db).await;
     let p = api.player("p-1").await;

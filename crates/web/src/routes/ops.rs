@@ -9,11 +9,13 @@ use chrono::{DateTime, Utc};
 use pitboss_auth::CallerKind;
 use pitboss_auth::audit;
 use pitboss_auth::policy::{Action, RequestFacts};
-use pitboss_ops::exclusions;
+use pitboss_core::money::Currency;
 use pitboss_ops::locks::{self, OPERATOR_ORIGIN};
 use pitboss_ops::{
-    CheckAnswer, CheckRequest, Exclusion, ExclusionKind, Jurisdictions, Lock, LockScope, NewExclusion, NewLock, Profile,
+    CheckAnswer, CheckRequest, Exclusion, ExclusionKind, Jurisdictions, LimitChange, LimitKind, LimitOrigin,
+    LimitPeriod, Lock, LockScope, NewExclusion, NewLimit, NewLock, Profile,
 };
+use pitboss_ops::{exclusions, limits};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -31,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/players/{id}/checks", post(check))
         .route("/players/{id}/exclusions", get(player_exclusions).post(exclude))
         .route("/jurisdictions", get(jurisdictions))
+        .route("/players/{id}/limits", get(player_limits).post(set_limit))
 }
 
 /// A lock as shown: the record and whether it is in force now.
@@ -168,7 +171,8 @@ pub async fn check(
     Json(req): Json<CheckRequest>,
 ) -> Result<axum::Json<CheckAnswer>, Problem> {
     authorize_player(&s, &auth, Action::PlayerCheck, player).await?;
-    Ok(axum::Json(pitboss_ops::check(&s.db, player, &req, Utc::now()).await?))
+    let answer = pitboss_ops::check(&s.db, Jurisdictions::shipped(), &s.rates, player, &req, Utc::now()).await?;
+    Ok(axum::Json(answer))
 }
 
 /// The jurisdiction profiles: each regulator's cooling-off, time-outs, self-exclusions and caps.
@@ -226,4 +230,77 @@ pub async fn exclude(
     audit::record(&mut tx, &caller.audit("ops.exclusion_started", "player", player).after(json!(started))).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(started)))
+}
+
+/// A player's limits: those in force now, and every change (waiting ones included), newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LimitsView {
+    pub in_force: Vec<LimitChange>,
+    pub changes: Vec<LimitChange>,
+}
+
+/// A player's responsible-gambling limits.
+#[utoipa::path(get, path = "/api/v1/players/{id}/limits", tag = "ops", params(("id" = Uuid, Path)),
+    responses((status = 200, body = LimitsView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn player_limits(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(player): Path<Uuid>,
+) -> Result<axum::Json<LimitsView>, Problem> {
+    authorize_player(&s, &auth, Action::LockRead, player).await?;
+    let in_force = limits::in_force(&s.db, player, Utc::now()).await?;
+    Ok(axum::Json(LimitsView { in_force, changes: limits::changes(&s.db, player).await? }))
+}
+
+/// A limit to set, raise, lower or remove.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitRequest {
+    /// `deposit`.
+    pub kind: LimitKind,
+    /// `day`, `week` or `month`: the last 24 hours, 7 days or 30 days.
+    pub period: LimitPeriod,
+    /// `player` (asked by the player: an increase or removal waits for the cooling-off) or
+    /// `operator` (the casino's own, at once). Operators may set only `operator` limits.
+    pub origin: LimitOrigin,
+    /// Minor units of `currency`; leave it out to remove the limit.
+    pub amount: Option<i64>,
+    pub currency: Currency,
+    pub reason: Option<String>,
+}
+
+/// Set, raise, lower or remove a limit. The answer says when it applies.
+#[utoipa::path(post, path = "/api/v1/players/{id}/limits", tag = "ops", params(("id" = Uuid, Path)), request_body = LimitRequest,
+    responses((status = 201, body = LimitChange), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn set_limit(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(player): Path<Uuid>,
+    Json(req): Json<LimitRequest>,
+) -> Result<(StatusCode, axum::Json<LimitChange>), Problem> {
+    authorize_player(&s, &auth, Action::LockManage, player).await?;
+    let caller = &auth.caller;
+    if matches!(caller.kind, CallerKind::Operator { .. }) && req.origin != LimitOrigin::Operator {
+        return Err(Problem::validation("origin", "origin: an operator sets the casino's own limits (operator)"));
+    }
+    let actor = caller.actor();
+    let new = NewLimit {
+        player,
+        kind: req.kind,
+        period: req.period,
+        origin: req.origin,
+        amount: req.amount,
+        currency: req.currency,
+        reason: req.reason.as_deref(),
+        requested_by: &actor,
+    };
+    let mut tx = s.db.begin().await?;
+    let change = limits::set(&mut tx, Jurisdictions::shipped(), &s.rates, &new, Utc::now()).await?;
+    audit::record(&mut tx, &caller.audit("ops.limit_changed", "player", player).after(json!(change))).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(change)))
 }

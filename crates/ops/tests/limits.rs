@@ -1,0 +1,167 @@
+//! Deposit limits and caps in the platform's checks, on both engines: the cooling-off before a
+//! player's increase, decreases and operators' limits at once, the tightest limit binding, the
+//! jurisdiction's cap, and limits across currencies.
+
+use chrono::{DateTime, Duration, Utc};
+use pitboss_core::money::Currency;
+use pitboss_ops::limits::{self, LimitOrigin, LimitPeriod};
+use pitboss_ops::{
+    Activity, CheckAnswer, CheckRequest, Jurisdictions, LimitChange, LimitKind, NewLimit, OpsError, check,
+};
+use pitboss_payments::TxKind;
+use pitboss_payments::operations::{self, Context};
+use pitboss_players::NewPlayer;
+use pitboss_rules::Rates;
+use pitboss_store::{Db, both_engines};
+use uuid::Uuid;
+
+fn eur() -> Currency {
+    "EUR".parse().unwrap()
+}
+
+async fn player(db: &Db, country: &str, currency: &str) -> Uuid {
+    let new = NewPlayer::new(&format!("ext-{}", Uuid::now_v7()), country, currency.parse().unwrap());
+    let mut tx = db.begin().await.unwrap();
+    let id = pitboss_players::create(&mut tx, new, Utc::now()).await.unwrap().id;
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn deposit(db: &Db, player: Uuid, currency: Currency, amount: i64) {
+    let now = Utc::now();
+    let ctx = Context { player, currency, occurred_at: now, now, actor: "test" };
+    let mut tx = db.begin().await.unwrap();
+    let reference = format!("dep-{}", Uuid::now_v7());
+    operations::payment_completed(&mut tx, &ctx, TxKind::Deposit, &reference, amount).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn limit(
+    db: &Db,
+    player: Uuid,
+    period: LimitPeriod,
+    origin: LimitOrigin,
+    amount: Option<i64>,
+) -> Result<LimitChange, OpsError> {
+    set_in(db, player, period, origin, amount, eur(), &Rates::new()).await
+}
+
+async fn set_in(
+    db: &Db,
+    player: Uuid,
+    period: LimitPeriod,
+    origin: LimitOrigin,
+    amount: Option<i64>,
+    currency: Currency,
+    rates: &Rates,
+) -> Result<LimitChange, OpsError> {
+    let new = NewLimit {
+        player,
+        kind: LimitKind::Deposit,
+        period,
+        origin,
+        amount,
+        currency,
+        reason: None,
+        requested_by: "test",
+    };
+    let mut tx = db.begin().await.unwrap();
+    let change = limits::set(&mut tx, Jurisdictions::shipped(), rates, &new, Utc::now()).await?;
+    tx.commit().await.unwrap();
+    Ok(change)
+}
+
+async fn ask(db: &Db, player: Uuid, amount: i64, currency: Currency, rates: &Rates, at: DateTime<Utc>) -> CheckAnswer {
+    let q = CheckRequest { activity: Activity::Deposit, amount: Some(amount), currency: Some(currency) };
+    check(db, Jurisdictions::shipped(), rates, player, &q, at).await.unwrap()
+}
+
+async fn may_deposit(db: &Db, player: Uuid, amount: i64, at: DateTime<Utc>) -> CheckAnswer {
+    ask(db, player, amount, eur(), &Rates::new(), at).await
+}
+
+both_engines!(a_deposit_limit_counts_what_was_deposited_and_answers_the_headroom, |db| async move {
+    let p = player(&db, "GB", "EUR").await;
+    let now = Utc::now();
+    let open = may_deposit(&db, p, 1_000_000, now).await;
+    assert!(open.allowed && open.headroom.is_none(), "no limit, no headroom: {open:?}");
+    limit(&db, p, LimitPeriod::Day, LimitOrigin::Player, Some(10_000)).await.unwrap();
+    deposit(&db, p, eur(), 8_000).await;
+    let now = Utc::now();
+    let denied = may_deposit(&db, p, 3_000, now).await;
+    assert_eq!((denied.allowed, denied.code.as_deref()), (false, Some("deposit_limit")), "{denied:?}");
+    let headroom = denied.headroom.unwrap();
+    assert_eq!((headroom.amount, headroom.limit.as_str()), (2_000, "deposit limit per day (player)"));
+    assert!(denied.reason.unwrap().contains("8000 of 10000"));
+    let fits = may_deposit(&db, p, 2_000, now).await;
+    assert!(fits.allowed, "{fits:?}");
+    // The day rolls: tomorrow the deposit is outside the window.
+    assert!(may_deposit(&db, p, 10_000, now + Duration::hours(25)).await.allowed);
+});
+
+both_engines!(a_players_increase_waits_for_the_cooling_off_and_a_decrease_does_not, |db| async move {
+    let p = player(&db, "GB", "EUR").await;
+    limit(&db, p, LimitPeriod::Month, LimitOrigin::Player, Some(50_000)).await.unwrap();
+    deposit(&db, p, eur(), 40_000).await;
+    let raised = limit(&db, p, LimitPeriod::Month, LimitOrigin::Player, Some(100_000)).await.unwrap();
+    let cooling = raised.effective_at - raised.requested_at;
+    assert_eq!(cooling, Duration::hours(24), "UKGC: 24 hours");
+    let now = Utc::now();
+    assert!(!may_deposit(&db, p, 20_000, now + Duration::hours(23)).await.allowed, "still the old limit");
+    assert!(may_deposit(&db, p, 20_000, now + Duration::hours(25)).await.allowed, "the increase applies");
+    // While it waits, no other increase or removal is taken.
+    for amount in [Some(200_000), None] {
+        let refused = limit(&db, p, LimitPeriod::Month, LimitOrigin::Player, amount).await.unwrap_err();
+        assert!(matches!(refused, OpsError::CoolingOff { .. }), "{refused}");
+    }
+    // A decrease applies at once and cancels the waiting increase.
+    let lowered = limit(&db, p, LimitPeriod::Month, LimitOrigin::Player, Some(45_000)).await.unwrap();
+    assert_eq!(lowered.effective_at, lowered.requested_at);
+    assert!(!may_deposit(&db, p, 10_000, now + Duration::hours(25)).await.allowed, "the increase was cancelled");
+    let history = limits::changes(&db, p).await.unwrap();
+    assert_eq!(history.iter().filter(|c| c.cancelled_at.is_some()).count(), 1);
+});
+
+both_engines!(a_removal_waits_too_and_an_operators_limit_binds_at_once, |db| async move {
+    let p = player(&db, "MT", "EUR").await;
+    limit(&db, p, LimitPeriod::Week, LimitOrigin::Player, Some(20_000)).await.unwrap();
+    let removed = limit(&db, p, LimitPeriod::Week, LimitOrigin::Player, None).await.unwrap();
+    assert_eq!(removed.effective_at - removed.requested_at, Duration::hours(24));
+    let now = Utc::now();
+    assert!(!may_deposit(&db, p, 30_000, now).await.allowed);
+    assert!(may_deposit(&db, p, 30_000, now + Duration::hours(25)).await.allowed);
+    // The casino's own limit applies at once, even raised, and the tightest one binds.
+    limit(&db, p, LimitPeriod::Week, LimitOrigin::Operator, Some(5_000)).await.unwrap();
+    let tight = may_deposit(&db, p, 6_000, Utc::now()).await;
+    assert_eq!(tight.headroom.unwrap().limit, "deposit limit per week (operator)");
+    let raised = limit(&db, p, LimitPeriod::Week, LimitOrigin::Operator, Some(15_000)).await.unwrap();
+    assert_eq!(raised.effective_at, raised.requested_at);
+    assert!(may_deposit(&db, p, 15_000, Utc::now()).await.allowed);
+    assert!(matches!(
+        limit(&db, p, LimitPeriod::Week, LimitOrigin::Operator, Some(0)).await,
+        Err(OpsError::Invalid { field: "amount", .. })
+    ));
+});
+
+both_engines!(germanys_monthly_cap_holds_without_any_limit_and_across_currencies, |db| async move {
+    let de = player(&db, "DE", "EUR").await;
+    let now = Utc::now();
+    assert!(may_deposit(&db, de, 100_000, now).await.allowed, "exactly the cap");
+    let over = may_deposit(&db, de, 100_001, now).await;
+    assert_eq!(over.headroom.unwrap().limit, "monthly deposit cap (ggl)");
+    // A USD player in Germany: the EUR cap holds through the rate, never skipped.
+    let usd: Currency = "USD".parse().unwrap();
+    let american = player(&db, "DE", "USD").await;
+    let no_rates = ask(&db, american, 100, usd, &Rates::new(), now).await;
+    assert_eq!((no_rates.allowed, no_rates.code.as_deref()), (false, Some("no_rate")));
+    let rates = Rates::new().with(usd, 800_000); // 1 USD = 0.80 EUR: the cap is 1,250 USD
+    deposit(&db, american, usd, 100_000).await;
+    let answer = ask(&db, american, 25_000, usd, &rates, Utc::now()).await;
+    assert!(answer.allowed, "{answer:?}");
+    assert_eq!(answer.headroom.as_ref().map(|h| (h.amount, h.currency)), Some((25_000, usd)));
+    assert!(!ask(&db, american, 25_001, usd, &rates, Utc::now()).await.allowed);
+    // A limit in euros on a dollar player, compared through the rate to decide it is tighter.
+    let lowered =
+        set_in(&db, american, LimitPeriod::Day, LimitOrigin::Player, Some(50_000), eur(), &rates).await.unwrap();
+    assert_eq!(lowered.effective_at, lowered.requested_at, "a first limit applies at once");
+});
