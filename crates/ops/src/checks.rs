@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::exclusions::{self, ExclusionKind};
 use crate::jurisdictions::Jurisdictions;
-use crate::limits::{self, LimitKind};
+use crate::limits::{self, LimitChange, LimitKind};
 use crate::{OpsError, locks};
 
 pitboss_core::string_enum!(
@@ -79,17 +79,17 @@ impl CheckAnswer {
     }
 }
 
-/// Answers the question for `player` at `now`.
+/// Answers the question for `profile`'s player at `now`.
 pub async fn check(
     db: &Db,
     profiles: &Jurisdictions,
     rates: &Rates,
-    player: Uuid,
+    profile: &Player,
     q: &CheckRequest,
     now: DateTime<Utc>,
 ) -> Result<CheckAnswer, OpsError> {
     validate(q)?;
-    let profile = pitboss_players::get(db, player).await?;
+    let player = profile.id;
     let withdrawing = q.activity == Activity::Withdrawal;
     match profile.status {
         PlayerStatus::Blocked => {
@@ -111,7 +111,13 @@ pub async fn check(
         }
         _ => {}
     }
-    if !withdrawing && let Some(e) = exclusions::in_force(db, player, now).await? {
+    // The three reads at once: an answer waits for one round trip, not three.
+    let (exclusion, in_force, limits) = tokio::try_join!(
+        exclusions::in_force(db, player, now),
+        locks::in_force(db, player, now),
+        limits::in_force(db, player, now)
+    )?;
+    if !withdrawing && let Some(e) = exclusion {
         let (code, what) = match e.kind {
             ExclusionKind::Timeout => ("timed_out", "on a time-out"),
             ExclusionKind::SelfExclusion => ("self_excluded", "self-excluded"),
@@ -123,7 +129,6 @@ pub async fn check(
             None,
         ));
     }
-    let in_force = locks::in_force(db, player, now).await?;
     if let Some(lock) = locks::blocking(&in_force, q.activity, now) {
         let until = lock.expires_at.map(|t| format!(" until {t}")).unwrap_or_default();
         let reason = format!(
@@ -136,7 +141,7 @@ pub async fn check(
         return Ok(CheckAnswer::deny("locked", reason, Some(lock.id)));
     }
     if q.activity == Activity::Deposit {
-        return deposit(db, profiles, rates, &profile, q, now).await;
+        return deposit(db, profiles, rates, profile, &limits, q, now).await;
     }
     Ok(CheckAnswer::allow())
 }
@@ -147,6 +152,7 @@ async fn deposit(
     profiles: &Jurisdictions,
     rates: &Rates,
     player: &Player,
+    limits: &[LimitChange],
     q: &CheckRequest,
     now: DateTime<Utc>,
 ) -> Result<CheckAnswer, OpsError> {
@@ -162,7 +168,7 @@ async fn deposit(
     };
     // Each limit: what it allows, in its currency, and since when it counts.
     let mut measured: Vec<(String, i64, Currency, DateTime<Utc>)> = Vec::new();
-    for l in limits::in_force(db, player.id, now).await?.into_iter().filter(|l| l.kind == LimitKind::Deposit) {
+    for l in limits.iter().filter(|l| l.kind == LimitKind::Deposit) {
         let what = format!("deposit limit per {} ({})", l.period, l.origin);
         measured.push((what, l.amount.unwrap_or_default(), l.currency, now - l.period.window()));
     }
@@ -171,14 +177,17 @@ async fn deposit(
         let month = Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().unwrap_or(now);
         measured.push((format!("monthly deposit cap ({})", profile.code), cap.amount, cap.currency, month));
     }
+    let Some(earliest) = measured.iter().map(|m| m.3).min() else { return Ok(CheckAnswer::allow()) };
+    // One read of the longest window; each limit sums its own part of it.
+    let mut deposits = Vec::new();
+    for (c, amount, at) in pitboss_payments::deposits::deposits_since(db, player.id, earliest).await? {
+        let Some(amount) = rates.convert(amount, c, wallet) else { return Ok(no_rate(c)) };
+        deposits.push((amount, at));
+    }
     let mut tightest: Option<(Headroom, i64, i64)> = None;
     for (what, limit, currency, since) in measured {
         let Some(limit) = rates.convert(limit, currency, wallet) else { return Ok(no_rate(currency)) };
-        let mut used = 0i64;
-        for (c, sum) in pitboss_payments::deposits::deposited_since(db, player.id, since).await? {
-            let Some(sum) = rates.convert(sum, c, wallet) else { return Ok(no_rate(c)) };
-            used = used.saturating_add(sum);
-        }
+        let used = deposits.iter().filter(|(_, at)| *at >= since).fold(0i64, |sum, (a, _)| sum.saturating_add(*a));
         let left = limit - used;
         if tightest.as_ref().is_none_or(|(h, _, _)| left < h.amount) {
             tightest = Some((Headroom { amount: left, currency: wallet, limit: what }, used, limit));

@@ -49,7 +49,8 @@ async fn may(db: &Db, player: Uuid, activity: Activity) -> (bool, Option<String>
 
 async fn may_at(db: &Db, player: Uuid, activity: Activity, at: chrono::DateTime<Utc>) -> (bool, Option<String>) {
     let q = CheckRequest { activity, amount: None, currency: None };
-    let a = check(db, Jurisdictions::shipped(), &Rates::new(), player, &q, at).await.unwrap();
+    let profile = pitboss_players::get(db, player).await.unwrap();
+    let a = check(db, Jurisdictions::shipped(), &Rates::new(), &profile, &q, at).await.unwrap();
     (a.allowed, a.code)
 }
 
@@ -82,7 +83,8 @@ both_engines!(a_partial_lock_stops_only_what_it_covers, |db| async move {
     }
     let gameplay = set(&db, &lock(p, LockScope::Gameplay, "chasing losses, call first")).await.unwrap();
     let q = CheckRequest { activity: Activity::Stake, amount: Some(500), currency: Some(Currency::EUR) };
-    let answer = check(&db, Jurisdictions::shipped(), &Rates::new(), p, &q, Utc::now()).await.unwrap();
+    let profile = pitboss_players::get(&db, p).await.unwrap();
+    let answer = check(&db, Jurisdictions::shipped(), &Rates::new(), &profile, &q, Utc::now()).await.unwrap();
     assert!(!answer.allowed);
     assert_eq!(answer.lock_id, Some(gameplay.id));
     assert!(answer.reason.as_deref().unwrap().contains("chasing losses"), "{answer:?}");
@@ -166,13 +168,14 @@ both_engines!(bad_locks_and_questions_are_refused_with_the_field_at_fault, |db| 
     assert!(matches!(set(&db, &lock(Uuid::now_v7(), LockScope::All, "x")).await, Err(OpsError::PlayerNotFound(_))));
     assert!(locks::for_player(&db, p).await.unwrap().is_empty(), "nothing was stored");
 
+    let profile = pitboss_players::get(&db, p).await.unwrap();
     for (amount, currency, field) in [
         (Some(-1), Some(Currency::EUR), "amount"),
         (Some(100), None, "currency"),
         (None, Some(Currency::EUR), "amount"),
     ] {
         let q = CheckRequest { activity: Activity::Deposit, amount, currency };
-        match check(&db, Jurisdictions::shipped(), &Rates::new(), p, &q, Utc::now()).await {
+        match check(&db, Jurisdictions::shipped(), &Rates::new(), &profile, &q, Utc::now()).await {
             Err(OpsError::Invalid { field: f, .. }) => assert_eq!(f, field),
             other => panic!("{field}: {other:?}"),
         }

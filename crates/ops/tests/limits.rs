@@ -73,7 +73,8 @@ async fn set_in(
 
 async fn ask(db: &Db, player: Uuid, amount: i64, currency: Currency, rates: &Rates, at: DateTime<Utc>) -> CheckAnswer {
     let q = CheckRequest { activity: Activity::Deposit, amount: Some(amount), currency: Some(currency) };
-    check(db, Jurisdictions::shipped(), rates, player, &q, at).await.unwrap()
+    let profile = pitboss_players::get(db, player).await.unwrap();
+    check(db, Jurisdictions::shipped(), rates, &profile, &q, at).await.unwrap()
 }
 
 async fn may_deposit(db: &Db, player: Uuid, amount: i64, at: DateTime<Utc>) -> CheckAnswer {

@@ -79,14 +79,18 @@ pub async fn completed_deposits(
     Ok(DepositPage { items, next })
 }
 
-/// What a player has deposited since `since` (by when the platform says each deposit happened),
-/// per currency: completed deposits and those still pending, which are on their way in; failed
-/// and reversed ones are not. For limits measured over a window.
-pub async fn deposited_since(db: &Db, player: Uuid, since: DateTime<Utc>) -> Result<Vec<(Currency, i64)>, LedgerError> {
-    let rows: Vec<(String, i64)> = db!(db, |c| {
+/// A player's deposits since `since` (by when the platform says each happened): completed ones
+/// and those still pending, which are on their way in; failed and reversed ones are not. As
+/// `(currency, amount, occurred_at)`, for limits that each sum their own window of it.
+pub async fn deposits_since(
+    db: &Db,
+    player: Uuid,
+    since: DateTime<Utc>,
+) -> Result<Vec<(Currency, i64, DateTime<Utc>)>, LedgerError> {
+    let rows: Vec<(String, i64, i64)> = db!(db, |c| {
         sqlx::query_as(
-            "SELECT currency, CAST(SUM(amount) AS BIGINT) FROM ledger_transactions \
-             WHERE player_id = $1 AND kind = $2 AND occurred_at >= $3 AND status IN ($4, $5) GROUP BY currency",
+            "SELECT currency, amount, occurred_at FROM ledger_transactions \
+             WHERE player_id = $1 AND kind = $2 AND occurred_at >= $3 AND status IN ($4, $5)",
         )
         .bind(player)
         .bind(TxKind::Deposit.as_str())
@@ -97,11 +101,11 @@ pub async fn deposited_since(db: &Db, player: Uuid, since: DateTime<Utc>) -> Res
         .await
     })?;
     rows.into_iter()
-        .map(|(currency, sum)| {
+        .map(|(currency, amount, at)| {
             let currency = currency
                 .parse()
                 .map_err(|e| LedgerError::Store(pitboss_store::StoreError::Config(format!("stored currency: {e}"))))?;
-            Ok((currency, sum))
+            Ok((currency, amount, from_micros(at)))
         })
         .collect()
 }

@@ -21,6 +21,9 @@ use crate::synth;
 #[path = "bench_segments.rs"]
 mod segments;
 
+#[path = "bench_checks.rs"]
+mod checks;
+
 #[derive(clap::Subcommand, Debug)]
 pub enum BenchCommand {
     /// Events per second through ingest, against a plain bulk insert of the same rows.
@@ -29,6 +32,8 @@ pub enum BenchCommand {
     Latency(LatencyArgs),
     /// Segments over many synthetic players (PostgreSQL): full evaluation, hand-written SQL, event path.
     Segments(segments::SegmentsArgs),
+    /// The platform's checks (POST /api/v1/players/{id}/checks) at a fixed rate, on PostgreSQL.
+    Checks(checks::ChecksArgs),
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +93,7 @@ pub async fn run(config: Option<&std::path::Path>, what: BenchCommand) -> anyhow
             latency(config, &args, &engines).await
         }
         BenchCommand::Segments(args) => segments::run(config, args).await,
+        BenchCommand::Checks(args) => checks::run(config, args).await,
     }
 }
 
@@ -181,6 +187,24 @@ impl Scratch {
             admin.close().await;
         }
     }
+}
+
+/// Serves the scratch store on a free port, every module in one process: the server, its base
+/// URL, and a new API key with `scopes` to call it with.
+async fn serve_scratch(
+    mut settings: Settings,
+    s: &Scratch,
+    scopes: &str,
+) -> anyhow::Result<(crate::serve::Running, String, String)> {
+    settings.listen = "127.0.0.1:0".parse()?;
+    settings.targets = "all".into();
+    settings.bus_transport = "in-process".into();
+    settings.data_dir = s.dir.clone();
+    let scopes: pitboss_auth::Scopes = scopes.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (_, key) = pitboss_auth::api_key::create(&s.db, "bench", scopes, "bench").await?;
+    let running = crate::serve::start(&settings, s.db.clone()).await?;
+    let url = format!("http://{}", running.addr);
+    Ok((running, url, key))
 }
 
 /// At least `n` events of a synthetic casino's past, in time order.
@@ -534,15 +558,8 @@ async fn time_requests(
     target: &Target,
     s: &Scratch,
 ) -> anyhow::Result<(Vec<Duration>, usize)> {
-    let mut settings = Settings::load(config, &Overrides::default())?;
-    settings.listen = "127.0.0.1:0".parse()?;
-    settings.targets = "all".into();
-    settings.bus_transport = "in-process".into();
-    settings.data_dir = s.dir.clone();
-    let scopes: pitboss_auth::Scopes = "events:write".parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (_, key) = pitboss_auth::api_key::create(&s.db, "bench", scopes, "bench").await?;
-    let running = crate::serve::start(&settings, s.db.clone()).await?;
-    let url = format!("http://{}", running.addr);
+    let settings = Settings::load(config, &Overrides::default())?;
+    let (running, url, key) = serve_scratch(settings, s, "events:write").await?;
     let timed = async {
         let client = crate::simulate::Client::new(&url, &key)?;
         let (_stop_tx, stop) = watch::channel(false);

@@ -170,8 +170,9 @@ pub async fn check(
     Path(player): Path<Uuid>,
     Json(req): Json<CheckRequest>,
 ) -> Result<axum::Json<CheckAnswer>, Problem> {
-    authorize_player(&s, &auth, Action::PlayerCheck, player).await?;
-    let answer = pitboss_ops::check(&s.db, Jurisdictions::shipped(), &s.rates, player, &req, Utc::now()).await?;
+    let p = pitboss_players::get(&s.db, player).await?;
+    authorize(&s, &auth.caller, Action::PlayerCheck, &resource(&p), RequestFacts::default()).await?;
+    let answer = pitboss_ops::check(&s.db, Jurisdictions::shipped(), &s.rates, &p, &req, Utc::now()).await?;
     Ok(axum::Json(answer))
 }
 
