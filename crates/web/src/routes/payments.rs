@@ -83,15 +83,21 @@ pub async fn fetch(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<TransactionDetail>, Problem> {
     let mut detail = pitboss_payments::queries::transaction(&s.db, id).await?;
-    let resource = match detail.transaction.player_id {
-        Some(player) => crate::routes::players::resource(&pitboss_players::get(&s.db, player).await?),
-        None => Resource::Module(Module::Payments),
-    };
+    let resource = transaction_resource(&s, detail.transaction.player_id).await?;
     authorize(&s, &auth.caller, Action::PaymentRead, &resource, RequestFacts::default()).await?;
     if !decide(&s, &auth.caller, Action::PaymentReadDetails, &resource, RequestFacts::default()).allowed {
         redact(&mut detail);
     }
     Ok(axum::Json(detail))
+}
+
+/// What the policies are asked about for a transaction: its player (brand, VIP tier), or the
+/// payments module for one without a player.
+async fn transaction_resource(s: &AppState, player: Option<Uuid>) -> Result<Resource, Problem> {
+    Ok(match player {
+        Some(player) => crate::routes::players::resource(&pitboss_players::get(&s.db, player).await?),
+        None => Resource::Module(Module::Payments),
+    })
 }
 
 /// Full payment details, for those the policies let see them: the description, the postings
@@ -131,6 +137,10 @@ pub async fn change_status(
     if req.reason.trim().is_empty() {
         return Err(Problem::validation("reason", "reason: say why the status changes"));
     }
+    // As for reading it: the caller must be allowed this player's payments (their brand).
+    let current = pitboss_payments::queries::transaction(&s.db, id).await?;
+    let resource = transaction_resource(&s, current.transaction.player_id).await?;
+    authorize(&s, caller, Action::PaymentChangeStatus, &resource, RequestFacts::default()).await?;
     let mut tx = s.db.begin().await?;
     let t = ledger::transition(&mut tx, id, req.status, Some(&req.reason), &caller.actor(), Utc::now()).await?;
     audit::record(
