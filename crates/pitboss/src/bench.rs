@@ -207,6 +207,21 @@ async fn serve_scratch(
     Ok((running, url, key))
 }
 
+/// The `p` quantile of sorted values (nearest rank).
+fn quantile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 * p).ceil() as usize).saturating_sub(1).min(sorted.len() - 1)]
+}
+
+/// Durations as sorted milliseconds, for [`quantile`].
+fn sorted_ms(times: &[Duration]) -> Vec<f64> {
+    let mut ms: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    ms
+}
+
 /// At least `n` events of a synthetic casino's past, in time order.
 pub fn synthetic_events(seed: u64, n: usize) -> Vec<Value> {
     let to = Utc::now() - chrono::Duration::minutes(10);
@@ -522,12 +537,9 @@ async fn latency(config: Option<&std::path::Path>, args: &LatencyArgs, targets: 
         let s = scratch(target, "latency").await?;
         let outcome = time_requests(config, args, target, &s).await;
         s.remove().await;
-        let (mut times, failed) = outcome?;
-        times.sort();
-        let q = |p: f64| {
-            times[((times.len() as f64 * p).ceil() as usize).saturating_sub(1).min(times.len() - 1)].as_secs_f64()
-                * 1000.0
-        };
+        let (times, failed) = outcome?;
+        let ms = sorted_ms(&times);
+        let q = |p: f64| quantile(&ms, p);
         lines.push(format!(
             "{:<9} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8}",
             target.name(),

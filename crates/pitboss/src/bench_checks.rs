@@ -17,7 +17,7 @@ use pitboss_store::{Db, db, sqlx};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::{Scratch, Target, ingest_lanes, scratch, serve_scratch, synthetic_events};
+use super::{Scratch, Target, ingest_lanes, quantile, scratch, serve_scratch, sorted_ms, synthetic_events};
 use crate::config::{Overrides, Settings};
 
 #[derive(clap::Args, Debug)]
@@ -63,11 +63,9 @@ async fn measure(settings: Settings, args: &ChecksArgs, s: &Scratch) -> anyhow::
     let (running, base, key) = serve_scratch(settings, s, "ops:read").await?;
     let load = send_load(&base, &key, &players, args).await;
     running.stop().await?;
-    let (mut times, allowed, failed, elapsed) = load?;
-    times.sort();
-    let q = |p: f64| {
-        times[((times.len() as f64 * p).ceil() as usize).saturating_sub(1).min(times.len() - 1)].as_secs_f64() * 1000.0
-    };
+    let (times, allowed, failed, elapsed) = load?;
+    let ms = sorted_ms(&times);
+    let q = |p: f64| quantile(&ms, p);
     println!();
     println!(
         "{:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",

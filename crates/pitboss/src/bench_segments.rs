@@ -15,6 +15,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::quantile;
 use anyhow::Context;
 use chrono::{DateTime, Months, Utc};
 use pitboss_core::Currency;
@@ -849,14 +850,6 @@ async fn event_path(db: &Db, pool: &PgPool, args: &SegmentsArgs, ctx: &Ctx, play
         v.sort_by(f64::total_cmp);
     }
     Ok(ev)
-}
-
-/// The `p` quantile of sorted values (nearest rank).
-fn quantile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 * p).ceil() as usize).saturating_sub(1).min(sorted.len() - 1)]
 }
 
 // ---------------------------------------------------------------------------------------------

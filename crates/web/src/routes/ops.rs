@@ -49,10 +49,17 @@ fn view(lock: Lock, now: DateTime<Utc>) -> LockView {
     LockView { lock, in_force }
 }
 
-/// Checks that the caller may `action` this player (their brand, their VIP tier).
-async fn authorize_player(s: &AppState, auth: &Authenticated, action: Action, player: Uuid) -> Result<(), Problem> {
+/// Checks that the caller may `action` this player (their brand, their VIP tier), and returns
+/// the player.
+async fn authorize_player(
+    s: &AppState,
+    auth: &Authenticated,
+    action: Action,
+    player: Uuid,
+) -> Result<pitboss_players::Player, Problem> {
     let p = pitboss_players::get(&s.db, player).await?;
-    authorize(s, &auth.caller, action, &resource(&p), RequestFacts::default()).await
+    authorize(s, &auth.caller, action, &resource(&p), RequestFacts::default()).await?;
+    Ok(p)
 }
 
 /// Every lock of a player, newest first, in force or not.
@@ -170,8 +177,7 @@ pub async fn check(
     Path(player): Path<Uuid>,
     Json(req): Json<CheckRequest>,
 ) -> Result<axum::Json<CheckAnswer>, Problem> {
-    let p = pitboss_players::get(&s.db, player).await?;
-    authorize(&s, &auth.caller, Action::PlayerCheck, &resource(&p), RequestFacts::default()).await?;
+    let p = authorize_player(&s, &auth, Action::PlayerCheck, player).await?;
     let answer = pitboss_ops::check(&s.db, Jurisdictions::shipped(), &s.rates, &p, &req, Utc::now()).await?;
     Ok(axum::Json(answer))
 }
