@@ -405,6 +405,9 @@ impl EventBody {
             | T::WithdrawalCancelled => {
                 let p: Payment = typed(payload)?;
                 check_label(&p.transaction_id, "payload.transaction_id")?;
+                if let Some(method) = &p.method {
+                    check_label(method, "payload.method")?;
+                }
                 if p.amount.minor() == 0 {
                     return Err(EventError::new("payload.amount", "a payment amount must be greater than zero"));
                 }

@@ -66,6 +66,27 @@ impl Currency {
             2
         }
     }
+
+    /// An amount written in major units, `12.50` EUR, as minor units, 1250 (`-3` as -300): no
+    /// more decimals than the currency has.
+    pub fn minor_units(&self, text: &str) -> Result<i64, String> {
+        let exponent = self.exponent() as usize;
+        let (sign, unsigned) = text.strip_prefix('-').map_or((1, text), |rest| (-1, rest));
+        let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || !digits(whole) || !digits(fraction) {
+            return Err(format!("`{text}` is not an amount: write digits, with a point before any decimals"));
+        }
+        if fraction.len() > exponent {
+            return Err(format!("`{text} {self}` has more decimals than {self} has ({exponent})"));
+        }
+        format!("{whole}{fraction:0<exponent$}")
+            .parse::<i64>()
+            .ok()
+            .filter(|v| *v <= MAX_AMOUNT)
+            .map(|v| sign * v)
+            .ok_or_else(|| format!("`{text} {self}` is larger than any amount Pitboss can hold"))
+    }
 }
 
 impl FromStr for Currency {
@@ -194,6 +215,21 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn major_units_become_minor_units_with_the_currency_decimals() {
+        assert_eq!(Currency::EUR.minor_units("12.5"), Ok(1250));
+        assert_eq!(Currency::EUR.minor_units("7"), Ok(700));
+        let jpy: Currency = "JPY".parse().unwrap();
+        assert_eq!(jpy.minor_units("1500"), Ok(1500));
+        assert!(jpy.minor_units("1500.5").unwrap_err().contains("more decimals"));
+        assert!(Currency::EUR.minor_units("1.234").unwrap_err().contains("more decimals"));
+        assert_eq!(Currency::EUR.minor_units("-1.05"), Ok(-105));
+        for bad in ["", "--5", "+5", "1e3", ".5", "1,5", "12.a", "1.2.3"] {
+            assert!(Currency::EUR.minor_units(bad).is_err(), "{bad} is refused");
+        }
+        assert!(Currency::EUR.minor_units("99999999999999999999").unwrap_err().contains("larger"));
+    }
 
     #[test]
     fn currency_list_is_sorted_so_lookup_works() {

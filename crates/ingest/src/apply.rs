@@ -158,7 +158,8 @@ pub(crate) async fn apply(
         Some(p) => p,
         None => players.find(tx, &event.player_ref).await?,
     };
-    let ctx = Context { player, currency, occurred_at: event.occurred_at, now, actor: ACTOR };
+    let ctx =
+        Context { player, currency, method: payment_method(event), occurred_at: event.occurred_at, now, actor: ACTOR };
     let (change, activity): (Option<Change>, Option<Activity>) = match &event.body {
         EventBody::PlayerRegistered(_) => unreachable!("handled above"),
         EventBody::PlayerUpdated(u) => {
@@ -213,6 +214,14 @@ impl Money {
                 _ => Activity::BonusForfeited { amount: *amount },
             },
         })
+    }
+}
+
+/// How a payment event says it is paid, if it is one and says.
+pub(crate) fn payment_method(event: &Envelope) -> Option<&str> {
+    match &event.body {
+        EventBody::Payment(_, p) => p.method.as_deref(),
+        _ => None,
     }
 }
 

@@ -17,7 +17,7 @@ use pitboss_players::{Activity, NewPlayer, PlayerError, PlayerPatch, stats};
 use pitboss_store::{Arg, StoreError, Tx, exec_values, fetch_values};
 use uuid::Uuid;
 
-use crate::apply::{ACTOR, ApplyError, Money, PlayerCache, already_registered, money, unknown_player};
+use crate::apply::{ACTOR, ApplyError, Money, PlayerCache, already_registered, money, payment_method, unknown_player};
 use crate::batch::{Item, ItemReport, ItemStatus, id_reused, outbox_message, rejected, report};
 
 /// Applies the items in their order and answers each.
@@ -99,6 +99,7 @@ pub(crate) async fn apply(
                         player,
                         currency: wallet,
                         occurred_at: event.occurred_at,
+                        method: payment_method(event).map(str::to_string),
                         operation: m.operation.clone(),
                     });
                 }

@@ -45,7 +45,7 @@ async fn deposits(db: &Db, player: Uuid, currency: &str, list: &[(NaiveDate, i64
     let mut tx = db.begin().await.unwrap();
     for (i, (day, amount)) in list.iter().enumerate() {
         let at = day.and_hms_opt(12, 0, 0).unwrap().and_utc();
-        let ctx = Context { player, currency, occurred_at: at, now: at, actor: "test" };
+        let ctx = Context { player, currency, method: None, occurred_at: at, now: at, actor: "test" };
         operations::payment_completed(&mut tx, &ctx, TxKind::Deposit, &format!("{player}-{i}"), *amount).await.unwrap();
     }
     tx.commit().await.unwrap();
@@ -118,7 +118,14 @@ both_engines!(a_refit_scores_every_player_in_their_own_currency_and_bands_them_s
     let failed = player(&db, "failed-only", "EUR").await;
     {
         let mut tx = db.begin().await.unwrap();
-        let ctx = Context { player: failed, currency: Currency::EUR, occurred_at: now(), now: now(), actor: "test" };
+        let ctx = Context {
+            player: failed,
+            currency: Currency::EUR,
+            method: None,
+            occurred_at: now(),
+            now: now(),
+            actor: "test",
+        };
         operations::payment_requested(&mut tx, &ctx, TxKind::Deposit, "f-1", 9_000).await.unwrap();
         operations::payment_failed(&mut tx, &ctx, TxKind::Deposit, "f-1", 9_000, Some("declined")).await.unwrap();
         tx.commit().await.unwrap();

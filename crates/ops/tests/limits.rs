@@ -29,7 +29,7 @@ async fn player(db: &Db, country: &str, currency: &str) -> Uuid {
 
 async fn deposit(db: &Db, player: Uuid, currency: Currency, amount: i64) {
     let now = Utc::now();
-    let ctx = Context { player, currency, occurred_at: now, now, actor: "test" };
+    let ctx = Context { player, currency, method: None, occurred_at: now, now, actor: "test" };
     let mut tx = db.begin().await.unwrap();
     let reference = format!("dep-{}", Uuid::now_v7());
     operations::payment_completed(&mut tx, &ctx, TxKind::Deposit, &reference, amount).await.unwrap();

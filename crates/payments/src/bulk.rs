@@ -31,6 +31,8 @@ pub struct Entry {
     pub player: Uuid,
     pub currency: Currency,
     pub occurred_at: DateTime<Utc>,
+    /// A payment's method, as in [`Context::method`].
+    pub method: Option<String>,
     pub operation: Operation,
 }
 
@@ -49,7 +51,14 @@ pub async fn perform_all(
     let mut books = SetBooks::load(tx, entries, now).await?;
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
-        let ctx = Context { player: e.player, currency: e.currency, occurred_at: e.occurred_at, now, actor };
+        let ctx = Context {
+            player: e.player,
+            currency: e.currency,
+            method: e.method.as_deref(),
+            occurred_at: e.occurred_at,
+            now,
+            actor,
+        };
         out.push(operations::perform(&mut books, &ctx, &e.operation).await);
     }
     books.write(tx).await?;
@@ -204,6 +213,7 @@ impl SetBooks {
                     Arg::Text(t.status.as_str().into()),
                     Arg::Bool(t.held),
                     Arg::OptText(t.description.clone()),
+                    Arg::OptText(t.method.clone()),
                     Arg::Int(to_micros(t.occurred_at)),
                     Arg::Int(to_micros(t.created_at)),
                     Arg::Int(to_micros(t.updated_at)),
@@ -213,7 +223,7 @@ impl SetBooks {
         exec_values(
             tx,
             "INSERT INTO ledger_transactions (id, kind, reference, request_hash, player_id, currency, amount, status, \
-             held, description, occurred_at, created_at, updated_at) VALUES {values}",
+             held, description, method, occurred_at, created_at, updated_at) VALUES {values}",
             &new_rows,
         )
         .await?;

@@ -66,7 +66,7 @@ pub async fn record(tx: &mut Tx, new: NewTransaction, now: DateTime<Utc>) -> Res
     let inserted = exec!(
         tx,
         "INSERT INTO ledger_transactions (id, kind, reference, request_hash, player_id, currency, amount, status, held, \
-         description, occurred_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+         description, method, occurred_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) \
          ON CONFLICT (kind, reference) DO NOTHING",
         id,
         new.kind.as_str(),
@@ -78,6 +78,7 @@ pub async fn record(tx: &mut Tx, new: NewTransaction, now: DateTime<Utc>) -> Res
         status.as_str(),
         held,
         &new.description,
+        &new.method,
         to_micros(new.occurred_at),
         now_us,
     )?;
@@ -139,6 +140,7 @@ pub(crate) fn created_transaction(id: Uuid, new: NewTransaction, hash: String, n
         status,
         held,
         description: new.description,
+        method: new.method,
         occurred_at: from_micros(to_micros(new.occurred_at)),
         created_at: from_micros(now_us),
         updated_at: from_micros(now_us),
@@ -445,7 +447,7 @@ async fn history(
 }
 
 pub(crate) const TX_COLUMNS: &str = "id, kind, reference, request_hash, player_id, currency, amount, status, held, \
-    description, occurred_at, created_at, updated_at";
+    description, method, occurred_at, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct TxRow {
@@ -459,6 +461,7 @@ pub(crate) struct TxRow {
     status: String,
     held: bool,
     description: Option<String>,
+    method: Option<String>,
     occurred_at: i64,
     created_at: i64,
     updated_at: i64,
@@ -477,6 +480,7 @@ impl TxRow {
             status: self.status.parse().unwrap_or(TxStatus::Pending),
             held: self.held,
             description: self.description,
+            method: self.method,
             occurred_at: from_micros(self.occurred_at),
             created_at: from_micros(self.created_at),
             updated_at: from_micros(self.updated_at),

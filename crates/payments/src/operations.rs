@@ -23,11 +23,13 @@ use crate::books::Books;
 use crate::ledger::{Recorded, check_same, transfer};
 use crate::types::{LedgerTransaction, NewTransaction, Transfer, TxKind, TxStatus};
 
-/// Who, in which currency, and when.
+/// Who, in which currency, how, and when.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     pub player: Uuid,
     pub currency: Currency,
+    /// A payment's method, kept on the transaction a payment event creates.
+    pub method: Option<&'a str>,
     pub occurred_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
     pub actor: &'a str,
@@ -66,6 +68,7 @@ fn new_tx(ctx: &Context<'_>, kind: TxKind, reference: &str, amount: i64, transfe
         allow_overdraft: false,
         occurred_at: ctx.occurred_at,
         description: None,
+        method: ctx.method.map(str::to_string),
         actor: ctx.actor.to_string(),
     }
 }

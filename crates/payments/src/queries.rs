@@ -1,16 +1,18 @@
 //! Reading the ledger: balances, transactions with their postings and history, and the
 //! verification that every cached balance agrees with the postings.
 
+use chrono::{DateTime, Utc};
 use pitboss_core::Currency;
-use pitboss_core::time::from_micros;
-use pitboss_store::{Db, db, sqlx};
+use pitboss_core::money::MAX_AMOUNT;
+use pitboss_core::time::{from_micros, to_micros};
+use pitboss_store::{Arg, Conditions, Db, bind_args, db, sqlx};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::LedgerError;
 use crate::ledger::{TX_COLUMNS, TxRow};
-use crate::types::{Balance, LedgerTransaction, Posting, StatusChange};
+use crate::types::{Balance, LedgerTransaction, Posting, StatusChange, TxKind, TxStatus};
 
 /// The balances of a player's accounts.
 pub async fn player_balances(db: &Db, player: Uuid) -> Result<Vec<Balance>, LedgerError> {
@@ -97,7 +99,8 @@ pub async fn transaction(db: &Db, id: Uuid) -> Result<TransactionDetail, LedgerE
     })
 }
 
-/// A filter over transactions, newest first, with keyset pagination on id.
+/// A filter over transactions, newest first, with keyset pagination on id. Every filter given
+/// must hold.
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TransactionQuery {
@@ -107,9 +110,102 @@ pub struct TransactionQuery {
     /// `pending`, `completed`, `failed`, `reversed`, `disputed`.
     pub status: Option<String>,
     pub reference: Option<String>,
+    /// How a payment is made, as the platform names it (`card`, `bank_transfer`...).
+    pub method: Option<String>,
+    /// ISO 4217 code (`EUR`).
+    pub currency: Option<String>,
+    /// Amounts from this many minor units of the transaction's own currency.
+    pub min_amount: Option<i64>,
+    /// Amounts up to this many minor units, inclusive.
+    pub max_amount: Option<i64>,
+    /// When the transaction happened, from this moment (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// When the transaction happened, before this moment.
+    pub to: Option<DateTime<Utc>>,
     /// 1 to 500, default 50.
     pub limit: Option<u32>,
     pub after: Option<Uuid>,
+}
+
+/// Which transactions a query may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every kind.
+    Ledger,
+    /// Deposits and withdrawals: the payments monitor.
+    Payments,
+}
+
+/// The kinds of transaction that are payments.
+const PAYMENT_KINDS: &str = "kind IN ('deposit', 'withdrawal')";
+
+impl TransactionQuery {
+    /// Refuses a query whose filters are wrong, before anything is read.
+    pub fn check(&self, scope: Scope) -> Result<(), LedgerError> {
+        self.conditions(scope).map(|_| ())
+    }
+
+    /// The query's filters (all but the page), checked.
+    fn conditions(&self, scope: Scope) -> Result<Conditions, LedgerError> {
+        let invalid = |field: &str, e: String| LedgerError::Invalid(format!("{field}: {e}"));
+        let mut c = Conditions::new();
+        if scope == Scope::Payments {
+            c.and(PAYMENT_KINDS);
+        }
+        if let Some(p) = self.player_id {
+            c.compare("player_id", "=", Arg::Id(p));
+        }
+        if let Some(k) = &self.kind {
+            let kind = k.parse::<TxKind>().map_err(|e| invalid("kind", e.to_string()))?;
+            if scope == Scope::Payments && !matches!(kind, TxKind::Deposit | TxKind::Withdrawal) {
+                return Err(invalid("kind", "the payments monitor shows deposits and withdrawals".into()));
+            }
+            c.compare("kind", "=", Arg::Text(kind.as_str().into()));
+        }
+        if let Some(s) = &self.status {
+            let status = s.parse::<TxStatus>().map_err(|e| invalid("status", e.to_string()))?;
+            c.compare("status", "=", Arg::Text(status.as_str().into()));
+        }
+        if let Some(r) = &self.reference {
+            c.compare("reference", "=", Arg::Text(r.clone()));
+        }
+        if let Some(m) = self.method.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+            c.compare("method", "=", Arg::Text(m.to_string()));
+        }
+        if let Some(cur) = &self.currency {
+            let currency =
+                cur.trim().to_ascii_uppercase().parse::<Currency>().map_err(|e| invalid("currency", e.to_string()))?;
+            c.compare("currency", "=", Arg::Text(currency.to_string()));
+        }
+        for (field, bound) in [("min_amount", self.min_amount), ("max_amount", self.max_amount)] {
+            if bound.is_some_and(|a| !(0..=MAX_AMOUNT).contains(&a)) {
+                return Err(invalid(field, format!("must be between 0 and {MAX_AMOUNT} minor units")));
+            }
+        }
+        if let (Some(min), Some(max)) = (self.min_amount, self.max_amount)
+            && min > max
+        {
+            return Err(invalid("max_amount", "must not be below min_amount".into()));
+        }
+        if let Some(min) = self.min_amount {
+            c.compare("amount", ">=", Arg::Int(min));
+        }
+        if let Some(max) = self.max_amount {
+            c.compare("amount", "<=", Arg::Int(max));
+        }
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && from >= to
+        {
+            return Err(invalid("to", "must be after from".into()));
+        }
+        if let Some(from) = self.from {
+            c.compare("occurred_at", ">=", Arg::Int(to_micros(from)));
+        }
+        if let Some(to) = self.to {
+            c.compare("occurred_at", "<", Arg::Int(to_micros(to)));
+        }
+        Ok(c)
+    }
 }
 
 /// One page of transactions.
@@ -119,58 +215,93 @@ pub struct TransactionPage {
     pub next: Option<Uuid>,
 }
 
-pub async fn transactions(db: &Db, q: &TransactionQuery) -> Result<TransactionPage, LedgerError> {
+pub async fn transactions(db: &Db, q: &TransactionQuery, scope: Scope) -> Result<TransactionPage, LedgerError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(LedgerError::Invalid("limit: must be between 1 and 500".into()));
     }
-    if let Some(k) = &q.kind {
-        k.parse::<crate::TxKind>().map_err(|e| LedgerError::Invalid(format!("kind: {e}")))?;
+    let mut c = q.conditions(scope)?;
+    if let Some(a) = q.after {
+        c.compare("id", "<", Arg::Id(a));
     }
-    if let Some(s) = &q.status {
-        s.parse::<crate::TxStatus>().map_err(|e| LedgerError::Invalid(format!("status: {e}")))?;
-    }
-    let mut clauses = Vec::new();
-    let mut n = 0;
-    let mut next_arg = || {
-        n += 1;
-        format!("${n}")
-    };
-    if q.player_id.is_some() {
-        clauses.push(format!("player_id = {}", next_arg()));
-    }
-    if q.kind.is_some() {
-        clauses.push(format!("kind = {}", next_arg()));
-    }
-    if q.status.is_some() {
-        clauses.push(format!("status = {}", next_arg()));
-    }
-    if q.reference.is_some() {
-        clauses.push(format!("reference = {}", next_arg()));
-    }
-    if q.after.is_some() {
-        clauses.push(format!("id < {}", next_arg()));
-    }
-    let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-    let sql = format!("SELECT {TX_COLUMNS} FROM ledger_transactions {filter} ORDER BY id DESC LIMIT {}", limit + 1);
-    let mut rows: Vec<TxRow> = db!(db, |c| {
+    let sql =
+        format!("SELECT {TX_COLUMNS} FROM ledger_transactions {} ORDER BY id DESC LIMIT {}", c.where_sql(), limit + 1);
+    let mut rows: Vec<TxRow> = db!(db, |conn| {
         let mut query = sqlx::query_as(&sql);
-        if let Some(p) = q.player_id {
-            query = query.bind(p);
-        }
-        for v in [&q.kind, &q.status, &q.reference].into_iter().flatten() {
-            query = query.bind(v.as_str());
-        }
-        if let Some(a) = q.after {
-            query = query.bind(a);
-        }
-        query.fetch_all(c).await
+        bind_args!(query, &c.args);
+        query.fetch_all(conn).await
     })?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let items: Vec<LedgerTransaction> = rows.into_iter().map(TxRow::into_transaction).collect();
     let next = if more { items.last().map(|t| t.id) } else { None };
     Ok(TransactionPage { items, next })
+}
+
+/// Payments of one status and currency, and whose they are: the totals are summed per player
+/// group so that the caller sees only what the policies let them see (a brand's officer, that
+/// brand's payments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentGroup {
+    pub status: TxStatus,
+    pub currency: Currency,
+    /// The players' brand and VIP tier; `None` for payments without a player.
+    pub brand: Option<String>,
+    pub vip_tier: Option<String>,
+    pub count: i64,
+    pub amount: i64,
+}
+
+/// The payments the query finds, counted and summed per status, currency, brand and VIP tier.
+pub async fn payment_groups(db: &Db, q: &TransactionQuery) -> Result<Vec<PaymentGroup>, LedgerError> {
+    let c = q.conditions(Scope::Payments)?;
+    let sql = format!(
+        "SELECT t.status, t.currency, p.brand, p.vip_tier, COUNT(*), CAST(SUM(t.amount) AS BIGINT) \
+         FROM (SELECT status, currency, player_id, amount FROM ledger_transactions {}) AS t \
+         LEFT JOIN players p ON p.id = t.player_id GROUP BY t.status, t.currency, p.brand, p.vip_tier",
+        c.where_sql()
+    );
+    type Row = (String, String, Option<String>, Option<String>, i64, i64);
+    let rows: Vec<Row> = db!(db, |conn| {
+        let mut query = sqlx::query_as(&sql);
+        bind_args!(query, &c.args);
+        query.fetch_all(conn).await
+    })?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(status, currency, brand, vip_tier, count, amount)| {
+            Some(PaymentGroup {
+                status: status.parse().ok()?,
+                currency: currency.parse().ok()?,
+                brand,
+                vip_tier,
+                count,
+                amount,
+            })
+        })
+        .collect())
+}
+
+/// The payments the query finds whose last change comes after `after` (its time in
+/// microseconds, then its id, so that many changes in one microsecond page cleanly), in the
+/// order of their last change, at most `limit`: what the live monitor sends.
+pub async fn payments_changed(
+    db: &Db,
+    q: &TransactionQuery,
+    after: (i64, Uuid),
+    limit: u32,
+) -> Result<Vec<LedgerTransaction>, LedgerError> {
+    let mut c = q.conditions(Scope::Payments)?;
+    let (at, id) = (c.arg(Arg::Int(after.0)), c.arg(Arg::Id(after.1)));
+    c.and(format!("(updated_at > {at} OR (updated_at = {at} AND id > {id}))"));
+    let sql =
+        format!("SELECT {TX_COLUMNS} FROM ledger_transactions {} ORDER BY updated_at, id LIMIT {limit}", c.where_sql());
+    let rows: Vec<TxRow> = db!(db, |conn| {
+        let mut query = sqlx::query_as(&sql);
+        bind_args!(query, &c.args);
+        query.fetch_all(conn).await
+    })?;
+    Ok(rows.into_iter().map(TxRow::into_transaction).collect())
 }
 
 /// What [`verify`] found.

@@ -57,6 +57,8 @@ pub struct NewTransaction {
     pub allow_overdraft: bool,
     pub occurred_at: DateTime<Utc>,
     pub description: Option<String>,
+    /// How a deposit or withdrawal is paid (`card`, `bank_transfer`...), as the platform said.
+    pub method: Option<String>,
     pub actor: String,
 }
 
@@ -72,6 +74,8 @@ pub struct LedgerTransaction {
     /// A hold is outstanding: the amount is reserved but not yet posted.
     pub held: bool,
     pub description: Option<String>,
+    /// How a deposit or withdrawal is paid (`card`, `bank_transfer`...), when the platform said.
+    pub method: Option<String>,
     pub occurred_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -10,7 +10,7 @@ use pitboss_store::{Db, Engine, both_engines, exec, sqlx};
 use uuid::Uuid;
 
 fn ctx(player: Uuid) -> Context<'static> {
-    Context { player, currency: Currency::EUR, occurred_at: Utc::now(), now: Utc::now(), actor: "test" }
+    Context { player, currency: Currency::EUR, method: None, occurred_at: Utc::now(), now: Utc::now(), actor: "test" }
 }
 
 async fn cash(db: &Db, player: Uuid) -> (i64, i64, i64) {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use pitboss_core::time::to_micros;
-use pitboss_store::{Db, db, sqlx};
+use pitboss_store::{Arg, Conditions, Db, bind_args, db, sqlx};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -57,12 +57,6 @@ pub struct Page<T> {
     pub next: Option<Uuid>,
 }
 
-enum Bind {
-    Text(String),
-    Int(i64),
-    Id(Uuid),
-}
-
 /// Runs the search.
 pub async fn search(db: &Db, query: &PlayerQuery) -> Result<Page<Player>, PlayerError> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
@@ -73,32 +67,25 @@ pub async fn search(db: &Db, query: &PlayerQuery) -> Result<Page<Player>, Player
     if brands.as_ref().is_some_and(Vec::is_empty) {
         return Ok(Page { items: Vec::new(), next: None });
     }
-    let mut clauses: Vec<String> = Vec::new();
-    let mut binds: Vec<Bind> = Vec::new();
-    // Adds a bind value and returns its placeholder.
-    let mut arg = |b: Bind| {
-        binds.push(b);
-        format!("${}", binds.len())
-    };
-
+    let mut c = Conditions::new();
     if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         if let Ok(id) = Uuid::parse_str(q) {
             // Platforms often key players by UUID too: match either id.
-            let (i, e) = (arg(Bind::Id(id)), arg(Bind::Text(q.to_string())));
-            clauses.push(format!("(id = {i} OR external_id = {e})"));
+            let (i, e) = (c.arg(Arg::Id(id)), c.arg(Arg::Text(q.to_string())));
+            c.and(format!("(id = {i} OR external_id = {e})"));
         } else if q.contains('@') {
-            clauses.push(format!("email = {}", arg(Bind::Text(q.to_lowercase()))));
+            c.compare("email", "=", Arg::Text(q.to_lowercase()));
         } else if let Ok(phone) = crate::profile::phone(q) {
             // The same text may also be a numeric external id.
-            let (p, e) = (arg(Bind::Text(phone)), arg(Bind::Text(q.to_string())));
-            clauses.push(format!("(phone = {p} OR external_id = {e})"));
+            let (p, e) = (c.arg(Arg::Text(phone)), c.arg(Arg::Text(q.to_string())));
+            c.and(format!("(phone = {p} OR external_id = {e})"));
         } else {
             // The start of any word of the name: first name, last name, or "first last".
             let [start, inner] = word_start_patterns(q);
-            let e = arg(Bind::Text(q.to_string()));
-            let start = arg(Bind::Text(start));
-            let inner = arg(Bind::Text(inner));
-            clauses.push(format!(
+            let e = c.arg(Arg::Text(q.to_string()));
+            let start = c.arg(Arg::Text(start));
+            let inner = c.arg(Arg::Text(inner));
+            c.and(format!(
                 "(external_id = {e} OR search_name LIKE {start} ESCAPE '\\' OR search_name LIKE {inner} ESCAPE '\\')"
             ));
         }
@@ -114,35 +101,30 @@ pub async fn search(db: &Db, query: &PlayerQuery) -> Result<Page<Player>, Player
     ];
     for (column, value) in text_filters {
         if let Some(v) = value {
-            clauses.push(format!("{column} = {}", arg(Bind::Text(v))));
+            c.compare(column, "=", Arg::Text(v));
         }
     }
     if let Some(t) = &query.tag {
-        clauses.push(format!(
-            "id IN (SELECT player_id FROM player_tags WHERE tag = {})",
-            arg(Bind::Text(t.to_lowercase()))
-        ));
+        let tag = c.arg(Arg::Text(t.to_lowercase()));
+        c.and(format!("id IN (SELECT player_id FROM player_tags WHERE tag = {tag})"));
     }
     if let Some(t) = query.registered_from {
-        clauses.push(format!("registered_at >= {}", arg(Bind::Int(to_micros(t)))));
+        c.compare("registered_at", ">=", Arg::Int(to_micros(t)));
     }
     if let Some(t) = query.registered_to {
-        clauses.push(format!("registered_at < {}", arg(Bind::Int(to_micros(t)))));
+        c.compare("registered_at", "<", Arg::Int(to_micros(t)));
     }
     if let Some(after) = query.after {
-        clauses.push(format!("id < {}", arg(Bind::Id(after))));
+        c.compare("id", "<", Arg::Id(after));
     }
-    let filter = |clauses: &[String]| {
-        if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) }
-    };
     // One extra row tells whether there is a next page.
     let fetch = limit + 1;
     let sql = match brands.as_deref().unwrap_or_default() {
-        [] => format!("SELECT {COLUMNS} FROM players {} ORDER BY id DESC LIMIT {fetch}", filter(&clauses)),
+        [] => format!("SELECT {COLUMNS} FROM players {} ORDER BY id DESC LIMIT {fetch}", c.where_sql()),
         // The `(brand, id)` index gives one brand's players newest first, from the cursor on.
         [one] => {
-            clauses.push(format!("brand = {}", arg(Bind::Text(one.clone()))));
-            format!("SELECT {COLUMNS} FROM players {} ORDER BY id DESC LIMIT {fetch}", filter(&clauses))
+            c.compare("brand", "=", Arg::Text(one.clone()));
+            format!("SELECT {COLUMNS} FROM players {} ORDER BY id DESC LIMIT {fetch}", c.where_sql())
         }
         // The same walk for each brand, at most a page each, merged newest first: the work is
         // bounded by the page size, however rare or common each brand is.
@@ -150,11 +132,10 @@ pub async fn search(db: &Db, query: &PlayerQuery) -> Result<Page<Player>, Player
             few.iter()
                 .enumerate()
                 .map(|(i, b)| {
-                    let mut own = clauses.clone();
-                    own.push(format!("brand = {}", arg(Bind::Text(b.clone()))));
+                    let brand = c.arg(Arg::Text(b.clone()));
                     format!(
                         "SELECT * FROM (SELECT {COLUMNS} FROM players {} ORDER BY id DESC LIMIT {fetch}) AS brand_{i}",
-                        filter(&own)
+                        c.where_sql_and(&format!("brand = {brand}"))
                     )
                 })
                 .collect::<Vec<_>>()
@@ -162,22 +143,16 @@ pub async fn search(db: &Db, query: &PlayerQuery) -> Result<Page<Player>, Player
                 + &format!(" ORDER BY id DESC LIMIT {fetch}")
         }
         many => {
-            let marks: Vec<String> = many.iter().map(|b| arg(Bind::Text(b.clone()))).collect();
-            clauses.push(format!("brand IN ({})", marks.join(", ")));
-            format!("SELECT {COLUMNS} FROM players {} ORDER BY id DESC LIMIT {fetch}", filter(&clauses))
+            let marks: Vec<String> = many.iter().map(|b| c.arg(Arg::Text(b.clone()))).collect();
+            c.and(format!("brand IN ({})", marks.join(", ")));
+            format!("SELECT {COLUMNS} FROM players {} ORDER BY id DESC LIMIT {fetch}", c.where_sql())
         }
     };
 
-    let mut rows: Vec<PlayerRow> = db!(db, |c| {
+    let mut rows: Vec<PlayerRow> = db!(db, |conn| {
         let mut q = sqlx::query_as(&sql);
-        for b in &binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s.as_str()),
-                Bind::Int(i) => q.bind(*i),
-                Bind::Id(u) => q.bind(*u),
-            };
-        }
-        q.fetch_all(c).await
+        bind_args!(q, &c.args);
+        q.fetch_all(conn).await
     })?;
     let has_more = rows.len() > limit as usize;
     rows.truncate(limit as usize);

@@ -287,18 +287,5 @@ fn unknown(name: &str, span: Span) -> RuleError {
 
 /// `12.50` EUR → 1250: no more decimals than the currency has.
 fn minor_units(text: &str, currency: Currency, span: Span) -> Result<i64, RuleError> {
-    let exponent = currency.exponent() as usize;
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    if fraction.len() > exponent || whole.is_empty() || fraction.contains('.') {
-        return Err(RuleError::at(
-            span,
-            format!("`{text} {currency}` has more decimals than {currency} has ({exponent})"),
-        ));
-    }
-    let padded = format!("{whole}{fraction:0<exponent$}");
-    padded
-        .parse::<i64>()
-        .ok()
-        .filter(|v| *v <= pitboss_core::money::MAX_AMOUNT)
-        .ok_or_else(|| RuleError::at(span, format!("`{text} {currency}` is not an amount Pitboss can hold")))
+    currency.minor_units(text).map_err(|e| RuleError::at(span, e))
 }

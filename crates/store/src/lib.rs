@@ -7,11 +7,13 @@
 //!
 //! This crate must never hold domain rules: it only connects, migrates and runs what modules ask.
 
+mod conditions;
 mod db;
 mod error;
 pub mod testing;
 mod values;
 
+pub use conditions::Conditions;
 pub use db::{Db, Engine, StoreSettings, Tx};
 pub use error::StoreError;
 pub use values::{Arg, exec_values, fetch_values, in_list_len, placeholders};

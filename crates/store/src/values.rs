@@ -35,23 +35,6 @@ fn max_params(engine: crate::Engine) -> usize {
 /// The rows' stand-in in a template.
 const VALUES: &str = "VALUES {values}";
 
-/// Every value of a SQLite chunk, in order, onto a query.
-macro_rules! bind_rows {
-    ($q:ident, $chunk:expr) => {
-        for arg in $chunk.iter().flatten() {
-            $q = match arg {
-                Arg::Int(v) => $q.bind(*v),
-                Arg::OptInt(v) => $q.bind(*v),
-                Arg::Text(v) => $q.bind(v.as_str()),
-                Arg::OptText(v) => $q.bind(v.as_deref()),
-                Arg::Id(v) => $q.bind(*v),
-                Arg::OptId(v) => $q.bind(*v),
-                Arg::Bool(v) => $q.bind(*v),
-            };
-        }
-    };
-}
-
 /// Every column array onto a PostgreSQL query.
 macro_rules! bind_columns {
     ($q:ident, $columns:expr) => {
@@ -81,7 +64,7 @@ pub async fn exec_values(tx: &mut Tx, template: &str, rows: &[Vec<Arg>]) -> Resu
         Tx::Sqlite(c) => {
             for (sql, chunk) in chunks(template, rows)? {
                 let mut q = sqlx::query(&sql);
-                bind_rows!(q, chunk);
+                crate::bind_args!(q, chunk.iter().flatten());
                 touched += q.execute(&mut **c).await?.rows_affected();
             }
         }
@@ -109,7 +92,7 @@ where
         Tx::Sqlite(c) => {
             for (sql, chunk) in chunks(template, rows)? {
                 let mut q = sqlx::query_as(&sql);
-                bind_rows!(q, chunk);
+                crate::bind_args!(q, chunk.iter().flatten());
                 found.extend(q.fetch_all(&mut **c).await?);
             }
         }

@@ -586,6 +586,126 @@ both_engines!(a_deposit_is_disputed_then_reversed_and_each_step_is_audited, |db|
         .problem(403);
 });
 
+fn payment(kind: &str, player: &str, reference: &str, amount: i64, currency: &str, method: &str) -> Value {
+    event(kind, player, json!({"transaction_id": reference, "amount": amount, "currency": currency, "method": method}))
+}
+
+both_engines!(the_payments_monitor_filters_and_totals_deposits_and_withdrawals, |db| async move {
+    let api = api(&db).await;
+    let batch = json!([
+        registered("p-1"),
+        payment("payment.deposit.completed", "p-1", "d-1", 5_000, "EUR", "card"),
+        payment("payment.deposit.completed", "p-1", "d-2", 12_000, "EUR", "bank_transfer"),
+        payment("payment.deposit.failed", "p-1", "d-3", 7_000, "EUR", "card"),
+        payment("payment.withdrawal.requested", "p-1", "w-1", 3_000, "EUR", "bank_transfer"),
+        event(
+            "game.round",
+            "p-1",
+            json!({"round_id": "r-1", "game": "g", "provider": "p", "category": "slots", "stake": 100, "win": 0, "currency": "EUR"})
+        ),
+    ]);
+    let report = api.post("/api/v1/events", batch).await.ok(200);
+    assert_eq!(report["accepted"], 6, "{report}");
+    let refs = |page: &Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|t| t["reference"].as_str().unwrap().to_string()).collect()
+    };
+
+    let all = api.get("/api/v1/payments").await.ok(200);
+    assert_eq!(refs(&all), ["w-1", "d-3", "d-2", "d-1"], "payments only, newest first: {all}");
+    assert_eq!(all["items"][0]["method"], "bank_transfer");
+    let cards = api.get("/api/v1/payments?method=card").await.ok(200);
+    assert_eq!(refs(&cards), ["d-3", "d-1"]);
+    let middle = api.get("/api/v1/payments?currency=eur&min_amount=5000&max_amount=7000").await.ok(200);
+    assert_eq!(refs(&middle), ["d-3", "d-1"], "the amount range is inclusive");
+    let done = api.get("/api/v1/payments?kind=deposit&status=completed").await.ok(200);
+    assert_eq!(refs(&done), ["d-2", "d-1"]);
+    let later = (Utc::now() + Duration::hours(1)).to_rfc3339();
+    let none = api.get(&format!("/api/v1/payments?from={}", later.replace('+', "%2B"))).await.ok(200);
+    assert_eq!(refs(&none), Vec::<String>::new(), "nothing happened after now");
+
+    let totals = api.get("/api/v1/payments/totals").await.ok(200);
+    assert_eq!(
+        totals["totals"],
+        json!([
+            {"status": "pending", "currency": "EUR", "count": 1, "amount": 3_000},
+            {"status": "completed", "currency": "EUR", "count": 2, "amount": 17_000},
+            {"status": "failed", "currency": "EUR", "count": 1, "amount": 7_000},
+        ])
+    );
+    let card_totals = api.get("/api/v1/payments/totals?method=card&status=completed").await.ok(200);
+    assert_eq!(card_totals["totals"], json!([{"status": "completed", "currency": "EUR", "count": 1, "amount": 5_000}]));
+
+    // Bad filters are refused with what is wrong.
+    for (query, field) in [
+        ("kind=game_round", "kind"),
+        ("status=lost", "status"),
+        ("currency=EURO", "currency"),
+        ("min_amount=-1", "min_amount"),
+        ("min_amount=500&max_amount=100", "max_amount"),
+        ("from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z", "to"),
+    ] {
+        for path in ["/api/v1/payments", "/api/v1/payments/totals", "/api/v1/payments/stream"] {
+            let p = api.get(&format!("{path}?{query}")).await.problem(422);
+            assert!(p["detail"].as_str().unwrap().starts_with(field), "{path}?{query}: {p}");
+        }
+    }
+});
+
+both_engines!(the_payments_feed_sends_each_new_or_changed_payment_as_it_happens, |db| async move {
+    use futures::StreamExt;
+    let api = api(&db).await;
+    api.post("/api/v1/events", json!([registered("p-1"), deposit("p-1", "before", 1_000)])).await.ok(200);
+    let req = Request::builder()
+        .uri("/api/v1/payments/stream?kind=deposit")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.key))
+        .body(Body::empty())
+        .unwrap();
+    let res = api.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = res.into_body().into_data_stream();
+    let mut text = String::new();
+    // Reads the feed until `want` has arrived (or fails after a while).
+    let mut until = async |want: &str| {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        while !text.contains(want) {
+            let chunk = tokio::time::timeout_at(deadline, body.next()).await;
+            let chunk = chunk.unwrap_or_else(|_| panic!("`{want}` did not arrive; the feed sent:\n{text}"));
+            text.push_str(&String::from_utf8_lossy(&chunk.expect("the feed stays open").unwrap()));
+        }
+    };
+    until(": connected").await;
+
+    api.post(
+        "/api/v1/events",
+        json!([
+            payment("payment.deposit.completed", "p-1", "live-1", 2_500, "EUR", "card"),
+            payment("payment.withdrawal.requested", "p-1", "live-w", 500, "EUR", "card"),
+        ]),
+    )
+    .await
+    .ok(200);
+    until("\"reference\":\"live-1\"").await;
+    let player = api.player_id("p-1").await;
+    let list = api.get(&format!("/api/v1/payments?player_id={player}&kind=deposit")).await.ok(200);
+    let tx = list["items"][0]["id"].as_str().unwrap().to_string();
+    api.post(&format!("/api/v1/transactions/{tx}/status"), json!({"status": "disputed", "reason": "chargeback"}))
+        .await
+        .ok(200);
+    until("\"status\":\"disputed\"").await;
+
+    let events: Vec<Value> =
+        text.lines().filter_map(|l| l.strip_prefix("data: ")).map(|d| serde_json::from_str(d).unwrap()).collect();
+    let seen: Vec<(&str, &str)> =
+        events.iter().map(|e| (e["reference"].as_str().unwrap(), e["status"].as_str().unwrap())).collect();
+    assert!(seen.contains(&("live-1", "completed")), "{seen:?}");
+    assert_eq!(seen.last(), Some(&("live-1", "disputed")), "the change follows: {seen:?}");
+    assert!(!seen.iter().any(|(r, _)| *r == "live-w"), "the feed's filter holds: {seen:?}");
+    assert_eq!(seen.iter().filter(|(_, s)| *s == "completed").count(), 1, "each change is sent once: {seen:?}");
+    assert!(text.lines().any(|l| l.starts_with("id: ")), "each event carries its change's time to resume from");
+    assert!(text.contains("event: payment"));
+});
+
 both_engines!(a_lock_stops_what_it_covers_in_the_platforms_checks_until_it_is_lifted, |db| async move {
     let api = api(&db).await;
     api.post("/api/v1/events", json!([registered("p-1")])).await.ok(200);

@@ -416,3 +416,92 @@ async fn a_marketer_builds_a_segment_with_a_live_count_and_sees_its_members() {
     assert!(why.contains(r#"country in ["DE", "AT"]"#) && why.contains("yes"), "{why}");
     c.close().await.unwrap();
 }
+
+/// A platform event, as the casino sends it.
+fn platform_event(kind: &str, player: &str, payload: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "id": uuid::Uuid::now_v7(), "type": kind, "player_id": player,
+        "occurred_at": chrono::Utc::now().to_rfc3339(), "source": "test", "payload": payload,
+    })
+}
+
+fn deposit_event(player: &str, reference: &str, amount: i64, method: &str) -> serde_json::Value {
+    let payload =
+        serde_json::json!({"transaction_id": reference, "amount": amount, "currency": "EUR", "method": method});
+    platform_event("payment.deposit.completed", player, payload)
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; run by .ci/run"]
+async fn a_support_agent_watches_their_brands_payments_arrive_live_and_opens_one() {
+    let db = pitboss_store::testing::sqlite().await.unwrap();
+    let security = Security { secure_cookies: false, ..Security::default() };
+    let base = format!("http://{}", serve(&db, security).await);
+    let ingest = Ingestor::new(db.clone());
+    let now = chrono::Utc::now();
+    let players = [("p-main", "main"), ("p-lucky", "luckystar")];
+    let mut events: Vec<serde_json::Value> = players
+        .iter()
+        .map(|(p, brand)| {
+            platform_event(
+                "player.registered",
+                p,
+                serde_json::json!({"country": "DE", "currency": "EUR", "brand": brand}),
+            )
+        })
+        .collect();
+    events.push(deposit_event("p-main", "main-1", 2_000, "card"));
+    events.push(deposit_event("p-lucky", "lucky-1", 9_900, "card"));
+    assert_eq!(ingest.ingest(&events, now).await.unwrap().accepted, 4);
+    let new = NewOperator {
+        username: "sam".into(),
+        password: Some("sam has a long password".into()),
+        roles: vec!["support_agent".into()],
+        brands: vec!["main".into()],
+        ..Default::default()
+    };
+    operator::create(&db, new, &Caller::system()).await.unwrap();
+
+    let driver = chromedriver().await;
+    let c = browser(&driver).await;
+    sign_in(&c, &base, "sam", "sam has a long password").await;
+    arrive(&c, "/").await;
+    click(&c, "nav a[href='/payments']").await;
+    // Only the agent's brand: its payment, and its totals.
+    let rows = text(&c, "#payments tbody").await;
+    assert!(rows.contains("main-1") && !rows.contains("lucky-1"), "{rows}");
+    assert!(text(&c, "#payment-totals tbody").await.contains("20.00 EUR"));
+    wait_text(&c, "#live", "Live").await;
+
+    // New payments appear without a reload, and the totals follow; another brand's do not.
+    let more =
+        [deposit_event("p-lucky", "lucky-2", 5_000, "card"), deposit_event("p-main", "main-2", 4_550, "bank_transfer")];
+    ingest.ingest(&more, chrono::Utc::now()).await.unwrap();
+    let rows = wait_text(&c, "#payments tbody", "main-2").await;
+    assert!(rows.contains("45.50 EUR") && !rows.contains("bank_transfer"), "the method is a payment detail: {rows}");
+    assert!(!rows.contains("lucky-2"), "{rows}");
+    let first = text(&c, "#payments tbody tr:first-child").await;
+    assert!(first.contains("main-2"), "the newest is on top: {first}");
+    wait_text(&c, "#payment-totals tbody", "65.50 EUR").await;
+
+    // Filters: the amount range in euros.
+    fill(&c, "currency", "EUR").await;
+    fill(&c, "min", "30").await;
+    click(&c, "form.filters button[type=submit]").await;
+    let rows = text(&c, "#payments tbody").await;
+    assert!(rows.contains("main-2") && !rows.contains("main-1"), "{rows}");
+    fill(&c, "min", "1.234").await;
+    click(&c, "form.filters button[type=submit]").await;
+    assert!(text(&c, "[role=alert]").await.contains("more decimals"));
+
+    // A payment's own page: what happened to it, in order.
+    c.goto(&format!("{base}/payments")).await.unwrap();
+    click(&c, "#payments tbody tr:first-child a").await;
+    assert!(path(&c).await.starts_with("/payments/"));
+    assert!(text(&c, "#payment-facts").await.contains("main-2"));
+    let history = text(&c, "#status-history").await;
+    assert!(history.contains("completed"), "{history}");
+    // A support agent does not see full payment details: no postings.
+    assert!(text(&c, "#postings").await.contains("No postings you may see"));
+    c.close().await.unwrap();
+}

@@ -109,7 +109,14 @@ async fn depositors(db: &Db, now: DateTime<Utc>, n: usize) -> Vec<Uuid> {
         let mut k = 0;
         while day >= 1.0 {
             let at = now - Duration::days(day as i64);
-            let ctx = Context { player: player.id, currency: Currency::EUR, occurred_at: at, now: at, actor: "test" };
+            let ctx = Context {
+                player: player.id,
+                currency: Currency::EUR,
+                method: None,
+                occurred_at: at,
+                now: at,
+                actor: "test",
+            };
             let amount = rng.random_range(1_000..20_000);
             operations::payment_completed(&mut tx, &ctx, TxKind::Deposit, &format!("d-{i}-{k}"), amount).await.unwrap();
             k += 1;

@@ -10,6 +10,7 @@ mod audit;
 mod explain;
 pub mod form;
 mod models;
+mod payments;
 mod segments;
 mod sign_in;
 
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(segments::router())
         .merge(models::router())
+        .merge(payments::router())
         .merge(explain::router())
 }
 
@@ -48,6 +50,7 @@ pub struct NavItem {
 /// The modules of the back office as the navigation lists them, with the action that opens each.
 const MODULES: &[(&str, &str, &str, Action)] = &[
     ("Home", "/", "", Action::ShellOpen),
+    ("Payments", "/payments", "Deposits and withdrawals as they happen, with totals per status.", Action::PaymentRead),
     ("Segments", "/segments", "Groups of players, always current, for campaigns and reports.", Action::SegmentRead),
     ("Models", "/models", "Churn risk and lifetime value: fits, diagnostics and refits.", Action::ModelRead),
     ("Operators", "/operators", "Operator accounts, roles and their brands.", Action::AccessRead),
@@ -157,6 +160,7 @@ pub fn message(status: StatusCode, title: &str, detail: impl Into<String>, link:
 const ASSETS: &[(&str, &str, &str)] = &[
     ("htmx.min.js", "text/javascript; charset=utf-8", include_str!("../../static/htmx.min.js")),
     ("app.css", "text/css; charset=utf-8", include_str!("../../static/app.css")),
+    ("monitor.js", "text/javascript; charset=utf-8", include_str!("../../static/monitor.js")),
 ];
 
 async fn asset(Path(file): Path<String>) -> Response {

@@ -1,6 +1,7 @@
 pub mod access;
 pub mod events;
 pub mod models;
+pub mod monitor;
 pub mod ops;
 pub mod payments;
 pub mod players;

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use pitboss_auth::{Caller, audit};
 use pitboss_payments::operations::{self, Context};
-use pitboss_payments::queries::{TransactionDetail, TransactionPage, TransactionQuery};
+use pitboss_payments::queries::{Scope, TransactionDetail, TransactionPage, TransactionQuery};
 use pitboss_payments::{LedgerTransaction, TxStatus, approvals, ledger};
 use serde::Deserialize;
 use serde_json::json;
@@ -43,12 +43,27 @@ pub async fn list(
     auth: Authenticated,
     Query(q): Query<TransactionQuery>,
 ) -> Result<axum::Json<TransactionPage>, Problem> {
-    let page = pitboss_payments::queries::transactions(&s.db, &q).await?;
-    // Like players, each transaction is shown only to those the policies let see its player's
-    // payments, and with its details only to those who may see full payment details.
+    Ok(axum::Json(visible_page(&s, &auth.caller, &q, Scope::Ledger).await?))
+}
+
+/// The page of transactions the query finds, as the caller may see it (see [`visible`]).
+pub(crate) async fn visible_page(
+    s: &AppState,
+    caller: &Caller,
+    q: &TransactionQuery,
+    scope: Scope,
+) -> Result<TransactionPage, Problem> {
+    let page = pitboss_payments::queries::transactions(&s.db, q, scope).await?;
+    Ok(TransactionPage { items: visible(s, caller, page.items).await, next: page.next })
+}
+
+/// The transactions the caller may see. Like players, each transaction is shown only to those
+/// the policies let see its player's payments, and with its details only to those who may see
+/// full payment details.
+pub(crate) async fn visible(s: &AppState, caller: &Caller, found: Vec<LedgerTransaction>) -> Vec<LedgerTransaction> {
     let mut players: HashMap<Uuid, Option<Resource>> = HashMap::new();
-    let mut items = Vec::with_capacity(page.items.len());
-    for mut t in page.items {
+    let mut items = Vec::with_capacity(found.len());
+    for mut t in found {
         let resource = match t.player_id {
             Some(id) => match players.get(&id) {
                 Some(known) => known.clone(),
@@ -62,15 +77,21 @@ pub async fn list(
             None => Some(Resource::Module(Module::Payments)),
         };
         let Some(resource) = resource else { continue };
-        if !decide(&s, &auth.caller, Action::PaymentRead, &resource, RequestFacts::default()).allowed {
+        if !decide(s, caller, Action::PaymentRead, &resource, RequestFacts::default()).allowed {
             continue;
         }
-        if !decide(&s, &auth.caller, Action::PaymentReadDetails, &resource, RequestFacts::default()).allowed {
-            t.description = None;
+        if !decide(s, caller, Action::PaymentReadDetails, &resource, RequestFacts::default()).allowed {
+            hide_details(&mut t);
         }
         items.push(t);
     }
-    Ok(axum::Json(TransactionPage { items, next: page.next }))
+    items
+}
+
+/// Full payment details hidden: the description and how it was paid.
+fn hide_details(t: &mut LedgerTransaction) {
+    t.description = None;
+    t.method = None;
 }
 
 /// A transaction with its postings and the history of its status.
@@ -82,13 +103,19 @@ pub async fn fetch(
     auth: Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<TransactionDetail>, Problem> {
+    Ok(axum::Json(transaction_for(&s, &auth.caller, id).await?))
+}
+
+/// A transaction as the caller may see it: refused unless they may see its player's payments,
+/// and without the full details unless they may see those.
+pub(crate) async fn transaction_for(s: &AppState, caller: &Caller, id: Uuid) -> Result<TransactionDetail, Problem> {
     let mut detail = pitboss_payments::queries::transaction(&s.db, id).await?;
-    let resource = transaction_resource(&s, detail.transaction.player_id).await?;
-    authorize(&s, &auth.caller, Action::PaymentRead, &resource, RequestFacts::default()).await?;
-    if !decide(&s, &auth.caller, Action::PaymentReadDetails, &resource, RequestFacts::default()).allowed {
+    let resource = transaction_resource(s, detail.transaction.player_id).await?;
+    authorize(s, caller, Action::PaymentRead, &resource, RequestFacts::default()).await?;
+    if !decide(s, caller, Action::PaymentReadDetails, &resource, RequestFacts::default()).allowed {
         redact(&mut detail);
     }
-    Ok(axum::Json(detail))
+    Ok(detail)
 }
 
 /// What the policies are asked about for a transaction: its player (brand, VIP tier), or the
@@ -101,10 +128,10 @@ async fn transaction_resource(s: &AppState, player: Option<Uuid>) -> Result<Reso
 }
 
 /// Full payment details, for those the policies let see them: the description, the postings
-/// between accounts, and who changed the status and why. The rest (kind, reference, amount,
+/// between accounts, how it was paid, and who changed the status and why. The rest (kind, reference, amount,
 /// status and times) stays.
 fn redact(detail: &mut TransactionDetail) {
-    detail.transaction.description = None;
+    hide_details(&mut detail.transaction);
     detail.postings.clear();
     for change in &mut detail.history {
         change.reason = None;
@@ -241,7 +268,7 @@ async fn post_adjustment(
     let actor = approval.map(|a| a.requested_by.clone()).unwrap_or_else(|| caller.actor());
     let mut tx = s.db.begin().await?;
     let p = pitboss_players::get_in(&mut tx, player).await?;
-    let ctx = Context { player, currency: p.currency, occurred_at: now, now, actor: &actor };
+    let ctx = Context { player, currency: p.currency, method: None, occurred_at: now, now, actor: &actor };
     let change =
         operations::adjustment(&mut tx, &ctx, &req.reference, req.amount, &req.reason, req.allow_overdraft).await?;
     if let Some(request) = approval {
