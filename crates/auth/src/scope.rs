@@ -24,7 +24,8 @@ pub enum Scope {
     LedgerRead,
     #[serde(rename = "ledger:write")]
     LedgerWrite,
-    /// Ask whether a player may act now (`POST /api/v1/players/{id}/checks`) and read locks.
+    /// Ask whether a player may act now (`POST /api/v1/players/{id}/checks`), read locks and
+    /// the withdrawal queue.
     #[serde(rename = "ops:read")]
     OpsRead,
     /// Set and lift account locks.

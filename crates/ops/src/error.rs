@@ -18,8 +18,27 @@ pub enum OpsError {
         "a change of this limit already waits for its cooling-off until {until}; until then only a decrease is taken"
     )]
     CoolingOff { until: String },
+    #[error("no withdrawal review for transaction {0}")]
+    ReviewNotFound(Uuid),
+    /// The withdrawal is no longer waiting for this decision.
+    #[error("{0}")]
+    Decided(String),
+    /// Maker-checker: the second approval came from the first approver.
+    #[error("{0}")]
+    SameOfficer(String),
+    #[error(transparent)]
+    Ledger(pitboss_payments::LedgerError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<pitboss_segments::SegmentError> for OpsError {
+    fn from(e: pitboss_segments::SegmentError) -> Self {
+        match e {
+            pitboss_segments::SegmentError::Store(s) => OpsError::Store(s),
+            other => OpsError::Store(StoreError::Config(other.to_string())),
+        }
+    }
 }
 
 impl From<pitboss_store::sqlx::Error> for OpsError {
@@ -48,7 +67,7 @@ impl From<pitboss_payments::LedgerError> for OpsError {
     fn from(e: pitboss_payments::LedgerError) -> Self {
         match e {
             pitboss_payments::LedgerError::Store(s) => OpsError::Store(s),
-            other => OpsError::Store(StoreError::Config(other.to_string())),
+            other => OpsError::Ledger(other),
         }
     }
 }

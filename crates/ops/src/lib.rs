@@ -9,15 +9,19 @@
 //!
 //! - [`limits`]: deposit limits per day, week and month, with the jurisdiction's cooling-off
 //!   before a player's increase applies, and the jurisdiction's deposit cap.
+//! - [`withdrawals`]: the withdrawal approval queue (rules, VIP first, maker-checker), fed by
+//!   [`consumer`] from the platform's withdrawal requests on the bus.
 //!
 //! Loss, wager and session limits, anomaly rules and alerts join this crate next (issue 5).
 
 pub mod checks;
+pub mod consumer;
 mod error;
 pub mod exclusions;
 pub mod jurisdictions;
 pub mod limits;
 pub mod locks;
+pub mod withdrawals;
 
 pub use checks::{Activity, CheckAnswer, CheckRequest, check};
 pub use error::OpsError;

@@ -496,7 +496,8 @@ pub async fn find(tx: &mut Tx, kind: TxKind, reference: &str) -> Result<Option<L
     Ok(row.map(TxRow::into_transaction))
 }
 
-async fn get_in(tx: &mut Tx, id: Uuid) -> Result<LedgerTransaction, LedgerError> {
+/// A transaction by id, inside `tx`.
+pub async fn get_in(tx: &mut Tx, id: Uuid) -> Result<LedgerTransaction, LedgerError> {
     let sql = format!("SELECT {TX_COLUMNS} FROM ledger_transactions WHERE id = $1");
     let row: Option<TxRow> = tx!(tx, |c| sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?;
     row.map(TxRow::into_transaction)

@@ -56,6 +56,18 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "Exchange rates for thresholds written in another currency ([reference_rates] table: USD = \"0.92\" is the euro value of one US dollar).",
     ),
     (
+        "withdrawal_review_from_eur",
+        "Withdrawals worth this many euros or more (other currencies through reference_rates) wait for an officer's approval.",
+    ),
+    (
+        "withdrawal_second_approval_from_eur",
+        "From this many euros, a withdrawal needs a second officer's approval, from someone other than the first.",
+    ),
+    (
+        "withdrawal_review_rules",
+        "Rules about the player that make a withdrawal wait ([withdrawal_review_rules] table: the reason shown = a condition in the segment rule language); an empty condition switches a shipped rule off.",
+    ),
+    (
         "oidc",
         "Single sign-on ([oidc] table: issuer_url, client_id, client_secret, redirect_url, groups_claim, role_map).",
     ),
@@ -101,6 +113,9 @@ pub struct Settings {
     pub marketing_holdout_percent: f64,
     pub marketing_holdout_salt: String,
     pub clv_refit_hours: u64,
+    pub withdrawal_review_from_eur: String,
+    pub withdrawal_second_approval_from_eur: String,
+    pub withdrawal_review_rules: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Settings {
@@ -132,6 +147,12 @@ impl Default for Settings {
             marketing_holdout_percent: 5.0,
             marketing_holdout_salt: "pitboss-holdout-1".into(),
             clv_refit_hours: 24,
+            withdrawal_review_from_eur: "2000.00".into(),
+            withdrawal_second_approval_from_eur: "10000.00".into(),
+            withdrawal_review_rules: pitboss_ops::withdrawals::DEFAULT_RULES
+                .iter()
+                .map(|(reason, rule)| (reason.to_string(), rule.to_string()))
+                .collect(),
         }
     }
 }
@@ -196,6 +217,7 @@ impl Settings {
             bail!("session_idle_minutes and session_absolute_hours must be at least 1");
         }
         self.rates()?;
+        self.withdrawal_policy()?;
         if !(0.0..=50.0).contains(&self.marketing_holdout_percent) {
             bail!("marketing_holdout_percent must be between 0 and 50");
         }
@@ -231,6 +253,23 @@ impl Settings {
             })?);
         }
         Ok(rates)
+    }
+
+    /// When withdrawals wait for officers, checked: amounts in euros with at most two decimals,
+    /// and each rule a valid condition.
+    pub fn withdrawal_policy(&self) -> anyhow::Result<pitboss_ops::withdrawals::ReviewPolicy> {
+        let euros = |key: &str, text: &str| {
+            pitboss_core::money::Currency::EUR
+                .minor_units(text.trim())
+                .ok()
+                .filter(|cents| *cents >= 0)
+                .ok_or_else(|| anyhow::anyhow!("{key}: `{text}` is not an amount of euros like \"2000.00\""))
+        };
+        let review = euros("withdrawal_review_from_eur", &self.withdrawal_review_from_eur)?;
+        let second = euros("withdrawal_second_approval_from_eur", &self.withdrawal_second_approval_from_eur)?;
+        let rules = self.withdrawal_review_rules.iter().filter(|(_, rule)| !rule.trim().is_empty());
+        let rules = rules.map(|(reason, rule)| (reason.clone(), rule.clone())).collect();
+        pitboss_ops::withdrawals::ReviewPolicy::new(review, second, &rules).map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// How often `serve` refits the churn and lifetime value models; `None` when never.

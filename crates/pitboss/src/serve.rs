@@ -35,7 +35,7 @@ pub async fn transport(settings: &Settings) -> anyhow::Result<Arc<dyn Transport>
     Ok(match settings.bus_transport.as_str() {
         "rabbitmq" => {
             // Every consumer's queue exists before the first publish, whichever process runs it.
-            let consumers = [pitboss_segments::consumer::CONSUMER];
+            let consumers = [pitboss_segments::consumer::CONSUMER, pitboss_ops::consumer::CONSUMER];
             let bus = RabbitMq::connect_for(&settings.amqp_url, &settings.amqp_exchange, &consumers).await;
             Arc::new(bus.with_context(|| {
                 format!("connecting to RabbitMQ at {}", crate::config::redact_url(&settings.amqp_url))
@@ -65,6 +65,7 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
     let mut state = AppState::new(db.clone(), ingestor, transport, targets.clone()).with_security(security);
     state.rates = Arc::new(settings.rates()?);
     state.holdout = Arc::new(settings.holdout());
+    state.withdrawals = Arc::new(settings.withdrawal_policy()?);
     if targets.contains(&Target::Segments) {
         // Keeps every segment current for the players each event is about.
         let consumer = pitboss_segments::consumer::SegmentsConsumer::new(db.clone(), state.rates.clone());
@@ -73,6 +74,16 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
             .subscribe(pitboss_segments::consumer::CONSUMER, consumer)
             .await
             .context("subscribing segments to the bus")?;
+    }
+    if targets.contains(&Target::Ops) {
+        // Applies the review rules to each withdrawal the platform asks for: the approval queue.
+        let consumer =
+            pitboss_ops::consumer::WithdrawalsConsumer::new(db.clone(), state.withdrawals.clone(), state.rates.clone());
+        state
+            .transport
+            .subscribe(pitboss_ops::consumer::CONSUMER, consumer)
+            .await
+            .context("subscribing the withdrawal queue to the bus")?;
     }
     // Fires each player's segment timer at the instant time alone changes a membership.
     let segment_timers = targets.contains(&Target::Segments).then(|| {

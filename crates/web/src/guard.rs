@@ -92,6 +92,9 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::GET, "/audit", Policy(A::AuditRead)),
     rule(Method::GET, "/payments", Policy(A::PaymentRead)),
     rule(Method::GET, "/payments/{id}", Policy(A::PaymentRead)),
+    rule(Method::GET, "/withdrawals", Policy(A::WithdrawalReview)),
+    rule(Method::POST, "/withdrawals/{id}/approve", Policy(A::WithdrawalApprove)),
+    rule(Method::POST, "/withdrawals/{id}/reject", Policy(A::WithdrawalApprove)),
     rule(Method::GET, "/segments", Policy(A::SegmentRead)),
     rule(Method::POST, "/segments", Policy(A::SegmentManage)),
     rule(Method::GET, "/segments/new", Policy(A::SegmentManage)),
@@ -148,6 +151,10 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::GET, "/api/v1/jurisdictions", Policy(A::LockRead)),
     rule(Method::GET, "/api/v1/players/{id}/limits", Policy(A::LockRead)),
     rule(Method::POST, "/api/v1/players/{id}/limits", Policy(A::LockManage)),
+    rule(Method::GET, "/api/v1/withdrawals", Policy(A::WithdrawalReview)),
+    rule(Method::GET, "/api/v1/withdrawals/{id}", Policy(A::WithdrawalReview)),
+    rule(Method::POST, "/api/v1/withdrawals/{id}/approve", Policy(A::WithdrawalApprove)),
+    rule(Method::POST, "/api/v1/withdrawals/{id}/reject", Policy(A::WithdrawalApprove)),
 ];
 
 /// The rule for a matched route, if there is one.

@@ -75,6 +75,8 @@ pub struct AppState {
     pub rates: Arc<pitboss_rules::Rates>,
     /// The players kept out of every campaign (the global holdout).
     pub holdout: Arc<pitboss_segments::split::Holdout>,
+    /// When withdrawals wait for officers (the queue's rules).
+    pub withdrawals: Arc<pitboss_ops::withdrawals::ReviewPolicy>,
 }
 
 /// Sign-in, sessions and authorisation.
@@ -119,6 +121,7 @@ impl AppState {
             security: Security::default(),
             rates: Arc::new(pitboss_rules::Rates::new()),
             holdout: Arc::new(pitboss_segments::split::Holdout { salt: "pitboss-holdout-1".into(), basis_points: 500 }),
+            withdrawals: Arc::default(),
         }
     }
 

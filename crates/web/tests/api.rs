@@ -706,6 +706,97 @@ both_engines!(the_payments_feed_sends_each_new_or_changed_payment_as_it_happens,
     assert!(text.contains("event: payment"));
 });
 
+both_engines!(withdrawals_wait_for_officers_by_the_rules_and_big_ones_for_two, |db| async move {
+    use pitboss_bus::Transport;
+    use pitboss_ops::consumer::{CONSUMER, WithdrawalsConsumer};
+    // The queue is fed from the bus, as in `serve`: the relay delivers what ingestion wrote.
+    let transport = Arc::new(InProcess::new());
+    let rules = Arc::new(pitboss_ops::withdrawals::ReviewPolicy::default());
+    let consumer = WithdrawalsConsumer::new(db.clone(), rules, Arc::new(pitboss_rules::Rates::new()));
+    transport.subscribe(CONSUMER, consumer).await.unwrap();
+    let mut api = api(&db).await;
+    let state =
+        AppState::new(db.clone(), Ingestor::new(db.clone()), transport.clone(), Target::parse_list("all").unwrap());
+    api.app = pitboss_web::app(state);
+    let relay = pitboss_bus::relay::Relay::new(db.clone(), transport);
+
+    let verified = json!({"email": "p1@example.com", "country": "DE", "currency": "EUR"});
+    let requested = |reference: &str, amount: i64| {
+        payment("payment.withdrawal.requested", "p-1", reference, amount, "EUR", "bank_transfer")
+    };
+    let batch = json!([
+        event("player.registered", "p-1", verified),
+        deposit("p-1", "d-1", 5_000_000),
+        requested("small", 5_000),
+        requested("large", 300_000),
+        requested("huge", 1_500_000),
+    ]);
+    assert_eq!(api.post("/api/v1/events", batch).await.ok(200)["accepted"], 5);
+    let player = api.player_id("p-1").await;
+    api.patch(&format!("/api/v1/players/{player}"), json!({"kyc_status": "verified"})).await.ok(200);
+    relay.flush().await.unwrap();
+
+    let refs = |page: &Value| -> Vec<i64> {
+        page["items"].as_array().unwrap().iter().map(|r| r["amount"].as_i64().unwrap()).collect()
+    };
+    let queue = api.get("/api/v1/withdrawals").await.ok(200);
+    assert_eq!(refs(&queue), [300_000, 1_500_000], "{queue}");
+    assert_eq!(queue["items"][0]["reasons"], json!(["worth 2000.00 EUR or more"]));
+    assert_eq!(queue["items"][1]["needs_second"], true);
+    let decided = api.get("/api/v1/withdrawals?view=decided").await.ok(200);
+    assert_eq!(refs(&decided), [5_000], "the small one was approved by the rules: {decided}");
+    assert_eq!(decided["items"][0]["decided_by"], "system:withdrawal-rules");
+    let large = queue["items"][0]["transaction_id"].as_str().unwrap().to_string();
+    let huge = queue["items"][1]["transaction_id"].as_str().unwrap().to_string();
+
+    let approved = api.post(&format!("/api/v1/withdrawals/{large}/approve"), json!({})).await.ok(200);
+    assert_eq!(approved["state"], "approved");
+    let records = audit::list(&db, Some("transaction"), Some(&large), 10).await.unwrap();
+    assert_eq!(records[0].action, "withdrawal.approve");
+
+    // Maker-checker: the first approver cannot give the second approval.
+    let first =
+        api.post(&format!("/api/v1/withdrawals/{huge}/approve"), json!({"reason": "source of funds seen"})).await;
+    assert_eq!(first.ok(200)["state"], "second_approval");
+    api.post(&format!("/api/v1/withdrawals/{huge}/approve"), json!({})).await.problem(403);
+    let (_, second_key) = new_key(&db, "admin").await;
+    let path = format!("/api/v1/withdrawals/{huge}/approve");
+    let second = api.call(Method::POST, &path, Some(&second_key), Some(json!({}))).await.ok(200);
+    assert_eq!(second["state"], "approved");
+    assert_ne!(second["first_by"], second["decided_by"]);
+    // Decided: refused with the reason, and nothing moves.
+    let again = api.post(&format!("/api/v1/withdrawals/{huge}/reject"), json!({"reason": "late"})).await.problem(409);
+    assert!(again["detail"].as_str().unwrap().contains("already approved"), "{again}");
+    assert_eq!(api.get("/api/v1/withdrawals").await.ok(200)["items"], json!([]));
+
+    // A reader sees the queue but may not decide; a rejection needs a reason.
+    api.post("/api/v1/events", json!([requested("more", 400_000)])).await.ok(200);
+    relay.flush().await.unwrap();
+    let waiting =
+        api.get("/api/v1/withdrawals").await.ok(200)["items"][0]["transaction_id"].as_str().unwrap().to_string();
+    let (_, reader) = new_key(&db, "ops:read").await;
+    api.call(Method::GET, "/api/v1/withdrawals", Some(&reader), None).await.ok(200);
+    let reject = format!("/api/v1/withdrawals/{waiting}/reject");
+    api.call(Method::POST, &reject, Some(&reader), Some(json!({"reason": "x"}))).await.problem(403);
+    api.post(&reject, json!({"reason": ""})).await.problem(422);
+    assert_eq!(api.post(&reject, json!({"reason": "closed loop"})).await.ok(200)["state"], "rejected");
+    let tx = api.get(&format!("/api/v1/transactions/{waiting}")).await.ok(200);
+    assert_eq!(tx["status"], "failed");
+    api.get("/api/v1/withdrawals?view=all").await.problem(422);
+    api.get("/api/v1/withdrawals?limit=0").await.problem(422);
+
+    // One the platform cancels before anyone decides leaves the queue.
+    api.post("/api/v1/events", json!([requested("cancel-me", 450_000)])).await.ok(200);
+    relay.flush().await.unwrap();
+    assert_eq!(refs(&api.get("/api/v1/withdrawals").await.ok(200)), [450_000]);
+    let cancelled = payment("payment.withdrawal.cancelled", "p-1", "cancel-me", 450_000, "EUR", "bank_transfer");
+    api.post("/api/v1/events", json!([cancelled])).await.ok(200);
+    relay.flush().await.unwrap();
+    assert_eq!(api.get("/api/v1/withdrawals").await.ok(200)["items"], json!([]));
+    let decided = api.get("/api/v1/withdrawals?view=decided").await.ok(200);
+    assert_eq!(decided["items"][0]["state"], "closed", "{decided}");
+});
+
 both_engines!(a_lock_stops_what_it_covers_in_the_platforms_checks_until_it_is_lifted, |db| async move {
     let api = api(&db).await;
     api.post("/api/v1/events", json!([registered("p-1")])).await.ok(200);

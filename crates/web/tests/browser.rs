@@ -505,3 +505,91 @@ async fn a_support_agent_watches_their_brands_payments_arrive_live_and_opens_one
     assert!(text(&c, "#postings").await.contains("No postings you may see"));
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; run by .ci/run"]
+async fn payments_officers_approve_withdrawals_in_the_queue_with_four_eyes_on_big_ones() {
+    use pitboss_ops::withdrawals::{self, ReviewPolicy};
+    let db = pitboss_store::testing::sqlite().await.unwrap();
+    // These officers sign in with a password alone, to keep the test on the queue.
+    let security =
+        Security { secure_cookies: false, two_factor_roles: Arc::new(Default::default()), ..Security::default() };
+    let base = format!("http://{}", serve(&db, security).await);
+    let ingest = Ingestor::new(db.clone());
+    let mut events = vec![
+        platform_event("player.registered", "p-plain", serde_json::json!({"country": "DE", "currency": "EUR"})),
+        platform_event("player.registered", "p-vip", serde_json::json!({"country": "DE", "currency": "EUR"})),
+        deposit_event("p-plain", "d-plain", 5_000_000, "card"),
+        deposit_event("p-vip", "d-vip", 5_000_000, "card"),
+    ];
+    let requested = |player: &str, reference: &str, amount: i64| {
+        let payload = serde_json::json!({"transaction_id": reference, "amount": amount, "currency": "EUR"});
+        platform_event("payment.withdrawal.requested", player, payload)
+    };
+    events.push(requested("p-plain", "w-plain", 300_000));
+    events.push(requested("p-plain", "w-huge", 1_500_000));
+    events.push(requested("p-vip", "w-vip", 250_000));
+    assert_eq!(ingest.ingest(&events, chrono::Utc::now()).await.unwrap().accepted, 7);
+    let mut tx = db.begin().await.unwrap();
+    let vip_id = pitboss_players::id_by_external(&mut tx, "p-vip").await.unwrap().unwrap().0;
+    let patch = pitboss_players::PlayerPatch { vip_tier: Some("gold".into()), ..Default::default() };
+    pitboss_players::update(&mut tx, vip_id, &patch, chrono::Utc::now()).await.unwrap();
+    for reference in ["w-plain", "w-huge", "w-vip"] {
+        // No identity check in this test: the amounts alone make them wait.
+        let policy = ReviewPolicy::new(200_000, 1_000_000, &Default::default()).unwrap();
+        let rates = pitboss_rules::Rates::new();
+        withdrawals::assess(&mut tx, &policy, &rates, reference, chrono::Utc::now()).await.unwrap().unwrap();
+    }
+    tx.commit().await.unwrap();
+    for name in ["pat", "quinn"] {
+        let new = NewOperator {
+            username: name.into(),
+            password: Some(format!("{name} has a long password")),
+            roles: vec!["payments_officer".into()],
+            ..Default::default()
+        };
+        operator::create(&db, new, &Caller::system()).await.unwrap();
+    }
+
+    let driver = chromedriver().await;
+    let c = browser(&driver).await;
+    sign_in(&c, &base, "pat", "pat has a long password").await;
+    arrive(&c, "/").await;
+    click(&c, "nav a[href='/withdrawals']").await;
+    let queue = text(&c, "#withdrawal-queue tbody").await;
+    let order: Vec<usize> =
+        ["2500.00 EUR", "3000.00 EUR", "15000.00 EUR"].iter().map(|a| queue.find(a).unwrap()).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "the VIP payout first, then the longest waiting: {queue}");
+    assert!(queue.contains("VIP") && queue.contains("two officers must approve"), "{queue}");
+
+    // The VIP payout, approved with a note.
+    fill_css(&c, "#withdrawal-queue tbody tr:first-child input[name=reason]", "regular customer").await;
+    click(&c, "#withdrawal-queue tbody tr:first-child button.approve").await;
+    assert!(text(&c, ".notice").await.contains("approved"));
+    assert!(text(&c, "#withdrawal-decisions").await.contains("regular customer"));
+    // A rejection needs a reason.
+    click(&c, "#withdrawal-queue tbody tr:first-child button.reject").await;
+    assert!(text(&c, "[role=alert]").await.contains("say why"));
+    // The big one: pat's approval is the first; pat cannot give the second.
+    let huge = "#withdrawal-queue tbody tr:nth-child(2)";
+    click(&c, &format!("{huge} button.approve")).await;
+    assert!(text(&c, ".notice").await.contains("second approval"));
+    assert!(text(&c, huge).await.contains("approved by operator:pat"));
+    click(&c, &format!("{huge} button.approve")).await;
+    assert!(text(&c, "[role=alert]").await.contains("a second officer must give the other"));
+    sign_out(&c).await;
+
+    sign_in(&c, &base, "quinn", "quinn has a long password").await;
+    c.goto(&format!("{base}/withdrawals")).await.unwrap();
+    let huge = "#withdrawal-queue tbody tr:nth-child(2)";
+    click(&c, &format!("{huge} button.approve")).await;
+    assert!(text(&c, ".notice").await.contains("approved"));
+    let decisions = text(&c, "#withdrawal-decisions").await;
+    assert!(decisions.contains("15000.00 EUR") && decisions.contains("operator:quinn"), "{decisions}");
+    // What is left: the plain one, which quinn rejects with a reason.
+    fill_css(&c, "#withdrawal-queue tbody tr:first-child input[name=reason][placeholder^=reason]", "closed loop").await;
+    click(&c, "#withdrawal-queue tbody tr:first-child button.reject").await;
+    assert!(text(&c, ".notice").await.contains("rejected"));
+    assert!(text(&c, "#withdrawal-queue tbody").await.contains("No withdrawal is waiting"));
+    c.close().await.unwrap();
+}

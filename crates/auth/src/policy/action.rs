@@ -46,6 +46,8 @@ pitboss_core::string_enum!(
         LockRead => "lock.read",
         LockManage => "lock.manage",
         PlayerCheck => "player.check",
+        WithdrawalReview => "withdrawal.review",
+        WithdrawalApprove => "withdrawal.approve",
     }
 );
 
@@ -71,7 +73,11 @@ impl Action {
             Action::AccessRead | Action::AccessManage => Module::Access,
             Action::SegmentRead | Action::SegmentManage => Module::Segments,
             Action::ModelRead | Action::ModelRefit => Module::Models,
-            Action::LockRead | Action::LockManage | Action::PlayerCheck => Module::Ops,
+            Action::LockRead
+            | Action::LockManage
+            | Action::PlayerCheck
+            | Action::WithdrawalReview
+            | Action::WithdrawalApprove => Module::Ops,
         }
     }
 
@@ -90,6 +96,7 @@ impl Action {
                 | Action::SegmentManage
                 | Action::ModelRefit
                 | Action::LockManage
+                | Action::WithdrawalApprove
         )
     }
 }

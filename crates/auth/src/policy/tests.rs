@@ -105,6 +105,8 @@ fn each_role_opens_exactly_its_modules() {
                 LockRead,
                 LockManage,
                 PlayerCheck,
+                WithdrawalReview,
+                WithdrawalApprove,
             ],
         ),
         (
@@ -124,6 +126,7 @@ fn each_role_opens_exactly_its_modules() {
                 LockRead,
                 LockManage,
                 PlayerCheck,
+                WithdrawalReview,
             ],
         ),
         (

@@ -13,6 +13,7 @@ mod models;
 mod payments;
 mod segments;
 mod sign_in;
+mod withdrawals;
 
 use askama::Template;
 use axum::Router;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(segments::router())
         .merge(models::router())
         .merge(payments::router())
+        .merge(withdrawals::router())
         .merge(explain::router())
 }
 
@@ -51,6 +53,7 @@ pub struct NavItem {
 const MODULES: &[(&str, &str, &str, Action)] = &[
     ("Home", "/", "", Action::ShellOpen),
     ("Payments", "/payments", "Deposits and withdrawals as they happen, with totals per status.", Action::PaymentRead),
+    ("Withdrawals", "/withdrawals", "Withdrawals waiting for approval, VIP payouts first.", Action::WithdrawalReview),
     ("Segments", "/segments", "Groups of players, always current, for campaigns and reports.", Action::SegmentRead),
     ("Models", "/models", "Churn risk and lifetime value: fits, diagnostics and refits.", Action::ModelRead),
     ("Operators", "/operators", "Operator accounts, roles and their brands.", Action::AccessRead),

@@ -7,3 +7,4 @@ pub mod payments;
 pub mod players;
 pub mod segments;
 pub mod system;
+pub mod withdrawals;

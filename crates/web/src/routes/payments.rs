@@ -18,7 +18,6 @@ use uuid::Uuid;
 use crate::extract::{Json, Path, Query};
 use crate::guard::{Authenticated, authorize, decide};
 use crate::{AppState, Problem};
-use std::collections::HashMap;
 
 use pitboss_auth::policy::{Action, Module, RequestFacts, Resource};
 use pitboss_core::money::Currency;
@@ -61,19 +60,11 @@ pub(crate) async fn visible_page(
 /// the policies let see its player's payments, and with its details only to those who may see
 /// full payment details.
 pub(crate) async fn visible(s: &AppState, caller: &Caller, found: Vec<LedgerTransaction>) -> Vec<LedgerTransaction> {
-    let mut players: HashMap<Uuid, Option<Resource>> = HashMap::new();
+    let mut players = crate::routes::players::PlayerResources::new(s);
     let mut items = Vec::with_capacity(found.len());
     for mut t in found {
         let resource = match t.player_id {
-            Some(id) => match players.get(&id) {
-                Some(known) => known.clone(),
-                None => {
-                    let found =
-                        pitboss_players::get(&s.db, id).await.ok().map(|p| crate::routes::players::resource(&p));
-                    players.insert(id, found.clone());
-                    found
-                }
-            },
+            Some(id) => players.get(id).await,
             None => Some(Resource::Module(Module::Payments)),
         };
         let Some(resource) = resource else { continue };

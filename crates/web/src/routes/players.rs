@@ -223,3 +223,25 @@ async fn announce(tx: &mut Tx, kind: EventType, player: &Player, payload: Value)
     pitboss_bus::outbox::enqueue(tx, &message, pitboss_core::time::to_micros(now)).await?;
     Ok(())
 }
+
+/// What the policies are asked about each player of a list, read once per player.
+pub(crate) struct PlayerResources<'a> {
+    state: &'a AppState,
+    known: std::collections::HashMap<Uuid, Option<Resource>>,
+}
+
+impl<'a> PlayerResources<'a> {
+    pub(crate) fn new(state: &'a AppState) -> PlayerResources<'a> {
+        PlayerResources { state, known: Default::default() }
+    }
+
+    /// The player as a policy resource; `None` for a player that is not there.
+    pub(crate) async fn get(&mut self, id: Uuid) -> Option<Resource> {
+        if let Some(known) = self.known.get(&id) {
+            return known.clone();
+        }
+        let found = pitboss_players::get(&self.state.db, id).await.ok().map(|p| resource(&p));
+        self.known.insert(id, found.clone());
+        found
+    }
+}
