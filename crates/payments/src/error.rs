@@ -14,6 +14,9 @@ pub enum LedgerError {
     NotFound { kind: String, reference: String },
     #[error("{0}")]
     Invalid(String),
+    /// The record is not in a state that allows this (a resolved dispute, say).
+    #[error("{0}")]
+    Conflict(String),
     #[error("four eyes: an officer other than the one who asked must decide this request")]
     FourEyes,
     #[error(transparent)]

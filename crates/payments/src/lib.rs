@@ -13,6 +13,7 @@ pub mod approvals;
 pub mod books;
 pub mod bulk;
 pub mod deposits;
+pub mod disputes;
 mod error;
 pub mod ledger;
 pub mod operations;

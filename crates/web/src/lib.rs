@@ -43,6 +43,7 @@ pub fn app(state: AppState) -> Router {
     if state.runs(Target::Payments) {
         api = api.merge(routes::payments::router());
         api = api.merge(routes::monitor::router());
+        api = api.merge(routes::disputes::router());
     }
     if state.runs(Target::Segments) {
         api = api.merge(routes::segments::router());

@@ -117,7 +117,7 @@ impl From<LedgerError> for Problem {
         match e {
             LedgerError::NotFound { .. } => Problem::not_found(e.to_string()),
             LedgerError::FourEyes => Problem::new(StatusCode::FORBIDDEN, "four-eyes", e.to_string()),
-            LedgerError::ReferenceReused { .. } | LedgerError::InvalidTransition { .. } => {
+            LedgerError::ReferenceReused { .. } | LedgerError::InvalidTransition { .. } | LedgerError::Conflict(_) => {
                 Problem::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
             LedgerError::InsufficientFunds { .. } => {

@@ -797,6 +797,60 @@ both_engines!(withdrawals_wait_for_officers_by_the_rules_and_big_ones_for_two, |
     assert_eq!(decided["items"][0]["state"], "closed", "{decided}");
 });
 
+both_engines!(a_chargeback_dispute_gets_notes_and_is_resolved_by_an_adjustment, |db| async move {
+    let api = api(&db).await;
+    api.post("/api/v1/events", json!([registered("p-1"), deposit("p-1", "d-1", 5_000)])).await.ok(200);
+    let player = api.player_id("p-1").await;
+    let list = api.get(&format!("/api/v1/payments?player_id={player}")).await.ok(200);
+    let tx = list["items"][0]["id"].as_str().unwrap().to_string();
+    let open_path = format!("/api/v1/transactions/{tx}/disputes");
+
+    let dispute = api.post(&open_path, json!({"kind": "chargeback", "reason": "acquirer notice 4711"})).await.ok(201);
+    let id = dispute["id"].as_str().unwrap().to_string();
+    assert_eq!(dispute["state"], "open");
+    assert_eq!(api.get(&format!("/api/v1/transactions/{tx}")).await.ok(200)["status"], "disputed");
+    api.post(&open_path, json!({"kind": "wrong_balance", "reason": "again"})).await.problem(409);
+    api.post(&open_path, json!({"kind": "lost", "reason": "x"})).await.problem(422);
+    let (_, reader) = new_key(&db, "ledger:read").await;
+    let refused = json!({"kind": "wrong_balance", "reason": "x"});
+    api.call(Method::POST, &open_path, Some(&reader), Some(refused)).await.problem(403);
+
+    let notes = format!("/api/v1/disputes/{id}/notes");
+    api.post(&notes, json!({"body": "the player used the money on slots"})).await.ok(201);
+    api.post(&notes, json!({"body": "  "})).await.problem(422);
+
+    let resolve = format!("/api/v1/disputes/{id}/resolve");
+    let p = api.post(&resolve, json!({"resolution": "adjust", "reason": "partial chargeback"})).await.problem(422);
+    assert_eq!(p["field"], "amount");
+    api.post(&resolve, json!({"resolution": "uphold", "reason": "x", "amount": 5})).await.problem(422);
+    api.post(&resolve, json!({"resolution": "adjust", "reason": " ", "amount": -1_500})).await.problem(422);
+    let resolved = api
+        .post(&resolve, json!({"resolution": "adjust", "reason": "partial chargeback", "amount": -1_500}))
+        .await
+        .ok(200);
+    assert_eq!(resolved["state"], "resolved");
+    assert_eq!(resolved["resolution"], "adjust");
+    assert_eq!(api.cash(&player).await, 3_500, "the debit is posted");
+    assert_eq!(api.get(&format!("/api/v1/transactions/{tx}")).await.ok(200)["status"], "completed");
+    let adjustment = resolved["adjustment_id"].as_str().unwrap();
+    let posted = api.get(&format!("/api/v1/transactions/{adjustment}")).await.ok(200);
+    assert_eq!((posted["kind"].as_str(), posted["amount"].as_i64()), (Some("adjustment"), Some(-1_500)));
+
+    // Resolved: nothing more, and the money does not move twice.
+    api.post(&resolve, json!({"resolution": "adjust", "reason": "again", "amount": -1_500})).await.problem(409);
+    api.post(&notes, json!({"body": "late"})).await.problem(409);
+    assert_eq!(api.cash(&player).await, 3_500);
+    let fetched = api.get(&format!("/api/v1/disputes/{id}")).await.ok(200);
+    assert_eq!(fetched["notes"][0]["body"], "the player used the money on slots");
+    let listed = api.get(&format!("/api/v1/disputes?state=resolved&transaction_id={tx}")).await.ok(200);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    let actions: Vec<String> =
+        audit::list(&db, Some("dispute"), Some(&id), 10).await.unwrap().into_iter().map(|r| r.action).collect();
+    assert_eq!(actions, ["dispute.resolve", "dispute.note", "dispute.open"]);
+    let adjusted = audit::list(&db, Some("player"), Some(&player), 10).await.unwrap();
+    assert!(adjusted.iter().any(|r| r.action == "ledger.adjust"), "the adjustment is audited on the player too");
+});
+
 both_engines!(a_lock_stops_what_it_covers_in_the_platforms_checks_until_it_is_lifted, |db| async move {
     let api = api(&db).await;
     api.post("/api/v1/events", json!([registered("p-1")])).await.ok(200);

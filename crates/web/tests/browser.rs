@@ -175,6 +175,30 @@ async fn sign_in(c: &Client, base: &str, username: &str, password: &str) {
     click(c, "form[action='/login'] button[type=submit]").await;
 }
 
+/// An operator who signs in with the password `<name> has a long password`.
+async fn operator_with_password(db: &Db, name: &str, roles: &[&str], brands: &[&str]) {
+    let new = NewOperator {
+        username: name.into(),
+        password: Some(format!("{name} has a long password")),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        brands: brands.iter().map(|b| b.to_string()).collect(),
+        ..Default::default()
+    };
+    operator::create(db, new, &Caller::system()).await.unwrap();
+}
+
+/// Signs in as an operator made by [`operator_with_password`] and waits for the home page.
+async fn signed_in(c: &Client, base: &str, name: &str) {
+    sign_in(c, base, name, &format!("{name} has a long password")).await;
+    arrive(c, "/").await;
+}
+
+/// Security for tests about other things than signing in: every role signs in with a
+/// password alone.
+fn without_two_factor() -> Security {
+    Security { secure_cookies: false, two_factor_roles: Arc::new(Default::default()), ..Security::default() }
+}
+
 async fn sign_out(c: &Client) {
     click(c, "header form[action='/logout'] button").await;
     arrive(c, "/login").await;
@@ -384,18 +408,11 @@ async fn a_marketer_builds_a_segment_with_a_live_count_and_sees_its_members() {
         pitboss_players::create(&mut tx, new, now).await.unwrap();
         tx.commit().await.unwrap();
     }
-    let new = NewOperator {
-        username: "mia".into(),
-        password: Some("mia has a long password".into()),
-        roles: vec!["marketer".into()],
-        ..Default::default()
-    };
-    operator::create(&db, new, &Caller::system()).await.unwrap();
+    operator_with_password(&db, "mia", &["marketer"], &[]).await;
 
     let driver = chromedriver().await;
     let c = browser(&driver).await;
-    sign_in(&c, &base, "mia", "mia has a long password").await;
-    arrive(&c, "/").await;
+    signed_in(&c, &base, "mia").await;
     click(&c, "nav a[href='/segments']").await;
     click(&c, "#new-segment").await;
     fill(&c, "name", "DACH").await;
@@ -453,19 +470,11 @@ async fn a_support_agent_watches_their_brands_payments_arrive_live_and_opens_one
     events.push(deposit_event("p-main", "main-1", 2_000, "card"));
     events.push(deposit_event("p-lucky", "lucky-1", 9_900, "card"));
     assert_eq!(ingest.ingest(&events, now).await.unwrap().accepted, 4);
-    let new = NewOperator {
-        username: "sam".into(),
-        password: Some("sam has a long password".into()),
-        roles: vec!["support_agent".into()],
-        brands: vec!["main".into()],
-        ..Default::default()
-    };
-    operator::create(&db, new, &Caller::system()).await.unwrap();
+    operator_with_password(&db, "sam", &["support_agent"], &["main"]).await;
 
     let driver = chromedriver().await;
     let c = browser(&driver).await;
-    sign_in(&c, &base, "sam", "sam has a long password").await;
-    arrive(&c, "/").await;
+    signed_in(&c, &base, "sam").await;
     click(&c, "nav a[href='/payments']").await;
     // Only the agent's brand: its payment, and its totals.
     let rows = text(&c, "#payments tbody").await;
@@ -511,9 +520,7 @@ async fn a_support_agent_watches_their_brands_payments_arrive_live_and_opens_one
 async fn payments_officers_approve_withdrawals_in_the_queue_with_four_eyes_on_big_ones() {
     use pitboss_ops::withdrawals::{self, ReviewPolicy};
     let db = pitboss_store::testing::sqlite().await.unwrap();
-    // These officers sign in with a password alone, to keep the test on the queue.
-    let security =
-        Security { secure_cookies: false, two_factor_roles: Arc::new(Default::default()), ..Security::default() };
+    let security = without_two_factor();
     let base = format!("http://{}", serve(&db, security).await);
     let ingest = Ingestor::new(db.clone());
     let mut events = vec![
@@ -542,19 +549,12 @@ async fn payments_officers_approve_withdrawals_in_the_queue_with_four_eyes_on_bi
     }
     tx.commit().await.unwrap();
     for name in ["pat", "quinn"] {
-        let new = NewOperator {
-            username: name.into(),
-            password: Some(format!("{name} has a long password")),
-            roles: vec!["payments_officer".into()],
-            ..Default::default()
-        };
-        operator::create(&db, new, &Caller::system()).await.unwrap();
+        operator_with_password(&db, name, &["payments_officer"], &[]).await;
     }
 
     let driver = chromedriver().await;
     let c = browser(&driver).await;
-    sign_in(&c, &base, "pat", "pat has a long password").await;
-    arrive(&c, "/").await;
+    signed_in(&c, &base, "pat").await;
     click(&c, "nav a[href='/withdrawals']").await;
     let queue = text(&c, "#withdrawal-queue tbody").await;
     let order: Vec<usize> =
@@ -579,7 +579,7 @@ async fn payments_officers_approve_withdrawals_in_the_queue_with_four_eyes_on_bi
     assert!(text(&c, "[role=alert]").await.contains("a second officer must give the other"));
     sign_out(&c).await;
 
-    sign_in(&c, &base, "quinn", "quinn has a long password").await;
+    signed_in(&c, &base, "quinn").await;
     c.goto(&format!("{base}/withdrawals")).await.unwrap();
     let huge = "#withdrawal-queue tbody tr:nth-child(2)";
     click(&c, &format!("{huge} button.approve")).await;
@@ -591,5 +591,55 @@ async fn payments_officers_approve_withdrawals_in_the_queue_with_four_eyes_on_bi
     click(&c, "#withdrawal-queue tbody tr:first-child button.reject").await;
     assert!(text(&c, ".notice").await.contains("rejected"));
     assert!(text(&c, "#withdrawal-queue tbody").await.contains("No withdrawal is waiting"));
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; run by .ci/run"]
+async fn a_payments_officer_resolves_a_chargeback_dispute_with_an_adjustment() {
+    let db = pitboss_store::testing::sqlite().await.unwrap();
+    let security = without_two_factor();
+    let base = format!("http://{}", serve(&db, security).await);
+    let events = [
+        platform_event("player.registered", "p-1", serde_json::json!({"country": "DE", "currency": "EUR"})),
+        deposit_event("p-1", "dep-1", 5_000, "card"),
+    ];
+    assert_eq!(Ingestor::new(db.clone()).ingest(&events, chrono::Utc::now()).await.unwrap().accepted, 2);
+    operator_with_password(&db, "pat", &["payments_officer"], &[]).await;
+
+    let driver = chromedriver().await;
+    let c = browser(&driver).await;
+    signed_in(&c, &base, "pat").await;
+    click(&c, "nav a[href='/payments']").await;
+    click(&c, "#payments tbody tr:first-child a").await;
+    fill(&c, "dispute-reason", "chargeback notice 4711").await;
+    click(&c, "#open-dispute").await;
+    assert!(path(&c).await.starts_with("/disputes/"));
+    assert!(text(&c, "#dispute-facts").await.contains("chargeback notice 4711"));
+    fill(&c, "note", "the player spent half of it").await;
+    click(&c, "#add-note").await;
+    assert!(text(&c, "#dispute-notes").await.contains("the player spent half of it"));
+
+    // An over-precise amount is refused with the reason; the form keeps working.
+    c.find(Locator::Css("#resolution-choice option[value=adjust]")).await.unwrap().click().await.unwrap();
+    fill(&c, "amount", "-25.005").await;
+    fill(&c, "reason", "partial chargeback").await;
+    click(&c, "#resolve").await;
+    assert!(text(&c, "[role=alert]").await.contains("more decimals"));
+    c.find(Locator::Css("#resolution-choice option[value=adjust]")).await.unwrap().click().await.unwrap();
+    fill(&c, "amount", "-25.00").await;
+    fill(&c, "reason", "partial chargeback").await;
+    click(&c, "#resolve").await;
+    assert!(text(&c, ".notice").await.contains("resolved"));
+    let resolution = text(&c, "#resolution").await;
+    assert!(resolution.contains("adjust: partial chargeback") && resolution.contains("operator:pat"), "{resolution}");
+    // The adjustment is a payment of its own, in the player's history.
+    click(&c, "#adjustment-link").await;
+    assert_eq!(text(&c, "h1").await, "adjustment of -25.00 EUR");
+    c.goto(&format!("{base}/disputes")).await.unwrap();
+    assert!(text(&c, "#resolved-disputes").await.contains("adjust"));
+    let player = pitboss_players::id_by_external(&mut db.begin().await.unwrap(), "p-1").await.unwrap().unwrap().0;
+    let balances = pitboss_payments::queries::player_balances(&db, player).await.unwrap();
+    assert_eq!(balances.iter().find(|b| b.account.contains(":cash:")).unwrap().posted, 2_500);
     c.close().await.unwrap();
 }

@@ -7,6 +7,7 @@
 mod access;
 mod account;
 mod audit;
+mod disputes;
 mod explain;
 pub mod form;
 mod models;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .merge(segments::router())
         .merge(models::router())
         .merge(payments::router())
+        .merge(disputes::router())
         .merge(withdrawals::router())
         .merge(explain::router())
 }
@@ -53,6 +55,12 @@ pub struct NavItem {
 const MODULES: &[(&str, &str, &str, Action)] = &[
     ("Home", "/", "", Action::ShellOpen),
     ("Payments", "/payments", "Deposits and withdrawals as they happen, with totals per status.", Action::PaymentRead),
+    (
+        "Disputes",
+        "/disputes",
+        "Chargebacks, stuck payments and wrong balances, with notes and resolutions.",
+        Action::PaymentRead,
+    ),
     ("Withdrawals", "/withdrawals", "Withdrawals waiting for approval, VIP payouts first.", Action::WithdrawalReview),
     ("Segments", "/segments", "Groups of players, always current, for campaigns and reports.", Action::SegmentRead),
     ("Models", "/models", "Churn risk and lifetime value: fits, diagnostics and refits.", Action::ModelRead),

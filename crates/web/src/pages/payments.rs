@@ -271,6 +271,10 @@ struct TransactionPage {
     updated: String,
     history: Vec<HistoryRow>,
     postings: Vec<PostingRow>,
+    /// May the operator open a dispute on it?
+    can_dispute: bool,
+    /// Its disputes: id, state, reason.
+    disputes: Vec<(Uuid, String, String)>,
 }
 
 async fn transaction(State(s): State<AppState>, auth: Authenticated, Path(id): Path<Uuid>) -> Response {
@@ -281,6 +285,21 @@ async fn transaction(State(s): State<AppState>, auth: Authenticated, Path(id): P
             return message(status, "Payments", problem.detail, "/payments", "Back to the payments");
         }
     };
+    let can_dispute = match crate::routes::payments::transaction_resource(&s, detail.transaction.player_id).await {
+        Ok(resource) => {
+            let action = pitboss_auth::policy::Action::PaymentChangeStatus;
+            crate::guard::decide(&s, &auth.caller, action, &resource, Default::default()).allowed
+                && detail.transaction.player_id.is_some()
+        }
+        Err(_) => false,
+    };
+    let query = crate::routes::disputes::DisputeQuery { transaction_id: Some(id), ..Default::default() };
+    let disputes = crate::routes::disputes::visible_disputes(&s, &auth.caller, &query)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| (d.id, d.state.as_str().replace('_', " "), d.reason))
+        .collect();
     let currency = detail.transaction.currency;
     let money = |minor: i64| if minor == 0 { String::new() } else { Money::new(minor, currency).to_string() };
     let t = detail.transaction;
@@ -313,5 +332,7 @@ async fn transaction(State(s): State<AppState>, auth: Authenticated, Path(id): P
                 credit: money(p.credit),
             })
             .collect(),
+        can_dispute,
+        disputes,
     })
 }

@@ -7,9 +7,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
 use pitboss_auth::{Caller, audit};
+use pitboss_core::time::to_micros;
 use pitboss_payments::operations::{self, Context};
 use pitboss_payments::queries::{Scope, TransactionDetail, TransactionPage, TransactionQuery};
-use pitboss_payments::{LedgerTransaction, TxStatus, approvals, ledger};
+use pitboss_payments::{LedgerTransaction, TxStatus, approvals, disputes, ledger};
+use pitboss_store::Tx;
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -111,7 +113,7 @@ pub(crate) async fn transaction_for(s: &AppState, caller: &Caller, id: Uuid) -> 
 
 /// What the policies are asked about for a transaction: its player (brand, VIP tier), or the
 /// payments module for one without a player.
-async fn transaction_resource(s: &AppState, player: Option<Uuid>) -> Result<Resource, Problem> {
+pub(crate) async fn transaction_resource(s: &AppState, player: Option<Uuid>) -> Result<Resource, Problem> {
     Ok(match player {
         Some(player) => crate::routes::players::resource(&pitboss_players::get(&s.db, player).await?),
         None => Resource::Module(Module::Payments),
@@ -210,79 +212,62 @@ pub async fn adjust(
         return Err(Problem::validation("reason", "reason: say why the balance changes"));
     }
     let p = pitboss_players::get(&s.db, player).await?;
-    let resource = adjustment_resource(p.currency, req.amount);
+    let resource = adjustment_resource(&s.rates, p.currency, req.amount);
     let alone = decide(&s, caller, Action::LedgerAdjust, &resource, RequestFacts::default());
     if !alone.allowed {
         // Would a second officer's approval make it allowed? Then file it for one.
         let approved = RequestFacts { approved_by_second_officer: true };
         authorize(&s, caller, Action::LedgerAdjust, &resource, approved).await?;
         let mut tx = s.db.begin().await?;
-        let filed = approvals::request(
-            &mut tx,
-            &approvals::NewRequest {
-                player_id: player,
-                currency: p.currency,
-                reference: &req.reference,
-                amount: req.amount,
-                reason: &req.reason,
-                allow_overdraft: req.allow_overdraft,
-                requested_by: &caller.actor(),
-                now: pitboss_core::time::to_micros(Utc::now()),
-            },
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            &caller
-                .audit("ledger.adjustment_requested", "adjustment_request", filed.id)
-                .reason(req.reason.clone())
-                .after(json!(filed)),
-        )
-        .await?;
+        let filed = file_request(&mut tx, caller, player, p.currency, &req).await?;
         tx.commit().await?;
         return Ok((StatusCode::ACCEPTED, axum::Json(filed)).into_response());
     }
-    let (status, transaction) = post_adjustment(&s, caller, player, &req, None).await?;
+    let (status, transaction) = post_adjustment(&s, caller, player, &req, &caller.actor(), async |_, _| Ok(())).await?;
     Ok((status, axum::Json(transaction)).into_response())
 }
 
-/// Posts an adjustment and audits it; with `approval`, also records that decision in the same
-/// transaction.
-async fn post_adjustment(
+/// Files an adjustment for a second officer's approval, audited, in `tx`.
+pub(crate) async fn file_request(
+    tx: &mut Tx,
+    caller: &Caller,
+    player: Uuid,
+    currency: Currency,
+    req: &NewAdjustment,
+) -> Result<approvals::AdjustmentRequest, Problem> {
+    let new = approvals::NewRequest {
+        player_id: player,
+        currency,
+        reference: &req.reference,
+        amount: req.amount,
+        reason: &req.reason,
+        allow_overdraft: req.allow_overdraft,
+        requested_by: &caller.actor(),
+        now: to_micros(Utc::now()),
+    };
+    let filed = approvals::request(tx, &new).await?;
+    let record = caller.audit("ledger.adjustment_requested", "adjustment_request", filed.id);
+    audit::record(tx, &record.reason(req.reason.clone()).after(json!(filed))).await?;
+    Ok(filed)
+}
+
+/// Posts an adjustment as `actor` and audits it; `then` does what must happen with it in the
+/// same transaction (recording the approval that allowed it, resolving a dispute).
+pub(crate) async fn post_adjustment(
     s: &AppState,
     caller: &Caller,
     player: Uuid,
     req: &NewAdjustment,
-    approval: Option<&approvals::AdjustmentRequest>,
+    actor: &str,
+    then: impl AsyncFnOnce(&mut Tx, &LedgerTransaction) -> Result<(), Problem>,
 ) -> Result<(StatusCode, LedgerTransaction), Problem> {
     let now = Utc::now();
-    let actor = approval.map(|a| a.requested_by.clone()).unwrap_or_else(|| caller.actor());
     let mut tx = s.db.begin().await?;
     let p = pitboss_players::get_in(&mut tx, player).await?;
-    let ctx = Context { player, currency: p.currency, method: None, occurred_at: now, now, actor: &actor };
+    let ctx = Context { player, currency: p.currency, method: None, occurred_at: now, now, actor };
     let change =
         operations::adjustment(&mut tx, &ctx, &req.reference, req.amount, &req.reason, req.allow_overdraft).await?;
-    if let Some(request) = approval {
-        let request = approvals::get_in(&mut tx, request.id).await?;
-        let decided = approvals::decide(
-            &mut tx,
-            &request,
-            true,
-            &caller.actor(),
-            None,
-            Some(change.transaction.id),
-            pitboss_core::time::to_micros(now),
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            &caller
-                .audit("ledger.adjustment_approved", "adjustment_request", request.id)
-                .before(json!(request))
-                .after(json!(decided)),
-        )
-        .await?;
-    }
+    then(&mut tx, &change.transaction).await?;
     if change.note.is_none() {
         audit::record(
             &mut tx,
@@ -298,11 +283,15 @@ async fn post_adjustment(
     Ok((status, change.transaction))
 }
 
-fn adjustment_resource(currency: Currency, amount: i64) -> Resource {
+/// What the policies are asked about an adjustment: its size, and its value in euro cents at
+/// the reference rates (above any threshold when no rate is known: a rule must never silently
+/// skip a player because of their currency).
+pub(crate) fn adjustment_resource(rates: &pitboss_rules::Rates, currency: Currency, amount: i64) -> Resource {
+    let amount = amount.saturating_abs();
     Resource::Adjustment {
         currency: currency.to_string(),
-        amount_minor: amount.saturating_abs(),
-        amount_eur_minor: eur_value(currency, amount.saturating_abs()),
+        amount_minor: amount,
+        amount_eur_minor: rates.convert(amount, currency, Currency::EUR).unwrap_or(i64::MAX),
     }
 }
 
@@ -359,7 +348,7 @@ pub async fn approve_request(
     approvals::check_decider(&request, &caller.actor())?;
     // The approver, too, must be someone the policies let adjust this much with a second pair
     // of eyes (a payments officer), not merely anyone who may approve.
-    let resource = adjustment_resource(request.currency, request.amount);
+    let resource = adjustment_resource(&s.rates, request.currency, request.amount);
     authorize(&s, caller, Action::LedgerAdjust, &resource, RequestFacts { approved_by_second_officer: true }).await?;
     let req = NewAdjustment {
         reference: request.reference.clone(),
@@ -367,7 +356,24 @@ pub async fn approve_request(
         reason: request.reason.clone(),
         allow_overdraft: request.allow_overdraft,
     };
-    let (status, transaction) = post_adjustment(&s, caller, request.player_id, &req, Some(&request)).await?;
+    let record_approval = async |tx: &mut Tx, posted: &LedgerTransaction| -> Result<(), Problem> {
+        let request = approvals::get_in(tx, request.id).await?;
+        let now = Utc::now();
+        let decided =
+            approvals::decide(tx, &request, true, &caller.actor(), None, Some(posted.id), to_micros(now)).await?;
+        audit::record(
+            tx,
+            &caller
+                .audit("ledger.adjustment_approved", "adjustment_request", request.id)
+                .before(json!(request))
+                .after(json!(decided)),
+        )
+        .await?;
+        disputes::request_decided(tx, &decided, &caller.actor(), now).await?;
+        Ok(())
+    };
+    let (status, transaction) =
+        post_adjustment(&s, caller, request.player_id, &req, &request.requested_by, record_approval).await?;
     Ok((status, axum::Json(transaction)))
 }
 
@@ -390,6 +396,7 @@ pub async fn reject_request(
     let request = approvals::get_in(&mut tx, id).await?;
     let now = pitboss_core::time::to_micros(Utc::now());
     let decided = approvals::decide(&mut tx, &request, false, &caller.actor(), Some(&reason), None, now).await?;
+    disputes::request_decided(&mut tx, &decided, &caller.actor(), Utc::now()).await?;
     audit::record(
         &mut tx,
         &caller
@@ -401,11 +408,4 @@ pub async fn reject_request(
     .await?;
     tx.commit().await?;
     Ok(axum::Json(decided))
-}
-
-/// An amount's value in euro cents, for thresholds written in euros. Other currencies count as
-/// above any threshold until reference rates are configured (never below: a rule must not
-/// silently skip a player because of their currency).
-fn eur_value(currency: Currency, amount_minor: i64) -> i64 {
-    if currency.as_str() == "EUR" { amount_minor } else { i64::MAX }
 }
