@@ -49,7 +49,14 @@
     link.textContent = when(t.occurred_at);
     const first = cell("");
     first.appendChild(link);
-    tr.append(first, cell(t.kind), cell(t.player_id || "", "mono"), cell(money(t.amount, t.currency)), cell(t.method || ""));
+    const player = cell("", "mono");
+    if (t.player_id) {
+      const to = document.createElement("a");
+      to.href = "/players/" + t.player_id;
+      to.textContent = t.player_id;
+      player.appendChild(to);
+    }
+    tr.append(first, cell(t.kind), player, cell(money(t.amount, t.currency)), cell(t.method || ""));
     const status = cell("");
     status.appendChild(tag(t.status));
     tr.append(status, cell(t.reference, "mono"));

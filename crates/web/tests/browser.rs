@@ -643,3 +643,52 @@ async fn a_payments_officer_resolves_a_chargeback_dispute_with_an_adjustment() {
     assert_eq!(balances.iter().find(|b| b.account.contains(":cash:")).unwrap().posted, 2_500);
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; run by .ci/run"]
+async fn a_compliance_officer_sets_a_deposit_limit_and_locks_and_unlocks_withdrawals_on_the_player_page() {
+    let db = pitboss_store::testing::sqlite().await.unwrap();
+    let base = format!("http://{}", serve(&db, without_two_factor()).await);
+    let registered = serde_json::json!({"country": "DE", "currency": "EUR", "first_name": "Lena", "last_name": "Berg"});
+    let events =
+        [platform_event("player.registered", "p-1", registered), deposit_event("p-1", "dep-1", 12_000, "card")];
+    assert_eq!(Ingestor::new(db.clone()).ingest(&events, chrono::Utc::now()).await.unwrap().accepted, 2);
+    operator_with_password(&db, "cora", &["compliance_officer"], &[]).await;
+
+    let driver = chromedriver().await;
+    let c = browser(&driver).await;
+    signed_in(&c, &base, "cora").await;
+    click(&c, "nav a[href='/players']").await;
+    fill(&c, "q", "Lena").await;
+    click(&c, "form[role=search] button").await;
+    click(&c, "#players tbody a").await;
+    assert_eq!(text(&c, "h1").await, "Lena Berg");
+    assert!(text(&c, "#balances").await.contains("120.00 EUR"));
+    assert!(text(&c, "#player-transactions").await.contains("dep-1"));
+
+    // The casino's own deposit limit: applies at once; an over-precise amount is refused.
+    fill(&c, "limit-amount", "50.001").await;
+    click(&c, "#set-limit").await;
+    assert!(text(&c, "[role=alert]").await.contains("more decimals"));
+    c.find(Locator::Css("#limit-period option[value=week]")).await.unwrap().click().await.unwrap();
+    fill(&c, "limit-amount", "250.00").await;
+    fill(&c, "limit-reason", "affordability check").await;
+    click(&c, "#set-limit").await;
+    assert!(text(&c, ".notice").await.contains("Deposit limit per week set to 250.00 EUR"));
+    let limits = text(&c, "#limits").await;
+    assert!(limits.contains("week") && limits.contains("250.00 EUR") && !limits.contains("cooling off"), "{limits}");
+
+    // A lock on withdrawals, then lifted with a reason.
+    c.find(Locator::Css("#lock-scope option[value=withdrawals]")).await.unwrap().click().await.unwrap();
+    fill(&c, "lock-reason", "source of funds requested").await;
+    click(&c, "#set-lock").await;
+    assert!(text(&c, ".notice").await.contains("Locked: withdrawals"));
+    assert!(text(&c, "#locks").await.contains("in force"));
+    click(&c, "#locks button.lift").await;
+    assert!(text(&c, "[role=alert]").await.contains("reason"), "a lift needs a reason");
+    fill_css(&c, "#locks input[name=reason]", "documents received").await;
+    click(&c, "#locks button.lift").await;
+    assert!(text(&c, ".notice").await.contains("Lifted the withdrawals lock"));
+    assert!(!text(&c, "#locks").await.contains("in force"));
+    c.close().await.unwrap();
+}

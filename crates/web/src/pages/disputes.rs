@@ -9,11 +9,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pitboss_payments::disputes::{Dispute, DisputeKind, DisputeState, Resolution};
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::form::FormData;
-use super::{Shell, message, render_status};
+use super::{Done, Shell, at as when, message, render_status, status_of};
 use crate::guard::Authenticated;
 use crate::routes::disputes::{
     DisputeQuery, ResolveRequest, dispute_for, note_dispute, open_dispute, resolve_dispute, visible_disputes,
@@ -27,14 +26,6 @@ pub fn router() -> Router<AppState> {
         .route("/disputes/{id}/notes", post(add_note))
         .route("/disputes/{id}/resolve", post(resolve))
         .route("/payments/{id}/disputes", post(open))
-}
-
-fn when(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
-fn status_of(p: &Problem) -> StatusCode {
-    StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 struct Line {
@@ -121,16 +112,11 @@ struct DisputePage {
     error: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct Shown {
-    done: Option<String>,
-}
-
 async fn page(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<Uuid>,
-    Query(shown): Query<Shown>,
+    Query(shown): Query<Done>,
 ) -> Response {
     let notice = shown.done.map(|done| format!("The dispute is {}.", done.replace('_', " ")));
     dispute_page(&s, &auth, id, notice, None).await

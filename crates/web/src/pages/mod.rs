@@ -12,6 +12,7 @@ mod explain;
 pub mod form;
 mod models;
 mod payments;
+mod players;
 mod segments;
 mod sign_in;
 mod withdrawals;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(segments::router())
         .merge(models::router())
         .merge(payments::router())
+        .merge(players::router())
         .merge(disputes::router())
         .merge(withdrawals::router())
         .merge(explain::router())
@@ -54,6 +56,7 @@ pub struct NavItem {
 /// The modules of the back office as the navigation lists them, with the action that opens each.
 const MODULES: &[(&str, &str, &str, Action)] = &[
     ("Home", "/", "", Action::ShellOpen),
+    ("Players", "/players", "Find a player; their profile, money, limits and locks on one page.", Action::PlayerSearch),
     ("Payments", "/payments", "Deposits and withdrawals as they happen, with totals per status.", Action::PaymentRead),
     (
         "Disputes",
@@ -191,6 +194,22 @@ async fn asset(Path(file): Path<String>) -> Response {
 /// Splits a comma- or space-separated form field into trimmed, non-empty values.
 pub fn split_list(text: &str) -> Vec<String> {
     text.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// A moment as `2026-11-23 15:04:05 UTC`.
+pub fn at(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// The status a refused request's page is answered with.
+pub fn status_of(problem: &crate::Problem) -> StatusCode {
+    StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// What a form just did, carried to the page it redirects to (`?done=...`).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Done {
+    pub done: Option<String>,
 }
 
 /// Microseconds since the epoch as `2026-11-23 15:04:05 UTC`.

@@ -16,7 +16,7 @@ use pitboss_payments::queries::{self, Scope, TransactionDetail, TransactionQuery
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Shell, message, render, render_status};
+use super::{Shell, at as when, message, render, render_status, status_of};
 use crate::AppState;
 use crate::guard::Authenticated;
 use crate::routes::monitor::{StatusTotal, sum_visible};
@@ -153,10 +153,6 @@ struct Row {
     reference: String,
 }
 
-fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
 fn row(t: LedgerTransaction) -> Row {
     Row {
         id: t.id,
@@ -281,8 +277,7 @@ async fn transaction(State(s): State<AppState>, auth: Authenticated, Path(id): P
     let detail: TransactionDetail = match transaction_for(&s, &auth.caller, id).await {
         Ok(detail) => detail,
         Err(problem) => {
-            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return message(status, "Payments", problem.detail, "/payments", "Back to the payments");
+            return message(status_of(&problem), "Payments", problem.detail, "/payments", "Back to the payments");
         }
     };
     let can_dispute = match crate::routes::payments::transaction_resource(&s, detail.transaction.player_id).await {

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::form::FormData;
-use super::{Shell, render_status};
+use super::{Shell, at as when, render_status, status_of};
 use crate::AppState;
 use crate::guard::{Authenticated, decide};
 use crate::routes::withdrawals::{ReviewQuery, decide_withdrawal, reviews};
@@ -46,7 +46,6 @@ struct Row {
 }
 
 fn row(r: Review) -> Row {
-    let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
     Row {
         id: r.transaction_id,
         player: r.player_id,
@@ -128,9 +127,6 @@ async fn decided(s: &AppState, auth: &Authenticated, id: Uuid, decision: Decisio
     let form = FormData::parse(body);
     match decide_withdrawal(s, &auth.caller, id, decision, form.get("reason")).await {
         Ok(review) => Redirect::to(&format!("/withdrawals?done={id}&state={}", review.state)).into_response(),
-        Err(p) => {
-            let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            queue_page(s, auth, None, Some((status, p.detail))).await
-        }
+        Err(p) => queue_page(s, auth, None, Some((status_of(&p), p.detail))).await,
     }
 }

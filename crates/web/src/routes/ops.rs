@@ -6,9 +6,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use pitboss_auth::CallerKind;
 use pitboss_auth::audit;
 use pitboss_auth::policy::{Action, RequestFacts};
+use pitboss_auth::{Caller, CallerKind};
 use pitboss_core::money::Currency;
 use pitboss_ops::locks::{self, OPERATOR_ORIGIN};
 use pitboss_ops::{
@@ -51,14 +51,14 @@ fn view(lock: Lock, now: DateTime<Utc>) -> LockView {
 
 /// Checks that the caller may `action` this player (their brand, their VIP tier), and returns
 /// the player.
-async fn authorize_player(
+pub(crate) async fn authorize_player(
     s: &AppState,
-    auth: &Authenticated,
+    caller: &Caller,
     action: Action,
     player: Uuid,
 ) -> Result<pitboss_players::Player, Problem> {
     let p = pitboss_players::get(&s.db, player).await?;
-    authorize(s, &auth.caller, action, &resource(&p), RequestFacts::default()).await?;
+    authorize(s, caller, action, &resource(&p), RequestFacts::default()).await?;
     Ok(p)
 }
 
@@ -71,7 +71,7 @@ pub async fn locks(
     auth: Authenticated,
     Path(player): Path<Uuid>,
 ) -> Result<axum::Json<Vec<LockView>>, Problem> {
-    authorize_player(&s, &auth, Action::LockRead, player).await?;
+    authorize_player(&s, &auth.caller, Action::LockRead, player).await?;
     let now = Utc::now();
     Ok(axum::Json(locks::for_player(&s.db, player).await?.into_iter().map(|l| view(l, now)).collect()))
 }
@@ -102,8 +102,17 @@ pub async fn set_lock(
     Path(player): Path<Uuid>,
     Json(req): Json<LockRequest>,
 ) -> Result<(StatusCode, axum::Json<LockView>), Problem> {
-    authorize_player(&s, &auth, Action::LockManage, player).await?;
-    let caller = &auth.caller;
+    Ok((StatusCode::CREATED, axum::Json(set_lock_for(&s, &auth.caller, player, &req).await?)))
+}
+
+/// Sets a lock for the caller, if they may manage this player's locks; audited.
+pub(crate) async fn set_lock_for(
+    s: &AppState,
+    caller: &Caller,
+    player: Uuid,
+    req: &LockRequest,
+) -> Result<LockView, Problem> {
+    authorize_player(s, caller, Action::LockManage, player).await?;
     let origin = match (&caller.kind, req.origin.as_deref()) {
         (CallerKind::Operator { .. }, Some(o)) if o != OPERATOR_ORIGIN => {
             return Err(Problem::validation("origin", "origin: an operator's lock is the operator's; leave it out"));
@@ -124,7 +133,7 @@ pub async fn set_lock(
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, axum::Json(view(lock, now))))
+    Ok(view(lock, now))
 }
 
 /// Why a lock is lifted.
@@ -146,23 +155,27 @@ pub async fn lift_lock(
     Path(id): Path<Uuid>,
     Json(req): Json<LiftRequest>,
 ) -> Result<axum::Json<LockView>, Problem> {
+    Ok(axum::Json(lift_lock_for(&s, &auth.caller, id, &req.reason).await?))
+}
+
+/// Lifts a lock for the caller, if they may manage its player's locks; audited.
+pub(crate) async fn lift_lock_for(s: &AppState, caller: &Caller, id: Uuid, reason: &str) -> Result<LockView, Problem> {
     let lock = locks::get(&s.db, id).await?;
-    authorize_player(&s, &auth, Action::LockManage, lock.player_id).await?;
-    let caller = &auth.caller;
+    authorize_player(s, caller, Action::LockManage, lock.player_id).await?;
     let now = Utc::now();
     let mut tx = s.db.begin().await?;
-    let (before, after) = locks::lift(&mut tx, id, &caller.actor(), &req.reason, now).await?;
+    let (before, after) = locks::lift(&mut tx, id, &caller.actor(), reason, now).await?;
     audit::record(
         &mut tx,
         &caller
             .audit("ops.lock_lifted", "lock", id)
-            .reason(req.reason.trim().to_string())
+            .reason(reason.trim().to_string())
             .before(json!(before))
             .after(json!(after)),
     )
     .await?;
     tx.commit().await?;
-    Ok(axum::Json(view(after, now)))
+    Ok(view(after, now))
 }
 
 /// May this player do this now? Allow or deny, with the reason: the account's status and every
@@ -177,7 +190,7 @@ pub async fn check(
     Path(player): Path<Uuid>,
     Json(req): Json<CheckRequest>,
 ) -> Result<axum::Json<CheckAnswer>, Problem> {
-    let p = authorize_player(&s, &auth, Action::PlayerCheck, player).await?;
+    let p = authorize_player(&s, &auth.caller, Action::PlayerCheck, player).await?;
     let answer = pitboss_ops::check(&s.db, Jurisdictions::shipped(), &s.rates, &p, &req, Utc::now()).await?;
     Ok(axum::Json(answer))
 }
@@ -198,7 +211,7 @@ pub async fn player_exclusions(
     auth: Authenticated,
     Path(player): Path<Uuid>,
 ) -> Result<axum::Json<Vec<Exclusion>>, Problem> {
-    authorize_player(&s, &auth, Action::LockRead, player).await?;
+    authorize_player(&s, &auth.caller, Action::LockRead, player).await?;
     Ok(axum::Json(exclusions::for_player(&s.db, player).await?))
 }
 
@@ -227,7 +240,7 @@ pub async fn exclude(
     Path(player): Path<Uuid>,
     Json(req): Json<ExclusionRequest>,
 ) -> Result<(StatusCode, axum::Json<Exclusion>), Problem> {
-    authorize_player(&s, &auth, Action::LockManage, player).await?;
+    authorize_player(&s, &auth.caller, Action::LockManage, player).await?;
     let caller = &auth.caller;
     let actor = caller.actor();
     let new =
@@ -255,7 +268,7 @@ pub async fn player_limits(
     auth: Authenticated,
     Path(player): Path<Uuid>,
 ) -> Result<axum::Json<LimitsView>, Problem> {
-    authorize_player(&s, &auth, Action::LockRead, player).await?;
+    authorize_player(&s, &auth.caller, Action::LockRead, player).await?;
     let in_force = limits::in_force(&s.db, player, Utc::now()).await?;
     Ok(axum::Json(LimitsView { in_force, changes: limits::changes(&s.db, player).await? }))
 }
@@ -289,8 +302,17 @@ pub async fn set_limit(
     Path(player): Path<Uuid>,
     Json(req): Json<LimitRequest>,
 ) -> Result<(StatusCode, axum::Json<LimitChange>), Problem> {
-    authorize_player(&s, &auth, Action::LockManage, player).await?;
-    let caller = &auth.caller;
+    Ok((StatusCode::CREATED, axum::Json(set_limit_for(&s, &auth.caller, player, &req).await?)))
+}
+
+/// Changes a limit for the caller, if they may manage this player's limits; audited.
+pub(crate) async fn set_limit_for(
+    s: &AppState,
+    caller: &Caller,
+    player: Uuid,
+    req: &LimitRequest,
+) -> Result<LimitChange, Problem> {
+    authorize_player(s, caller, Action::LockManage, player).await?;
     if matches!(caller.kind, CallerKind::Operator { .. }) && req.origin != LimitOrigin::Operator {
         return Err(Problem::validation("origin", "origin: an operator sets the casino's own limits (operator)"));
     }
@@ -309,5 +331,5 @@ pub async fn set_limit(
     let change = limits::set(&mut tx, Jurisdictions::shipped(), &s.rates, &new, Utc::now()).await?;
     audit::record(&mut tx, &caller.audit("ops.limit_changed", "player", player).after(json!(change))).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, axum::Json(change)))
+    Ok(change)
 }

@@ -168,7 +168,7 @@ pub fn resource(player: &Player) -> Resource {
 
 /// The player with name, email, phone and birth date masked, unless the caller may read the
 /// player's personal data.
-fn masked(s: &AppState, caller: &Caller, mut player: Player) -> Player {
+pub(crate) fn masked(s: &AppState, caller: &Caller, mut player: Player) -> Player {
     if decide(s, caller, Action::PlayerReadPersonalData, &resource(&player), RequestFacts::default()).allowed {
         return player;
     }
