@@ -49,13 +49,14 @@ pub struct CheckRequest {
 pub struct CheckAnswer {
     pub allowed: bool,
     /// Why not: `account_blocked`, `account_closed`, `self_excluded`, `timed_out`, `locked`,
-    /// `deposit_limit` or `no_rate` (an amount or limit in a currency without a reference rate).
+    /// `deposit_limit`, `wager_limit`, `loss_limit` or `no_rate` (an amount or limit in a
+    /// currency without a reference rate).
     pub code: Option<String>,
     /// Why not, for a person.
     pub reason: Option<String>,
     /// The lock that denies it.
     pub lock_id: Option<Uuid>,
-    /// For a deposit under a limit or cap: what the tightest one still leaves.
+    /// For a deposit or a stake under a limit or cap: what the tightest one still leaves.
     pub headroom: Option<Headroom>,
 }
 
@@ -140,14 +141,54 @@ pub async fn check(
         );
         return Ok(CheckAnswer::deny("locked", reason, Some(lock.id)));
     }
-    if q.activity == Activity::Deposit {
-        return deposit(db, profiles, rates, profile, &limits, q, now).await;
+    if matches!(q.activity, Activity::Deposit | Activity::Stake) {
+        return within_limits(db, profiles, rates, profile, &limits, q, now).await;
     }
     Ok(CheckAnswer::allow())
 }
 
-/// A deposit against every deposit limit in force and the jurisdiction's monthly cap.
-async fn deposit(
+/// What a limit's use is counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    /// Deposits, completed or on their way in.
+    Deposits,
+    /// Stakes (a wager limit).
+    Stakes,
+    /// Stakes less wins, when more was lost than won (a loss limit).
+    Losses,
+}
+
+impl Measure {
+    fn of(kind: LimitKind) -> Measure {
+        match kind {
+            LimitKind::Deposit => Measure::Deposits,
+            LimitKind::Wager => Measure::Stakes,
+            LimitKind::Loss => Measure::Losses,
+        }
+    }
+
+    /// The answer's code when this limit denies.
+    fn code(self) -> &'static str {
+        match self {
+            Measure::Deposits => "deposit_limit",
+            Measure::Stakes => "wager_limit",
+            Measure::Losses => "loss_limit",
+        }
+    }
+}
+
+/// One limit as the check measures it: what it allows, in its currency, since when it counts.
+struct Measured {
+    what: String,
+    limit: i64,
+    currency: Currency,
+    since: DateTime<Utc>,
+    measure: Measure,
+}
+
+/// A deposit against every deposit limit in force and the jurisdiction's monthly cap; a stake
+/// against every wager and loss limit (the stake counts as lost until the round says otherwise).
+async fn within_limits(
     db: &Db,
     profiles: &Jurisdictions,
     rates: &Rates,
@@ -166,41 +207,68 @@ async fn deposit(
         },
         _ => 0,
     };
-    // Each limit: what it allows, in its currency, and since when it counts.
-    let mut measured: Vec<(String, i64, Currency, DateTime<Utc>)> = Vec::new();
-    for l in limits.iter().filter(|l| l.kind == LimitKind::Deposit) {
-        let what = format!("deposit limit per {} ({})", l.period, l.origin);
-        measured.push((what, l.amount.unwrap_or_default(), l.currency, now - l.period.window()));
-    }
+    let depositing = q.activity == Activity::Deposit;
+    let mut measured: Vec<Measured> = limits
+        .iter()
+        .filter(|l| (l.kind == LimitKind::Deposit) == depositing)
+        .map(|l| Measured {
+            what: format!("{} limit per {} ({})", l.kind, l.period, l.origin),
+            limit: l.amount.unwrap_or_default(),
+            currency: l.currency,
+            since: now - l.period.window(),
+            measure: Measure::of(l.kind),
+        })
+        .collect();
     let profile = profiles.for_country(&player.country);
-    if let Some(cap) = profile.monthly_deposit_cap {
+    if depositing && let Some(cap) = profile.monthly_deposit_cap {
         let month = Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().unwrap_or(now);
-        measured.push((format!("monthly deposit cap ({})", profile.code), cap.amount, cap.currency, month));
+        measured.push(Measured {
+            what: format!("monthly deposit cap ({})", profile.code),
+            limit: cap.amount,
+            currency: cap.currency,
+            since: month,
+            measure: Measure::Deposits,
+        });
     }
-    let Some(earliest) = measured.iter().map(|m| m.3).min() else { return Ok(CheckAnswer::allow()) };
-    // One read of the longest window; each limit sums its own part of it.
-    let mut deposits = Vec::new();
-    for (c, amount, at) in pitboss_payments::deposits::deposits_since(db, player.id, earliest).await? {
-        let Some(amount) = rates.convert(amount, c, wallet) else { return Ok(no_rate(c)) };
-        deposits.push((amount, at));
-    }
-    let mut tightest: Option<(Headroom, i64, i64)> = None;
-    for (what, limit, currency, since) in measured {
-        let Some(limit) = rates.convert(limit, currency, wallet) else { return Ok(no_rate(currency)) };
-        let used = deposits.iter().filter(|(_, at)| *at >= since).fold(0i64, |sum, (a, _)| sum.saturating_add(*a));
-        let left = limit - used;
-        if tightest.as_ref().is_none_or(|(h, _, _)| left < h.amount) {
-            tightest = Some((Headroom { amount: left, currency: wallet, limit: what }, used, limit));
+    let Some(earliest) = measured.iter().map(|m| m.since).min() else { return Ok(CheckAnswer::allow()) };
+    // One read of the longest window, in the wallet's currency, as (measured amount, when);
+    // each limit sums its own part of it.
+    let mut used_by: Vec<(Measure, i64, DateTime<Utc>)> = Vec::new();
+    if depositing {
+        for (c, amount, at) in pitboss_payments::deposits::deposits_since(db, player.id, earliest).await? {
+            let Some(amount) = rates.convert(amount, c, wallet) else { return Ok(no_rate(c)) };
+            used_by.push((Measure::Deposits, amount, at));
+        }
+    } else {
+        for r in pitboss_payments::deposits::rounds_since(db, player.id, earliest).await? {
+            let convert = |a: i64| rates.convert(a, r.currency, wallet);
+            let (Some(stake), Some(win)) = (convert(r.stake), convert(r.win)) else { return Ok(no_rate(r.currency)) };
+            used_by.push((Measure::Stakes, stake, r.occurred_at));
+            used_by.push((Measure::Losses, stake - win, r.occurred_at));
         }
     }
-    let Some((headroom, used, limit)) = tightest else { return Ok(CheckAnswer::allow()) };
+    let mut tightest: Option<(Headroom, Measure, i64, i64)> = None;
+    for m in measured {
+        let Some(limit) = rates.convert(m.limit, m.currency, wallet) else { return Ok(no_rate(m.currency)) };
+        let sum = used_by
+            .iter()
+            .filter(|(measure, _, at)| *measure == m.measure && *at >= m.since)
+            .fold(0i64, |sum, (_, a, _)| sum.saturating_add(*a));
+        // Winnings beyond the losses leave no credit for further losses.
+        let used = if m.measure == Measure::Losses { sum.max(0) } else { sum };
+        let left = limit - used;
+        if tightest.as_ref().is_none_or(|(h, ..)| left < h.amount) {
+            tightest = Some((Headroom { amount: left, currency: wallet, limit: m.what }, m.measure, used, limit));
+        }
+    }
+    let Some((headroom, measure, used, limit)) = tightest else { return Ok(CheckAnswer::allow()) };
     if asked > headroom.amount || headroom.amount <= 0 {
         let reason = format!(
             "{}: {used} of {limit} minor units of {wallet} used, {} left, {asked} asked",
             headroom.limit,
             headroom.amount.max(0)
         );
-        return Ok(CheckAnswer { headroom: Some(headroom), ..CheckAnswer::deny("deposit_limit", reason, None) });
+        return Ok(CheckAnswer { headroom: Some(headroom), ..CheckAnswer::deny(measure.code(), reason, None) });
     }
     Ok(CheckAnswer { headroom: Some(headroom), ..CheckAnswer::allow() })
 }

@@ -1,5 +1,6 @@
-//! Responsible-gambling limits: how much a player may deposit per day, week or month (rolling:
-//! the last 24 hours, 7 days, 30 days), set by the player or imposed by an operator.
+//! Responsible-gambling limits: how much a player may deposit, wager or lose per day, week or
+//! month (rolling: the last 24 hours, 7 days, 30 days), set by the player or imposed by an
+//! operator.
 //!
 //! A player's decrease applies at once; an increase or a removal waits for the cooling-off of
 //! the player's jurisdiction, and while it waits no other increase is taken (a decrease still
@@ -20,8 +21,9 @@ use crate::OpsError;
 use crate::jurisdictions::Jurisdictions;
 
 pitboss_core::string_enum!(
-    /// What a limit measures.
-    LimitKind { Deposit => "deposit" }
+    /// What a limit measures: money deposited, money staked (wagered), or money lost (stakes
+    /// less wins) over its window.
+    LimitKind { Deposit => "deposit", Wager => "wager", Loss => "loss" }
 );
 
 pitboss_core::string_enum!(

@@ -166,3 +166,68 @@ both_engines!(germanys_monthly_cap_holds_without_any_limit_and_across_currencies
         set_in(&db, american, LimitPeriod::Day, LimitOrigin::Player, Some(50_000), eur(), &rates).await.unwrap();
     assert_eq!(lowered.effective_at, lowered.requested_at, "a first limit applies at once");
 });
+
+/// A settled round of the player's.
+async fn round(db: &Db, player: Uuid, stake: i64, win: i64) {
+    let now = Utc::now();
+    let ctx = Context { player, currency: eur(), method: None, occurred_at: now, now, actor: "test" };
+    let mut tx = db.begin().await.unwrap();
+    operations::game_round(&mut tx, &ctx, &format!("r-{}", Uuid::now_v7()), stake, win).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn set_kind(db: &Db, player: Uuid, kind: LimitKind, amount: i64) {
+    let new = NewLimit {
+        player,
+        kind,
+        period: LimitPeriod::Day,
+        origin: LimitOrigin::Operator,
+        amount: Some(amount),
+        currency: eur(),
+        reason: None,
+        requested_by: "test",
+    };
+    let mut tx = db.begin().await.unwrap();
+    limits::set(&mut tx, Jurisdictions::shipped(), &Rates::new(), &new, Utc::now()).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn may_stake(db: &Db, player: Uuid, amount: i64, at: DateTime<Utc>) -> CheckAnswer {
+    let q = CheckRequest { activity: Activity::Stake, amount: Some(amount), currency: Some(eur()) };
+    let profile = pitboss_players::get(db, player).await.unwrap();
+    check(db, Jurisdictions::shipped(), &Rates::new(), &profile, &q, at).await.unwrap()
+}
+
+both_engines!(a_wager_limit_counts_stakes_and_a_loss_limit_counts_stakes_less_wins, |db| async move {
+    let p = player(&db, "GB", "EUR").await;
+    deposit(&db, p, eur(), 100_000).await;
+    set_kind(&db, p, LimitKind::Wager, 10_000).await;
+    set_kind(&db, p, LimitKind::Loss, 5_000).await;
+    // Deposits are not stakes, nor stakes deposits.
+    assert!(may_stake(&db, p, 4_000, Utc::now()).await.allowed);
+    assert!(may_deposit(&db, p, 1_000_000, Utc::now()).await.allowed, "no deposit limit");
+
+    // 6,000 staked, 3,500 won back: 2,500 lost. The loss limit leaves 2,500, the wager limit 4,000.
+    round(&db, p, 2_000, 0).await;
+    round(&db, p, 4_000, 3_500).await;
+    let now = Utc::now();
+    let fits = may_stake(&db, p, 2_500, now).await;
+    assert!(fits.allowed, "{fits:?}");
+    assert_eq!(
+        fits.headroom.as_ref().map(|h| (h.amount, h.limit.as_str())),
+        Some((2_500, "loss limit per day (operator)"))
+    );
+    let over = may_stake(&db, p, 2_600, now).await;
+    assert_eq!((over.allowed, over.code.as_deref()), (false, Some("loss_limit")), "{over:?}");
+    assert!(over.reason.unwrap().contains("2500 of 5000"));
+
+    // A big win: no loss left to count, but the stakes still count toward the wager limit.
+    round(&db, p, 1_000, 9_000).await;
+    let now = Utc::now();
+    let wagered = may_stake(&db, p, 3_500, now).await;
+    assert_eq!((wagered.allowed, wagered.code.as_deref()), (false, Some("wager_limit")), "{wagered:?}");
+    assert_eq!(wagered.headroom.unwrap().amount, 3_000);
+    assert!(may_stake(&db, p, 3_000, now).await.allowed);
+    // The day rolls: both windows are empty again.
+    assert!(may_stake(&db, p, 5_000, now + Duration::hours(25)).await.allowed);
+});

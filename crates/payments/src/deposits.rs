@@ -1,6 +1,7 @@
-//! Reading completed deposits in bulk, for models that learn from players' deposit histories
-//! (churn and lifetime value). Read-only; other modules get deposits through here rather than
-//! from the ledger tables.
+//! Reading a player's money history for other modules: completed deposits in bulk, for models
+//! that learn from players' deposit histories (churn and lifetime value), and a player's
+//! deposits and rounds over a window, for the limits. Read-only; other modules get these through
+//! here rather than from the ledger tables.
 
 use chrono::{DateTime, Utc};
 use pitboss_core::Currency;
@@ -106,6 +107,43 @@ pub async fn deposits_since(
                 .parse()
                 .map_err(|e| LedgerError::Store(pitboss_store::StoreError::Config(format!("stored currency: {e}"))))?;
             Ok((currency, amount, from_micros(at)))
+        })
+        .collect()
+}
+
+/// One settled round: its stake and what it paid back to the player.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    pub currency: Currency,
+    pub stake: i64,
+    pub win: i64,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// A player's rounds since `since` (by when the platform says each happened), for the wager
+/// and loss limits. The win is what the round's postings paid into the player's accounts.
+pub async fn rounds_since(db: &Db, player: Uuid, since: DateTime<Utc>) -> Result<Vec<Round>, LedgerError> {
+    let rows: Vec<(String, i64, i64, i64)> = db!(db, |c| {
+        sqlx::query_as(
+            "SELECT t.currency, t.amount, CAST(COALESCE((SELECT SUM(p.credit) FROM ledger_postings p \
+             JOIN ledger_accounts a ON a.code = p.account_code \
+             WHERE p.transaction_id = t.id AND a.player_id = t.player_id AND p.phase = 'posted'), 0) AS BIGINT), \
+             t.occurred_at FROM ledger_transactions t \
+             WHERE t.player_id = $1 AND t.kind = $2 AND t.occurred_at >= $3 AND t.status = $4",
+        )
+        .bind(player)
+        .bind(TxKind::GameRound.as_str())
+        .bind(to_micros(since))
+        .bind(TxStatus::Completed.as_str())
+        .fetch_all(c)
+        .await
+    })?;
+    rows.into_iter()
+        .map(|(currency, stake, win, at)| {
+            let currency = currency
+                .parse()
+                .map_err(|e| LedgerError::Store(pitboss_store::StoreError::Config(format!("stored currency: {e}"))))?;
+            Ok(Round { currency, stake, win, occurred_at: from_micros(at) })
         })
         .collect()
 }

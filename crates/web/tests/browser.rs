@@ -692,3 +692,52 @@ async fn a_compliance_officer_sets_a_deposit_limit_and_locks_and_unlocks_withdra
     assert!(!text(&c, "#locks").await.contains("in force"));
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; run by .ci/run"]
+async fn a_large_adjustment_resolving_a_dispute_waits_for_a_second_officer() {
+    let db = pitboss_store::testing::sqlite().await.unwrap();
+    let base = format!("http://{}", serve(&db, without_two_factor()).await);
+    let events = [
+        platform_event("player.registered", "p-1", serde_json::json!({"country": "DE", "currency": "EUR"})),
+        deposit_event("p-1", "dep-1", 500_000, "card"),
+    ];
+    assert_eq!(Ingestor::new(db.clone()).ingest(&events, chrono::Utc::now()).await.unwrap().accepted, 2);
+    for name in ["pat", "quinn"] {
+        operator_with_password(&db, name, &["payments_officer"], &[]).await;
+    }
+    let driver = chromedriver().await;
+    let c = browser(&driver).await;
+    signed_in(&c, &base, "pat").await;
+    click(&c, "nav a[href='/payments']").await;
+    click(&c, "#payments tbody tr:first-child a").await;
+    c.find(Locator::Css("#dispute-kind option[value=wrong_balance]")).await.unwrap().click().await.unwrap();
+    fill(&c, "dispute-reason", "a provider credited the player twice").await;
+    click(&c, "#open-dispute").await;
+    let dispute = path(&c).await;
+    // 2,000.00 EUR is more than one officer may post alone.
+    c.find(Locator::Css("#resolution-choice option[value=adjust]")).await.unwrap().click().await.unwrap();
+    fill(&c, "amount", "-2000.00").await;
+    fill(&c, "reason", "take back the double credit").await;
+    click(&c, "#resolve").await;
+    assert!(text(&c, ".notice").await.contains("awaiting approval"));
+    assert!(text(&c, "#dispute-facts").await.contains("a second officer's approval"));
+    // pat may not approve pat's own request.
+    c.goto(&format!("{base}/adjustments")).await.unwrap();
+    click(&c, "#pending-adjustments button.approve").await;
+    assert!(text(&c, "[role=alert]").await.contains("four eyes"));
+    sign_out(&c).await;
+
+    signed_in(&c, &base, "quinn").await;
+    click(&c, "nav a[href='/adjustments']").await;
+    assert!(text(&c, "#pending-adjustments").await.contains("-2000.00 EUR"));
+    click(&c, "#pending-adjustments button.approve").await;
+    assert!(text(&c, ".notice").await.contains("Approved and posted: -2000.00 EUR"));
+    c.goto(&format!("{base}{dispute}")).await.unwrap();
+    let resolution = text(&c, "#resolution").await;
+    assert!(
+        resolution.contains("adjust: take back the double credit") && resolution.contains("operator:quinn"),
+        "{resolution}"
+    );
+    c.close().await.unwrap();
+}

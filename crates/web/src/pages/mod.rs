@@ -6,6 +6,7 @@
 
 mod access;
 mod account;
+mod adjustments;
 mod audit;
 mod disputes;
 mod explain;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .merge(segments::router())
         .merge(models::router())
         .merge(payments::router())
+        .merge(adjustments::router())
         .merge(players::router())
         .merge(disputes::router())
         .merge(withdrawals::router())
@@ -63,6 +65,12 @@ const MODULES: &[(&str, &str, &str, Action)] = &[
         "/disputes",
         "Chargebacks, stuck payments and wrong balances, with notes and resolutions.",
         Action::PaymentRead,
+    ),
+    (
+        "Adjustments",
+        "/adjustments",
+        "Manual credits and debits waiting for a second officer.",
+        Action::LedgerApproveAdjustment,
     ),
     ("Withdrawals", "/withdrawals", "Withdrawals waiting for approval, VIP payouts first.", Action::WithdrawalReview),
     ("Segments", "/segments", "Groups of players, always current, for campaigns and reports.", Action::SegmentRead),

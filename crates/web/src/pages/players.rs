@@ -133,6 +133,7 @@ struct LockLine {
 }
 
 struct LimitLine {
+    kind: String,
     period: String,
     origin: String,
     amount: String,
@@ -164,6 +165,7 @@ struct PlayerPage {
     segments: Option<Vec<(Uuid, String, String)>>,
     can_manage: bool,
     scopes: Vec<&'static str>,
+    kinds: Vec<&'static str>,
     periods: Vec<&'static str>,
     error: Option<String>,
 }
@@ -237,6 +239,7 @@ async fn player_page(
                 .into_iter()
                 .filter(|c| c.cancelled_at.is_none())
                 .map(|c| LimitLine {
+                    kind: c.kind.as_str().into(),
                     period: c.period.as_str().into(),
                     origin: c.origin.as_str().into(),
                     amount: c.amount.map(|a| Money::new(a, c.currency).to_string()).unwrap_or_else(|| "removed".into()),
@@ -276,9 +279,10 @@ async fn player_page(
 
     let module = pitboss_auth::policy::Resource::Module(pitboss_auth::policy::Module::Segments);
     let segments = match decide(s, caller, Action::SegmentRead, &module, RequestFacts::default()).allowed {
-        true => pitboss_segments::segments_of(&s.db, id).await.ok().map(|rows| {
-            rows.into_iter().map(|(segment, name, since)| (segment, name, super::when(since))).collect()
-        }),
+        true => pitboss_segments::segments_of(&s.db, id)
+            .await
+            .ok()
+            .map(|rows| rows.into_iter().map(|(segment, name, since)| (segment, name, super::when(since))).collect()),
         false => None,
     };
     let p = masked(s, caller, player);
@@ -313,6 +317,7 @@ async fn player_page(
             segments,
             can_manage,
             scopes: LockScope::ALL.iter().map(|s| s.as_str()).collect(),
+            kinds: LimitKind::ALL.iter().map(|k| k.as_str()).collect(),
             periods: LimitPeriod::ALL.iter().map(|p| p.as_str()).collect(),
             error: error.map(|(_, e)| e),
         },
@@ -377,13 +382,18 @@ async fn limit(State(s): State<AppState>, auth: Authenticated, Path(id): Path<Uu
             .unwrap_or_default()
             .parse()
             .map_err(|_| Problem::validation("period", "Choose the period."))?;
+        let kind: LimitKind = form
+            .get("kind")
+            .unwrap_or("deposit")
+            .parse()
+            .map_err(|_| Problem::validation("kind", "Choose what the limit measures."))?;
         let player = pitboss_players::get(&s.db, id).await?;
         let amount = match form.get("amount").map(str::trim).filter(|a| !a.is_empty()) {
             None => None,
             Some(text) => Some(player.currency.minor_units(text).map_err(|e| Problem::validation("amount", e))?),
         };
         let req = LimitRequest {
-            kind: LimitKind::Deposit,
+            kind,
             period,
             origin: LimitOrigin::Operator,
             amount,
@@ -391,9 +401,14 @@ async fn limit(State(s): State<AppState>, auth: Authenticated, Path(id): Path<Uu
             reason: form.get("reason").map(str::to_string).filter(|r| !r.trim().is_empty()),
         };
         let change = set_limit_for(&s, &auth.caller, id, &req).await?;
+        let what = match kind {
+            LimitKind::Deposit => "Deposit",
+            LimitKind::Wager => "Wager",
+            LimitKind::Loss => "Loss",
+        };
         Ok(match change.amount {
-            Some(a) => format!("Deposit limit per {} set to {}.", period, Money::new(a, change.currency)),
-            None => format!("Deposit limit per {period} removed."),
+            Some(a) => format!("{what} limit per {period} set to {}.", Money::new(a, change.currency)),
+            None => format!("{what} limit per {period} removed."),
         })
     };
     done(&s, &auth, id, outcome.await).await

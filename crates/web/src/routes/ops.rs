@@ -277,7 +277,7 @@ pub async fn player_limits(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitRequest {
-    /// `deposit`.
+    /// `deposit`, `wager` (stakes) or `loss` (stakes less wins).
     pub kind: LimitKind,
     /// `day`, `week` or `month`: the last 24 hours, 7 days or 30 days.
     pub period: LimitPeriod,

@@ -309,15 +309,33 @@ pub struct RequestsQuery {
     responses((status = 200, body = Vec<approvals::AdjustmentRequest>)), security(("api_key" = [])))]
 pub async fn list_requests(
     State(s): State<AppState>,
-    _auth: Authenticated,
+    auth: Authenticated,
     Query(q): Query<RequestsQuery>,
 ) -> Result<axum::Json<Vec<approvals::AdjustmentRequest>>, Problem> {
-    if let Some(status) = q.status.as_deref()
+    Ok(axum::Json(visible_requests(&s, &auth.caller, q.status.as_deref(), q.limit.unwrap_or(100)).await?))
+}
+
+/// Adjustment requests of the players whose payments the caller may see.
+pub(crate) async fn visible_requests(
+    s: &AppState,
+    caller: &Caller,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<approvals::AdjustmentRequest>, Problem> {
+    if let Some(status) = status
         && !matches!(status, "pending" | "approved" | "rejected")
     {
         return Err(Problem::validation("status", "status: one of pending, approved, rejected"));
     }
-    Ok(axum::Json(approvals::list(&s.db, q.status.as_deref(), q.limit.unwrap_or(100)).await?))
+    let mut players = crate::routes::players::PlayerResources::new(s);
+    let mut visible = Vec::new();
+    for request in approvals::list(&s.db, status, limit).await? {
+        let Some(player) = players.get(request.player_id).await else { continue };
+        if decide(s, caller, Action::PaymentRead, &player, RequestFacts::default()).allowed {
+            visible.push(request);
+        }
+    }
+    Ok(visible)
 }
 
 /// A second officer's decision.
@@ -338,7 +356,16 @@ pub async fn approve_request(
     auth: Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<(StatusCode, axum::Json<LedgerTransaction>), Problem> {
-    let caller = &auth.caller;
+    let (status, posted) = approve_adjustment(&s, &auth.caller, id).await?;
+    Ok((status, axum::Json(posted)))
+}
+
+/// Approves an adjustment request for the caller (never its requester) and posts it.
+pub(crate) async fn approve_adjustment(
+    s: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<(StatusCode, LedgerTransaction), Problem> {
     let request = {
         let mut tx = s.db.begin().await?;
         let r = approvals::get_in(&mut tx, id).await?;
@@ -349,7 +376,7 @@ pub async fn approve_request(
     // The approver, too, must be someone the policies let adjust this much with a second pair
     // of eyes (a payments officer), not merely anyone who may approve.
     let resource = adjustment_resource(&s.rates, request.currency, request.amount);
-    authorize(&s, caller, Action::LedgerAdjust, &resource, RequestFacts { approved_by_second_officer: true }).await?;
+    authorize(s, caller, Action::LedgerAdjust, &resource, RequestFacts { approved_by_second_officer: true }).await?;
     let req = NewAdjustment {
         reference: request.reference.clone(),
         amount: request.amount,
@@ -372,9 +399,7 @@ pub async fn approve_request(
         disputes::request_decided(tx, &decided, &caller.actor(), now).await?;
         Ok(())
     };
-    let (status, transaction) =
-        post_adjustment(&s, caller, request.player_id, &req, &request.requested_by, record_approval).await?;
-    Ok((status, axum::Json(transaction)))
+    post_adjustment(s, caller, request.player_id, &req, &request.requested_by, record_approval).await
 }
 
 /// Reject an adjustment request, with a reason.
@@ -388,8 +413,18 @@ pub async fn reject_request(
     Path(id): Path<Uuid>,
     Json(decision): Json<Decision>,
 ) -> Result<axum::Json<approvals::AdjustmentRequest>, Problem> {
-    let caller = &auth.caller;
-    let Some(reason) = decision.reason.filter(|r| !r.trim().is_empty()) else {
+    Ok(axum::Json(reject_adjustment(&s, &auth.caller, id, decision.reason).await?))
+}
+
+/// Rejects an adjustment request for the caller (never its requester), with the reason; a
+/// dispute waiting for it is open again.
+pub(crate) async fn reject_adjustment(
+    s: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    reason: Option<String>,
+) -> Result<approvals::AdjustmentRequest, Problem> {
+    let Some(reason) = reason.filter(|r| !r.trim().is_empty()) else {
         return Err(Problem::validation("reason", "reason: say why the request is rejected"));
     };
     let mut tx = s.db.begin().await?;
@@ -407,5 +442,5 @@ pub async fn reject_request(
     )
     .await?;
     tx.commit().await?;
-    Ok(axum::Json(decided))
+    Ok(decided)
 }
