@@ -1,7 +1,8 @@
 //! The withdrawal queue fed on the event path: for each withdrawal the platform asks for (the
 //! ingested `payment.withdrawal.requested`, relayed from the outbox), the review policy is
 //! applied once, behind ingestion, so that reviewing never slows it; a withdrawal the platform
-//! settles or cancels before an officer decides leaves the queue.
+//! settles or cancels before an officer decides leaves the queue. A second consumer flags the
+//! deposits and rounds that went through although the checks would have refused them.
 
 use std::sync::Arc;
 
@@ -11,7 +12,9 @@ use pitboss_bus::{BusError, Handler, Message};
 use pitboss_rules::Rates;
 use pitboss_store::Db;
 
+use crate::checks::Activity;
 use crate::withdrawals::{self, ReviewPolicy};
+use crate::{Jurisdictions, breaches};
 
 /// The consumer's durable name on the bus.
 pub const CONSUMER: &str = "withdrawals";
@@ -60,6 +63,63 @@ impl Handler for WithdrawalsConsumer {
                 .map_err(|e| failed(e.to_string()))?;
             if let Some(r) = review {
                 tracing::info!(withdrawal = %r.transaction_id, state = %r.state, reasons = ?r.reasons, "withdrawal reviewed");
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// The name of the consumer that flags events breaking a limit.
+pub const BREACHES: &str = "limit-breaches";
+
+/// Flags each deposit and round that went through although the checks would have refused it
+/// (see [`crate::breaches`]).
+pub struct BreachesConsumer {
+    db: Db,
+    rates: Arc<Rates>,
+}
+
+impl BreachesConsumer {
+    pub fn new(db: Db, rates: Arc<Rates>) -> Arc<BreachesConsumer> {
+        Arc::new(BreachesConsumer { db, rates })
+    }
+}
+
+#[async_trait]
+impl Handler for BreachesConsumer {
+    async fn handle(&self, message: &Message) -> Result<(), BusError> {
+        let activity = match message.topic.as_str() {
+            "payment.deposit.completed" => Activity::Deposit,
+            "game.round" => Activity::Stake,
+            _ => return Ok(()),
+        };
+        // Only events about a player on file carry Pitboss's id as their key.
+        let Ok(player) = message.key.parse::<uuid::Uuid>() else { return Ok(()) };
+        let failed = |reason: String| BusError::Handler { consumer: BREACHES.into(), message: message.id, reason };
+        let event: serde_json::Value = serde_json::from_str(&message.payload).map_err(|e| failed(e.to_string()))?;
+        let event_id = event["id"].as_str().and_then(|id| id.parse::<uuid::Uuid>().ok());
+        let at = event["occurred_at"].as_str().and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok());
+        let (Some(event_id), Some(at)) = (event_id, at) else {
+            return Err(failed(format!("the event has no id or occurred_at: {}", message.payload)));
+        };
+        let profile = match pitboss_players::get(&self.db, player).await {
+            Ok(p) => p,
+            Err(pitboss_players::PlayerError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(failed(e.to_string())),
+        };
+        let verdict = breaches::judge(&self.db, Jurisdictions::shipped(), &self.rates, &profile, activity, at)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let Some(verdict) = verdict else { return Ok(()) };
+        let now = chrono::Utc::now();
+        apply_once(&self.db, BREACHES, message, async |tx| -> Result<(), BusError> {
+            if let Some(b) = breaches::record(tx, event_id, player, activity, verdict, at, now)
+                .await
+                .map_err(|e| failed(e.to_string()))?
+            {
+                tracing::warn!(%player, event = %event_id, code = %b.code, "an event broke a limit; flagged");
             }
             Ok(())
         })

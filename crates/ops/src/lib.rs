@@ -9,11 +9,14 @@
 //!
 //! - [`limits`]: deposit limits per day, week and month, with the jurisdiction's cooling-off
 //!   before a player's increase applies, and the jurisdiction's deposit cap.
+//! - [`breaches`]: deposits and rounds that went through although a limit, a lock or a break
+//!   should have stopped them, flagged by a consumer of the platform's events.
 //! - [`withdrawals`]: the withdrawal approval queue (rules, VIP first, maker-checker), fed by
 //!   [`consumer`] from the platform's withdrawal requests on the bus.
 //!
 //! Loss, wager and session limits, anomaly rules and alerts join this crate next (issue 5).
 
+pub mod breaches;
 pub mod checks;
 pub mod consumer;
 mod error;

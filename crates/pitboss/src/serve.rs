@@ -35,7 +35,11 @@ pub async fn transport(settings: &Settings) -> anyhow::Result<Arc<dyn Transport>
     Ok(match settings.bus_transport.as_str() {
         "rabbitmq" => {
             // Every consumer's queue exists before the first publish, whichever process runs it.
-            let consumers = [pitboss_segments::consumer::CONSUMER, pitboss_ops::consumer::CONSUMER];
+            let consumers = [
+                pitboss_segments::consumer::CONSUMER,
+                pitboss_ops::consumer::CONSUMER,
+                pitboss_ops::consumer::BREACHES,
+            ];
             let bus = RabbitMq::connect_for(&settings.amqp_url, &settings.amqp_exchange, &consumers).await;
             Arc::new(bus.with_context(|| {
                 format!("connecting to RabbitMQ at {}", crate::config::redact_url(&settings.amqp_url))
@@ -66,24 +70,24 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
     state.rates = Arc::new(settings.rates()?);
     state.holdout = Arc::new(settings.holdout());
     state.withdrawals = Arc::new(settings.withdrawal_policy()?);
+    // Each module's consumers, with what they keep, for the error when the bus refuses one.
+    let mut consumers: Vec<(&str, Arc<dyn pitboss_bus::Handler>, &str)> = Vec::new();
     if targets.contains(&Target::Segments) {
         // Keeps every segment current for the players each event is about.
         let consumer = pitboss_segments::consumer::SegmentsConsumer::new(db.clone(), state.rates.clone());
-        state
-            .transport
-            .subscribe(pitboss_segments::consumer::CONSUMER, consumer)
-            .await
-            .context("subscribing segments to the bus")?;
+        consumers.push((pitboss_segments::consumer::CONSUMER, consumer, "segments"));
     }
     if targets.contains(&Target::Ops) {
         // Applies the review rules to each withdrawal the platform asks for: the approval queue.
-        let consumer =
+        let queue =
             pitboss_ops::consumer::WithdrawalsConsumer::new(db.clone(), state.withdrawals.clone(), state.rates.clone());
-        state
-            .transport
-            .subscribe(pitboss_ops::consumer::CONSUMER, consumer)
-            .await
-            .context("subscribing the withdrawal queue to the bus")?;
+        consumers.push((pitboss_ops::consumer::CONSUMER, queue, "the withdrawal queue"));
+        // Flags the deposits and rounds that went through although a limit should have stopped them.
+        let breaches = pitboss_ops::consumer::BreachesConsumer::new(db.clone(), state.rates.clone());
+        consumers.push((pitboss_ops::consumer::BREACHES, breaches, "the limit breaches"));
+    }
+    for (name, handler, what) in consumers {
+        state.transport.subscribe(name, handler).await.with_context(|| format!("subscribing {what} to the bus"))?;
     }
     // Fires each player's segment timer at the instant time alone changes a membership.
     let segment_timers = targets.contains(&Target::Segments).then(|| {

@@ -169,6 +169,7 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::GET, "/api/v1/jurisdictions", Policy(A::LockRead)),
     rule(Method::GET, "/api/v1/players/{id}/limits", Policy(A::LockRead)),
     rule(Method::POST, "/api/v1/players/{id}/limits", Policy(A::LockManage)),
+    rule(Method::GET, "/api/v1/players/{id}/breaches", Policy(A::LockRead)),
     rule(Method::GET, "/api/v1/withdrawals", Policy(A::WithdrawalReview)),
     rule(Method::GET, "/api/v1/withdrawals/{id}", Policy(A::WithdrawalReview)),
     rule(Method::POST, "/api/v1/withdrawals/{id}/approve", Policy(A::WithdrawalApprove)),

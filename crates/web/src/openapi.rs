@@ -52,6 +52,7 @@ impl Modify for ApiKeyAuth {
         routes::disputes::fetch,
         routes::disputes::add_note,
         routes::disputes::resolve,
+        routes::ops::player_breaches,
         routes::withdrawals::list,
         routes::withdrawals::fetch,
         routes::withdrawals::approve,

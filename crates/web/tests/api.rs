@@ -851,6 +851,67 @@ both_engines!(a_chargeback_dispute_gets_notes_and_is_resolved_by_an_adjustment, 
     assert!(adjusted.iter().any(|r| r.action == "ledger.adjust"), "the adjustment is audited on the player too");
 });
 
+both_engines!(deposits_and_rounds_that_break_a_limit_or_a_lock_are_flagged, |db| async move {
+    use pitboss_bus::Transport;
+    use pitboss_ops::consumer::{BREACHES, BreachesConsumer};
+    let transport = Arc::new(InProcess::new());
+    transport
+        .subscribe(BREACHES, BreachesConsumer::new(db.clone(), Arc::new(pitboss_rules::Rates::new())))
+        .await
+        .unwrap();
+    let mut api = api(&db).await;
+    let state =
+        AppState::new(db.clone(), Ingestor::new(db.clone()), transport.clone(), Target::parse_list("all").unwrap());
+    api.app = pitboss_web::app(state);
+    let relay = pitboss_bus::relay::Relay::new(db.clone(), transport);
+
+    api.post("/api/v1/events", json!([registered("p-1")])).await.ok(200);
+    let player = api.player_id("p-1").await;
+    let limit = json!({"kind": "deposit", "period": "day", "origin": "operator", "amount": 10_000, "currency": "EUR"});
+    api.post(&format!("/api/v1/players/{player}/limits"), limit).await.ok(201);
+    // Events that happen now, after the limit and the lock were set.
+    let now = |mut e: Value| {
+        e["occurred_at"] = json!(Utc::now().to_rfc3339());
+        e
+    };
+    // Up to the limit is within it; beyond it the deposit is accepted and flagged.
+    let within = json!([now(deposit("p-1", "d-1", 6_000)), now(deposit("p-1", "d-2", 4_000))]);
+    api.post("/api/v1/events", within).await.ok(200);
+    relay.flush().await.unwrap();
+    let breaches = format!("/api/v1/players/{player}/breaches");
+    assert_eq!(api.get(&breaches).await.ok(200), json!([]));
+    let over = api.post("/api/v1/events", json!([now(deposit("p-1", "d-3", 500))])).await.ok(200);
+    assert_eq!(over["accepted"], 1, "the money moved: the event is accepted");
+    relay.flush().await.unwrap();
+    let flagged = api.get(&breaches).await.ok(200);
+    assert_eq!(flagged.as_array().unwrap().len(), 1, "{flagged}");
+    assert_eq!(
+        (flagged[0]["activity"].as_str(), flagged[0]["code"].as_str()),
+        (Some("deposit"), Some("deposit_limit"))
+    );
+    assert!(flagged[0]["reason"].as_str().unwrap().contains("10500 of 10000"), "{flagged}");
+
+    // A round while gameplay is locked.
+    let lock = json!({"scope": "gameplay", "reason": "affordability review"});
+    api.post(&format!("/api/v1/players/{player}/locks"), lock).await.ok(201);
+    let round = event(
+        "game.round",
+        "p-1",
+        json!({"round_id": "r-1", "game": "g", "provider": "p", "category": "slots", "stake": 100, "win": 0, "currency": "EUR"}),
+    );
+    api.post("/api/v1/events", json!([now(round)])).await.ok(200);
+    relay.flush().await.unwrap();
+    let flagged = api.get(&breaches).await.ok(200);
+    assert_eq!(flagged[0]["code"], "locked", "{flagged}");
+    assert_eq!(
+        db!(&db, |c| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE topic = 'ops.limit.breached'")
+            .fetch_one(c)
+            .await)
+        .unwrap(),
+        2
+    );
+});
+
 both_engines!(a_lock_stops_what_it_covers_in_the_platforms_checks_until_it_is_lifted, |db| async move {
     let api = api(&db).await;
     api.post("/api/v1/events", json!([registered("p-1")])).await.ok(200);

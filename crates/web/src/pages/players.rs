@@ -161,6 +161,8 @@ struct PlayerPage {
     limits: Option<Vec<LimitLine>>,
     locks: Option<Vec<LockLine>>,
     breaks: Option<Vec<BreakLine>>,
+    /// Events that went through although a limit should have stopped them: when, what, why.
+    flags: Option<Vec<(String, String, String)>>,
     /// The segments the player is in: id, name, since when.
     segments: Option<Vec<(Uuid, String, String)>>,
     can_manage: bool,
@@ -231,6 +233,12 @@ async fn player_page(
                     .collect()
             })
         }
+        false => None,
+    };
+    let flags = match ops {
+        true => pitboss_ops::breaches::for_player(&s.db, id).await.ok().map(|all| {
+            all.into_iter().map(|b| (when(b.occurred_at), b.activity.as_str().to_string(), b.reason)).collect()
+        }),
         false => None,
     };
     let (limits, locks, breaks) = if ops {
@@ -314,6 +322,7 @@ async fn player_page(
             limits,
             locks,
             breaks,
+            flags,
             segments,
             can_manage,
             scopes: LockScope::ALL.iter().map(|s| s.as_str()).collect(),

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/players/{id}/exclusions", get(player_exclusions).post(exclude))
         .route("/jurisdictions", get(jurisdictions))
         .route("/players/{id}/limits", get(player_limits).post(set_limit))
+        .route("/players/{id}/breaches", get(player_breaches))
 }
 
 /// A lock as shown: the record and whether it is in force now.
@@ -332,4 +333,18 @@ pub(crate) async fn set_limit_for(
     audit::record(&mut tx, &caller.audit("ops.limit_changed", "player", player).after(json!(change))).await?;
     tx.commit().await?;
     Ok(change)
+}
+
+/// A player's flagged events: deposits and rounds that went through although a limit, a lock,
+/// a break or the account's status should have stopped them; newest first.
+#[utoipa::path(get, path = "/api/v1/players/{id}/breaches", tag = "ops", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<pitboss_ops::breaches::Breach>), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn player_breaches(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(player): Path<Uuid>,
+) -> Result<axum::Json<Vec<pitboss_ops::breaches::Breach>>, Problem> {
+    authorize_player(&s, &auth.caller, Action::LockRead, player).await?;
+    Ok(axum::Json(pitboss_ops::breaches::for_player(&s.db, player).await?))
 }
