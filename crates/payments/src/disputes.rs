@@ -3,7 +3,8 @@
 //! reversing the transaction, by settling a stuck payment either way, by a manual credit or
 //! debit (an adjustment, posted like any other), or by deciding that the transaction stands.
 //!
-//! A chargeback marks the deposit `disputed` in the ledger until it is resolved. Each
+//! A chargeback marks the deposit `disputed` in the ledger until it is resolved. A stuck
+//! payment resolved by a manual credit is failed, so that it can never credit twice. Each
 //! resolution's ledger movement goes through [`ledger::transition`], so what the ledger
 //! refuses (reversing a failed payment, say) is refused here too. A transaction has at most one
 //! unresolved dispute, and a resolved dispute takes no more notes or resolutions. An adjustment
@@ -259,6 +260,9 @@ pub async fn resolve(
         Resolution::Reverse => Some(TxStatus::Reversed),
         Resolution::Complete => Some(TxStatus::Completed),
         Resolution::Fail => Some(TxStatus::Failed),
+        // A stuck payment made good by hand is failed, so that if it arrives after all it
+        // cannot credit the player a second time.
+        Resolution::Adjust if t.status == TxStatus::Pending => Some(TxStatus::Failed),
         // The correction is the adjustment, or nothing; a disputed deposit stands again.
         Resolution::Adjust | Resolution::Uphold => (t.status == TxStatus::Disputed).then_some(TxStatus::Completed),
     };

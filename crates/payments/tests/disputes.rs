@@ -109,11 +109,37 @@ both_engines!(each_kind_is_opened_only_where_it_makes_sense, |db| async move {
     assert_eq!(status(&db, waiting).await, TxStatus::Completed);
     assert_eq!(cash(&db, p).await, 8_000);
 
+    // A stuck deposit made good by hand: the pending one fails, and cannot complete later.
+    let late = deposit(&db, p, "d-3", 1_000, true).await;
+    let d = open(&db, late, DisputeKind::StuckPayment, "the player's bank says it was sent").await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let credit =
+        operations::adjustment(&mut tx, &ctx(p), "manual-d-3", 1_000, "credited by hand", false).await.unwrap();
+    let now = Utc::now();
+    disputes::resolve(
+        &mut tx,
+        d.id,
+        Resolution::Adjust,
+        "credited by hand",
+        Some(credit.transaction.id),
+        "operator:bob",
+        now,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(status(&db, late).await, TxStatus::Failed);
+    let mut tx = db.begin().await.unwrap();
+    let arrives = operations::payment_completed(&mut tx, &ctx(p), TxKind::Deposit, "d-3", 1_000).await;
+    drop(tx);
+    assert!(matches!(arrives, Err(LedgerError::InvalidTransition { .. })), "never credited twice");
+    assert_eq!(cash(&db, p).await, 9_000);
+
     // A chargeback won: the deposit stands again.
     let d = open(&db, done, DisputeKind::Chargeback, "chargeback notice").await.unwrap();
     resolve(&db, d.id, Resolution::Uphold, "evidence accepted by the acquirer").await.unwrap();
     assert_eq!(status(&db, done).await, TxStatus::Completed);
-    assert_eq!(cash(&db, p).await, 8_000);
+    assert_eq!(cash(&db, p).await, 9_000);
 });
 
 both_engines!(an_adjustment_resolves_a_dispute_at_once_or_after_a_second_officer, |db| async move {
