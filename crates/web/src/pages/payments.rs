@@ -274,20 +274,15 @@ struct TransactionPage {
 }
 
 async fn transaction(State(s): State<AppState>, auth: Authenticated, Path(id): Path<Uuid>) -> Response {
-    let detail: TransactionDetail = match transaction_for(&s, &auth.caller, id).await {
-        Ok(detail) => detail,
+    let (detail, resource): (TransactionDetail, _) = match transaction_for(&s, &auth.caller, id).await {
+        Ok(found) => found,
         Err(problem) => {
             return message(status_of(&problem), "Payments", problem.detail, "/payments", "Back to the payments");
         }
     };
-    let can_dispute = match crate::routes::payments::transaction_resource(&s, detail.transaction.player_id).await {
-        Ok(resource) => {
-            let action = pitboss_auth::policy::Action::PaymentChangeStatus;
-            crate::guard::decide(&s, &auth.caller, action, &resource, Default::default()).allowed
-                && detail.transaction.player_id.is_some()
-        }
-        Err(_) => false,
-    };
+    let action = pitboss_auth::policy::Action::PaymentChangeStatus;
+    let can_dispute = detail.transaction.player_id.is_some()
+        && crate::guard::decide(&s, &auth.caller, action, &resource, Default::default()).allowed;
     let query = crate::routes::disputes::DisputeQuery { transaction_id: Some(id), ..Default::default() };
     let disputes = crate::routes::disputes::visible_disputes(&s, &auth.caller, &query)
         .await

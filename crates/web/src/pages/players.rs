@@ -24,7 +24,7 @@ use super::{Done, Shell, at as when, message, render_status, status_of};
 use crate::guard::{Authenticated, decide};
 use crate::routes::ops::{LimitRequest, LockRequest, lift_lock_for, set_limit_for, set_lock_for};
 use crate::routes::payments::visible_page;
-use crate::routes::players::{masked, resource};
+use crate::routes::players::{masked, resource, visible_players};
 use crate::{AppState, Problem};
 
 pub fn router() -> Router<AppState> {
@@ -72,11 +72,8 @@ async fn search(State(s): State<AppState>, auth: Authenticated, Query(q): Query<
     let query = PlayerQuery { q: q.q.clone(), after: q.after, limit: Some(50), ..Default::default() };
     let (found, next, error) = match pitboss_players::search(&s.db, &query).await {
         Ok(page) => {
-            let found = page
-                .items
+            let found = visible_players(&s, &auth.caller, page.items)
                 .into_iter()
-                .filter(|p| decide(&s, &auth.caller, Action::PlayerRead, &resource(p), RequestFacts::default()).allowed)
-                .map(|p| masked(&s, &auth.caller, p))
                 .map(|p| Found {
                     id: p.id,
                     name: name(&p),

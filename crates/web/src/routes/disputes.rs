@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::extract::{Json, Path, Query};
 use crate::guard::{Authenticated, authorize, decide};
 use crate::routes::payments::{
-    NewAdjustment, adjustment_resource, file_request, post_adjustment, transaction_resource,
+    NewAdjustment, check_adjustment_amount, file_request, needs_second_officer, post_adjustment, transaction_resource,
 };
 use crate::routes::players::PlayerResources;
 use crate::{AppState, Problem};
@@ -242,11 +242,9 @@ pub(crate) async fn resolve_dispute(
                 "amount: give the credit (positive) or debit (negative) in minor units",
             ));
         }
-        Some(a) if a.unsigned_abs() > pitboss_core::money::MAX_AMOUNT as u64 => {
-            return Err(Problem::validation("amount", "amount: larger than any single movement may be"));
-        }
         Some(a) => a,
     };
+    check_adjustment_amount(amount)?;
     let player = pitboss_players::get(&s.db, dispute.player_id).await?;
     let adjustment = NewAdjustment {
         reference: format!("dispute:{id}"),
@@ -254,11 +252,8 @@ pub(crate) async fn resolve_dispute(
         reason: req.reason.trim().to_string(),
         allow_overdraft: req.allow_overdraft,
     };
-    let resource = adjustment_resource(&s.rates, player.currency, amount);
-    if !decide(s, caller, Action::LedgerAdjust, &resource, RequestFacts::default()).allowed {
-        // Four eyes: allowed only with a second officer's approval, which resolves the dispute.
-        authorize(s, caller, Action::LedgerAdjust, &resource, RequestFacts { approved_by_second_officer: true })
-            .await?;
+    if needs_second_officer(s, caller, player.currency, amount).await? {
+        // Four eyes: the second officer's approval of the adjustment resolves the dispute.
         let mut tx = s.db.begin().await?;
         disputes::check_open(&mut tx, id, &req.reason).await?;
         let filed = file_request(&mut tx, caller, player.id, player.currency, &adjustment).await?;
@@ -267,17 +262,13 @@ pub(crate) async fn resolve_dispute(
         tx.commit().await?;
         return Ok((StatusCode::ACCEPTED, waiting));
     }
-    let mut resolved = None;
-    let settle = async |tx: &mut Tx, posted: &pitboss_payments::LedgerTransaction| -> Result<(), Problem> {
+    let settle = async |tx: &mut Tx, posted: &pitboss_payments::LedgerTransaction| -> Result<Dispute, Problem> {
         let now = Utc::now();
         let done =
             disputes::resolve(tx, id, Resolution::Adjust, &req.reason, Some(posted.id), &caller.actor(), now).await?;
         audited(tx, &done).await?;
-        resolved = Some(done);
-        Ok(())
+        Ok(done)
     };
-    post_adjustment(s, caller, player.id, &adjustment, &caller.actor(), settle).await?;
-    let resolved = resolved
-        .ok_or_else(|| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the dispute was not resolved"))?;
+    let (_, _, resolved) = post_adjustment(s, caller, player.id, &adjustment, &caller.actor(), settle).await?;
     Ok((StatusCode::OK, resolved))
 }

@@ -96,19 +96,24 @@ pub async fn fetch(
     auth: Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<TransactionDetail>, Problem> {
-    Ok(axum::Json(transaction_for(&s, &auth.caller, id).await?))
+    Ok(axum::Json(transaction_for(&s, &auth.caller, id).await?.0))
 }
 
 /// A transaction as the caller may see it: refused unless they may see its player's payments,
-/// and without the full details unless they may see those.
-pub(crate) async fn transaction_for(s: &AppState, caller: &Caller, id: Uuid) -> Result<TransactionDetail, Problem> {
+/// and without the full details unless they may see those; with what the policies were asked
+/// about (its player, or the payments module).
+pub(crate) async fn transaction_for(
+    s: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<(TransactionDetail, Resource), Problem> {
     let mut detail = pitboss_payments::queries::transaction(&s.db, id).await?;
     let resource = transaction_resource(s, detail.transaction.player_id).await?;
     authorize(s, caller, Action::PaymentRead, &resource, RequestFacts::default()).await?;
     if !decide(s, caller, Action::PaymentReadDetails, &resource, RequestFacts::default()).allowed {
         redact(&mut detail);
     }
-    Ok(detail)
+    Ok((detail, resource))
 }
 
 /// What the policies are asked about for a transaction: its player (brand, VIP tier), or the
@@ -121,8 +126,8 @@ pub(crate) async fn transaction_resource(s: &AppState, player: Option<Uuid>) -> 
 }
 
 /// Full payment details, for those the policies let see them: the description, the postings
-/// between accounts, how it was paid, and who changed the status and why. The rest (kind, reference, amount,
-/// status and times) stays.
+/// between accounts, how it was paid, and who changed the status and why. The rest (kind,
+/// reference, amount, status and times) stays.
 fn redact(detail: &mut TransactionDetail) {
     hide_details(&mut detail.transaction);
     detail.postings.clear();
@@ -205,26 +210,44 @@ pub async fn adjust(
     if req.reference.trim().is_empty() || req.reference.len() > 200 {
         return Err(Problem::validation("reference", "reference: give an idempotency key of 1 to 200 characters"));
     }
-    if req.amount.unsigned_abs() > pitboss_core::money::MAX_AMOUNT as u64 {
-        return Err(Problem::validation("amount", "amount: larger than any single movement may be"));
-    }
+    check_adjustment_amount(req.amount)?;
     if req.reason.trim().is_empty() {
         return Err(Problem::validation("reason", "reason: say why the balance changes"));
     }
     let p = pitboss_players::get(&s.db, player).await?;
-    let resource = adjustment_resource(&s.rates, p.currency, req.amount);
-    let alone = decide(&s, caller, Action::LedgerAdjust, &resource, RequestFacts::default());
-    if !alone.allowed {
-        // Would a second officer's approval make it allowed? Then file it for one.
-        let approved = RequestFacts { approved_by_second_officer: true };
-        authorize(&s, caller, Action::LedgerAdjust, &resource, approved).await?;
+    if needs_second_officer(&s, caller, p.currency, req.amount).await? {
         let mut tx = s.db.begin().await?;
         let filed = file_request(&mut tx, caller, player, p.currency, &req).await?;
         tx.commit().await?;
         return Ok((StatusCode::ACCEPTED, axum::Json(filed)).into_response());
     }
-    let (status, transaction) = post_adjustment(&s, caller, player, &req, &caller.actor(), async |_, _| Ok(())).await?;
+    let (status, transaction, ()) =
+        post_adjustment(&s, caller, player, &req, &caller.actor(), async |_, _| Ok(())).await?;
     Ok((status, axum::Json(transaction)).into_response())
+}
+
+/// Refuses an adjustment larger than any single movement may be.
+pub(crate) fn check_adjustment_amount(amount: i64) -> Result<(), Problem> {
+    if amount.unsigned_abs() > pitboss_core::money::MAX_AMOUNT as u64 {
+        return Err(Problem::validation("amount", "amount: larger than any single movement may be"));
+    }
+    Ok(())
+}
+
+/// Whether the caller may post this adjustment only with a second officer's approval (true:
+/// file it for one) rather than alone (false); refused when not even that would allow it.
+pub(crate) async fn needs_second_officer(
+    s: &AppState,
+    caller: &Caller,
+    currency: Currency,
+    amount: i64,
+) -> Result<bool, Problem> {
+    let resource = adjustment_resource(&s.rates, currency, amount);
+    if decide(s, caller, Action::LedgerAdjust, &resource, RequestFacts::default()).allowed {
+        return Ok(false);
+    }
+    authorize(s, caller, Action::LedgerAdjust, &resource, RequestFacts { approved_by_second_officer: true }).await?;
+    Ok(true)
 }
 
 /// Files an adjustment for a second officer's approval, audited, in `tx`.
@@ -252,22 +275,23 @@ pub(crate) async fn file_request(
 }
 
 /// Posts an adjustment as `actor` and audits it; `then` does what must happen with it in the
-/// same transaction (recording the approval that allowed it, resolving a dispute).
-pub(crate) async fn post_adjustment(
+/// same transaction (recording the approval that allowed it, resolving a dispute), and its
+/// answer is returned beside the posted transaction.
+pub(crate) async fn post_adjustment<T>(
     s: &AppState,
     caller: &Caller,
     player: Uuid,
     req: &NewAdjustment,
     actor: &str,
-    then: impl AsyncFnOnce(&mut Tx, &LedgerTransaction) -> Result<(), Problem>,
-) -> Result<(StatusCode, LedgerTransaction), Problem> {
+    then: impl AsyncFnOnce(&mut Tx, &LedgerTransaction) -> Result<T, Problem>,
+) -> Result<(StatusCode, LedgerTransaction, T), Problem> {
     let now = Utc::now();
     let mut tx = s.db.begin().await?;
     let p = pitboss_players::get_in(&mut tx, player).await?;
     let ctx = Context { player, currency: p.currency, method: None, occurred_at: now, now, actor };
     let change =
         operations::adjustment(&mut tx, &ctx, &req.reference, req.amount, &req.reason, req.allow_overdraft).await?;
-    then(&mut tx, &change.transaction).await?;
+    let after = then(&mut tx, &change.transaction).await?;
     if change.note.is_none() {
         audit::record(
             &mut tx,
@@ -280,7 +304,7 @@ pub(crate) async fn post_adjustment(
     }
     tx.commit().await?;
     let status = if change.note.is_none() { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, change.transaction))
+    Ok((status, change.transaction, after))
 }
 
 /// What the policies are asked about an adjustment: its size, and its value in euro cents at
@@ -399,7 +423,9 @@ pub(crate) async fn approve_adjustment(
         disputes::request_decided(tx, &decided, &caller.actor(), now).await?;
         Ok(())
     };
-    post_adjustment(s, caller, request.player_id, &req, &request.requested_by, record_approval).await
+    let (status, posted, ()) =
+        post_adjustment(s, caller, request.player_id, &req, &request.requested_by, record_approval).await?;
+    Ok((status, posted))
 }
 
 /// Reject an adjustment request, with a reason.
@@ -429,9 +455,10 @@ pub(crate) async fn reject_adjustment(
     };
     let mut tx = s.db.begin().await?;
     let request = approvals::get_in(&mut tx, id).await?;
-    let now = pitboss_core::time::to_micros(Utc::now());
-    let decided = approvals::decide(&mut tx, &request, false, &caller.actor(), Some(&reason), None, now).await?;
-    disputes::request_decided(&mut tx, &decided, &caller.actor(), Utc::now()).await?;
+    let now = Utc::now();
+    let decided =
+        approvals::decide(&mut tx, &request, false, &caller.actor(), Some(&reason), None, to_micros(now)).await?;
+    disputes::request_decided(&mut tx, &decided, &caller.actor(), now).await?;
     audit::record(
         &mut tx,
         &caller

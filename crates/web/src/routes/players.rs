@@ -48,13 +48,16 @@ pub async fn search(
     // Each player is shown only if the policies let the caller read that player (a support
     // agent sees the players of their brands), with personal data masked where they may not
     // see it; so a page can hold fewer items than asked for, and `next` still goes on.
-    let items = page
-        .items
+    Ok(axum::Json(PlayerPage { items: visible_players(&s, &auth.caller, page.items), next: page.next }))
+}
+
+/// The players the caller may read, with personal data masked where they may not see it.
+pub(crate) fn visible_players(s: &AppState, caller: &Caller, found: Vec<Player>) -> Vec<Player> {
+    found
         .into_iter()
-        .filter(|p| decide(&s, &auth.caller, Action::PlayerRead, &resource(p), RequestFacts::default()).allowed)
-        .map(|p| masked(&s, &auth.caller, p))
-        .collect();
-    Ok(axum::Json(PlayerPage { items, next: page.next }))
+        .filter(|p| decide(s, caller, Action::PlayerRead, &resource(p), RequestFacts::default()).allowed)
+        .map(|p| masked(s, caller, p))
+        .collect()
 }
 
 /// Create a player profile. The external id must be new.
