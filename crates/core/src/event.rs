@@ -128,6 +128,10 @@ pub struct SessionStarted {
     pub ip: Option<String>,
     /// e.g. `desktop`, `ios`, `android`.
     pub device: Option<String>,
+    /// The platform's fingerprint of the device, the same for every account that uses it; the
+    /// anomaly rules count the players who share one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
 }
 
 /// `session.ended`.
@@ -149,6 +153,10 @@ pub struct Payment {
     pub method: Option<String>,
     /// Why a payment failed or was cancelled.
     pub reason: Option<String>,
+    /// The payment provider's token for the card, account or wallet paid with (never a card
+    /// number); the anomaly rules count the players who share one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instrument: Option<String>,
 }
 
 /// `game.round`: one settled round, stake and win together.
@@ -389,6 +397,9 @@ impl EventBody {
             T::SessionStarted => {
                 let s: SessionStarted = typed(payload)?;
                 check_label(&s.session_id, "payload.session_id")?;
+                if let Some(device_id) = &s.device_id {
+                    check_label(device_id, "payload.device_id")?;
+                }
                 EventBody::SessionStarted(s)
             }
             T::SessionEnded => {
@@ -407,6 +418,9 @@ impl EventBody {
                 check_label(&p.transaction_id, "payload.transaction_id")?;
                 if let Some(method) = &p.method {
                     check_label(method, "payload.method")?;
+                }
+                if let Some(instrument) = &p.instrument {
+                    check_label(instrument, "payload.instrument")?;
                 }
                 if p.amount.minor() == 0 {
                     return Err(EventError::new("payload.amount", "a payment amount must be greater than zero"));

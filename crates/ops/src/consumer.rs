@@ -12,9 +12,10 @@ use pitboss_bus::{BusError, Handler, Message};
 use pitboss_rules::Rates;
 use pitboss_store::Db;
 
+use crate::anomalies::{self, JudgedEvent};
 use crate::checks::Activity;
 use crate::withdrawals::{self, ReviewPolicy};
-use crate::{Jurisdictions, breaches};
+use crate::{Jurisdictions, alerts, anomaly_rules, breaches};
 
 /// The consumer's durable name on the bus.
 pub const CONSUMER: &str = "withdrawals";
@@ -120,6 +121,54 @@ impl Handler for BreachesConsumer {
                 .map_err(|e| failed(e.to_string()))?
             {
                 tracing::warn!(%player, event = %event_id, code = %b.code, "an event broke a limit; flagged");
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// The name of the consumer that runs the anomaly rules.
+pub const ANOMALIES: &str = "anomalies";
+
+/// Runs the anomaly rules on every platform event about a player on file: remembers the
+/// device, IP address and payment instrument it shows, and records each rule's hit as an alert
+/// (see [`crate::alerts`]), all in the transaction that marks the message applied. The rules
+/// are read for each message, so a change applies to the next event.
+pub struct AnomaliesConsumer {
+    db: Db,
+    rates: Arc<Rates>,
+}
+
+impl AnomaliesConsumer {
+    pub fn new(db: Db, rates: Arc<Rates>) -> Arc<AnomaliesConsumer> {
+        Arc::new(AnomaliesConsumer { db, rates })
+    }
+}
+
+#[async_trait]
+impl Handler for AnomaliesConsumer {
+    async fn handle(&self, message: &Message) -> Result<(), BusError> {
+        let failed = |reason: String| BusError::Handler { consumer: ANOMALIES.into(), message: message.id, reason };
+        // Only the platform's events: what operations announce is not judged again.
+        if message.topic.parse::<pitboss_core::event::EventType>().is_err() {
+            return Ok(());
+        }
+        let Some(event) = JudgedEvent::from_message(message).map_err(failed)? else { return Ok(()) };
+        let rules = anomaly_rules::running(&self.db).await.map_err(|e| failed(e.to_string()))?;
+        let now = chrono::Utc::now();
+        let hits =
+            anomalies::judge(&self.db, &rules, &event, &self.rates, now).await.map_err(|e| failed(e.to_string()))?;
+        apply_once(&self.db, ANOMALIES, message, async |tx| -> Result<(), BusError> {
+            anomalies::remember_identifiers(tx, &event).await.map_err(|e| failed(e.to_string()))?;
+            for hit in &hits {
+                let raised = alerts::raise(tx, hit.rule, event.player, event.id, event.occurred_at, &hit.evidence, now)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                if let Some((alert, true)) = raised {
+                    tracing::warn!(rule = %hit.rule.name, player = %event.player, alert = %alert.id, state = %alert.state, "anomaly rule hit");
+                }
             }
             Ok(())
         })

@@ -26,6 +26,13 @@ pub enum OpsError {
     /// Maker-checker: the second approval came from the first approver.
     #[error("{0}")]
     SameOfficer(String),
+    #[error("no anomaly rule with id {0}")]
+    RuleNotFound(Uuid),
+    #[error("no alert with id {0}")]
+    AlertNotFound(Uuid),
+    /// A name that must be unique is in use.
+    #[error("{0}")]
+    Taken(String),
     #[error(transparent)]
     Ledger(pitboss_payments::LedgerError),
     #[error(transparent)]

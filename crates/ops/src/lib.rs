@@ -16,6 +16,9 @@
 //!
 //! Loss, wager and session limits, anomaly rules and alerts join this crate next (issue 5).
 
+pub mod alerts;
+pub mod anomalies;
+pub mod anomaly_rules;
 pub mod breaches;
 pub mod checks;
 pub mod consumer;

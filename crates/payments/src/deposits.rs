@@ -88,25 +88,53 @@ pub async fn deposits_since(
     player: Uuid,
     since: DateTime<Utc>,
 ) -> Result<Vec<(Currency, i64, DateTime<Utc>)>, LedgerError> {
-    let rows: Vec<(String, i64, i64)> = db!(db, |c| {
+    Ok(deposit_attempts_since(db, player, since)
+        .await?
+        .into_iter()
+        .filter(|d| matches!(d.status, TxStatus::Completed | TxStatus::Pending))
+        .map(|d| (d.currency, d.amount, d.occurred_at))
+        .collect())
+}
+
+/// One deposit the player made or tried, whatever became of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DepositAttempt {
+    pub status: TxStatus,
+    pub currency: Currency,
+    pub amount: i64,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// Every deposit of a player's since `since` (by when the platform says each happened), in any
+/// status: the anomaly rules count the completed and the failed ones.
+pub async fn deposit_attempts_since(
+    db: &Db,
+    player: Uuid,
+    since: DateTime<Utc>,
+) -> Result<Vec<DepositAttempt>, LedgerError> {
+    let rows: Vec<(String, String, i64, i64)> = db!(db, |c| {
         sqlx::query_as(
-            "SELECT currency, amount, occurred_at FROM ledger_transactions \
-             WHERE player_id = $1 AND kind = $2 AND occurred_at >= $3 AND status IN ($4, $5)",
+            "SELECT status, currency, amount, occurred_at FROM ledger_transactions \
+             WHERE player_id = $1 AND kind = $2 AND occurred_at >= $3",
         )
         .bind(player)
         .bind(TxKind::Deposit.as_str())
         .bind(to_micros(since))
-        .bind(TxStatus::Completed.as_str())
-        .bind(TxStatus::Pending.as_str())
         .fetch_all(c)
         .await
     })?;
+    let stored =
+        |what: &str, e: String| LedgerError::Store(pitboss_store::StoreError::Config(format!("stored {what}: {e}")));
     rows.into_iter()
-        .map(|(currency, amount, at)| {
-            let currency = currency
-                .parse()
-                .map_err(|e| LedgerError::Store(pitboss_store::StoreError::Config(format!("stored currency: {e}"))))?;
-            Ok((currency, amount, from_micros(at)))
+        .map(|(status, currency, amount, at)| {
+            Ok(DepositAttempt {
+                status: status.parse().map_err(|e| stored("status", e))?,
+                currency: currency
+                    .parse()
+                    .map_err(|e: pitboss_core::money::CurrencyError| stored("currency", e.to_string()))?,
+                amount,
+                occurred_at: from_micros(at),
+            })
         })
         .collect()
 }

@@ -304,6 +304,36 @@ pub async fn payments_changed(
     Ok(rows.into_iter().map(TxRow::into_transaction).collect())
 }
 
+/// How far a player's cached balances are from their postings: over the player's accounts, the
+/// sum of each cached figure's distance from the sum of its postings, in minor units of the
+/// accounts' currency; 0 when they agree, as they always should ([`verify`] checks every account).
+pub async fn balance_drift(db: &Db, player: Uuid) -> Result<i64, LedgerError> {
+    // Per account: the cached posted and pending debits and credits, then their postings' sums.
+    type Figures = (i64, i64, i64, i64, i64, i64, i64, i64);
+    let rows: Vec<Figures> = db!(db, |c| {
+        sqlx::query_as(
+            "SELECT a.posted_debits, a.posted_credits, a.pending_debits, a.pending_credits, \
+             CAST(COALESCE(SUM(CASE WHEN p.phase = 'posted' THEN p.debit END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN p.phase = 'posted' THEN p.credit END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN p.phase <> 'posted' THEN p.debit END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN p.phase <> 'posted' THEN p.credit END), 0) AS BIGINT) \
+             FROM ledger_accounts a LEFT JOIN ledger_postings p ON p.account_code = a.code \
+             WHERE a.player_id = $1 AND a.tracks_balance = $2 \
+             GROUP BY a.code, a.posted_debits, a.posted_credits, a.pending_debits, a.pending_credits",
+        )
+        .bind(player)
+        .bind(true)
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(pd, pc, hd, hc, sd, sc, shd, shc)| {
+            (pd - sd).abs() + (pc - sc).abs() + (hd - shd).abs() + (hc - shc).abs()
+        })
+        .sum())
+}
+
 /// What [`verify`] found.
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct Verification {

@@ -39,6 +39,7 @@ pub async fn transport(settings: &Settings) -> anyhow::Result<Arc<dyn Transport>
                 pitboss_segments::consumer::CONSUMER,
                 pitboss_ops::consumer::CONSUMER,
                 pitboss_ops::consumer::BREACHES,
+                pitboss_ops::consumer::ANOMALIES,
             ];
             let bus = RabbitMq::connect_for(&settings.amqp_url, &settings.amqp_exchange, &consumers).await;
             Arc::new(bus.with_context(|| {
@@ -85,6 +86,12 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
         // Flags the deposits and rounds that went through although a limit should have stopped them.
         let breaches = pitboss_ops::consumer::BreachesConsumer::new(db.clone(), state.rates.clone());
         consumers.push((pitboss_ops::consumer::BREACHES, breaches, "the limit breaches"));
+        // Runs the anomaly rules on every event; the shipped rules are installed once.
+        pitboss_ops::anomaly_rules::install_shipped(&db, chrono::Utc::now())
+            .await
+            .context("installing the shipped anomaly rules")?;
+        let anomalies = pitboss_ops::consumer::AnomaliesConsumer::new(db.clone(), state.rates.clone());
+        consumers.push((pitboss_ops::consumer::ANOMALIES, anomalies, "the anomaly rules"));
     }
     for (name, handler, what) in consumers {
         state.transport.subscribe(name, handler).await.with_context(|| format!("subscribing {what} to the bus"))?;

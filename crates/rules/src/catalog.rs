@@ -72,6 +72,47 @@ pub enum Field {
     ExpectedDeposits90d,
     PredictedValue,
     Segments,
+    EventType,
+    EventAmount,
+    EventMethod,
+    EventStake,
+    EventWin,
+    EventWinMultiple,
+    RecentDeposits,
+    RecentDepositsSum,
+    RecentFailedDeposits,
+    RecentStakes,
+    RecentTurnover,
+    SharedDevice,
+    SharedIp,
+    SharedInstrument,
+    BalanceMismatch,
+}
+
+impl Field {
+    /// Whether the fact describes the event being judged and the moments before it (`event.*`,
+    /// `recent.*`, `shared.*`, `ledger.*`): known only on the anomaly rules' event path, so a
+    /// segment, which is also evaluated with no event at all, cannot name it.
+    pub fn about_event(self) -> bool {
+        matches!(
+            self,
+            Field::EventType
+                | Field::EventAmount
+                | Field::EventMethod
+                | Field::EventStake
+                | Field::EventWin
+                | Field::EventWinMultiple
+                | Field::RecentDeposits
+                | Field::RecentDepositsSum
+                | Field::RecentFailedDeposits
+                | Field::RecentStakes
+                | Field::RecentTurnover
+                | Field::SharedDevice
+                | Field::SharedIp
+                | Field::SharedInstrument
+                | Field::BalanceMismatch
+        )
+    }
 }
 
 /// Every field: its name in conditions, its type, and what it means.
@@ -132,6 +173,61 @@ pub const FIELDS: &[(Field, &str, Type, &str)] = &[
         "segments",
         Type::TextSet,
         "the segments the player is in; test with `segments contains \"name\"`",
+    ),
+    (Field::EventType, "event.type", Type::Text, "anomaly rules: the event's type, e.g. \"payment.deposit.completed\""),
+    (Field::EventAmount, "event.amount", Type::Money, "anomaly rules: the payment's amount"),
+    (Field::EventMethod, "event.method", Type::Text, "anomaly rules: the payment's method, e.g. \"card\""),
+    (Field::EventStake, "event.stake", Type::Money, "anomaly rules: the round's stake"),
+    (Field::EventWin, "event.win", Type::Money, "anomaly rules: the round's win"),
+    (
+        Field::EventWinMultiple,
+        "event.win_multiple",
+        Type::Number,
+        "anomaly rules: the round's win as a whole multiple of its stake",
+    ),
+    (
+        Field::RecentDeposits,
+        "recent.deposits",
+        Type::Number,
+        "anomaly rules: deposits completed within the rule's window, up to the event",
+    ),
+    (
+        Field::RecentDepositsSum,
+        "recent.deposits_sum",
+        Type::Money,
+        "anomaly rules: deposits completed within the rule's window, summed",
+    ),
+    (
+        Field::RecentFailedDeposits,
+        "recent.failed_deposits",
+        Type::Number,
+        "anomaly rules: deposits that failed within the rule's window",
+    ),
+    (Field::RecentStakes, "recent.stakes", Type::Money, "anomaly rules: amounts staked within the rule's window"),
+    (
+        Field::RecentTurnover,
+        "recent.turnover",
+        Type::Number,
+        "anomaly rules: amounts staked within the rule's window, in whole percent of the deposits within it",
+    ),
+    (
+        Field::SharedDevice,
+        "shared.device",
+        Type::Number,
+        "anomaly rules: other players seen on the event's device (the session's device id)",
+    ),
+    (Field::SharedIp, "shared.ip", Type::Number, "anomaly rules: other players seen at the event's IP address"),
+    (
+        Field::SharedInstrument,
+        "shared.instrument",
+        Type::Number,
+        "anomaly rules: other players who paid with the event's payment instrument",
+    ),
+    (
+        Field::BalanceMismatch,
+        "ledger.balance_mismatch",
+        Type::Money,
+        "anomaly rules: how far the player's cached balances are from the sums of their postings",
     ),
 ];
 

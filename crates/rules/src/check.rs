@@ -20,28 +20,32 @@ pub struct Rule {
 impl Rule {
     /// Whether any part of the condition reads `field`.
     pub fn reads(&self, field: Field) -> bool {
-        let is = |o: &Operand| o.kind == OperandKind::Field(field);
+        self.fields().iter().any(|(f, _)| *f == field)
+    }
+
+    /// Every fact the condition reads, with where, in no particular order.
+    pub fn fields(&self) -> Vec<(Field, Span)> {
+        let mut out = Vec::new();
+        let mut read = |o: &Operand| {
+            if let OperandKind::Field(f) = o.kind {
+                out.push((f, o.span));
+            }
+        };
         let mut stack = vec![&self.root];
         while let Some(node) = stack.pop() {
-            let hit = match &node.kind {
-                NodeKind::All(parts) | NodeKind::Any(parts) => {
-                    stack.extend(parts);
-                    false
+            match &node.kind {
+                NodeKind::All(parts) | NodeKind::Any(parts) => stack.extend(parts),
+                NodeKind::Not(inner) => stack.push(inner),
+                NodeKind::Compare { left, right, .. } => {
+                    read(left);
+                    read(right);
                 }
-                NodeKind::Not(inner) => {
-                    stack.push(inner);
-                    false
-                }
-                NodeKind::Compare { left, right, .. } => is(left) || is(right),
-                NodeKind::In { left, .. } => is(left),
-                NodeKind::Contains { set, .. } => is(set),
-                NodeKind::Is(operand) => is(operand),
-            };
-            if hit {
-                return true;
+                NodeKind::In { left, .. } => read(left),
+                NodeKind::Contains { set, .. } => read(set),
+                NodeKind::Is(operand) => read(operand),
             }
         }
-        false
+        out
     }
 }
 

@@ -40,6 +40,35 @@ pub struct PlayerFacts {
     pub segments: Vec<String>,
     /// The churn and lifetime-value models' figures, once a fit has scored the player.
     pub prediction: Option<Prediction>,
+    /// The event an anomaly rule judges, and what led up to it; `None` for segments.
+    pub event: Option<EventFacts>,
+}
+
+/// What anomaly rules see of the event they judge (amounts in the player's currency, minor
+/// units) and of the moments before it, within the rule's own window; the loader fills only
+/// what the rules it runs read (see [`crate::Rule::fields`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EventFacts {
+    /// e.g. `payment.deposit.completed`.
+    pub event_type: String,
+    /// A payment's amount.
+    pub amount: Option<i64>,
+    pub method: Option<String>,
+    /// A round's stake and win.
+    pub stake: Option<i64>,
+    pub win: Option<i64>,
+    /// Completed deposits within the window, how many and their sum.
+    pub recent_deposits: i64,
+    pub recent_deposits_sum: i64,
+    pub recent_failed_deposits: i64,
+    pub recent_stakes: i64,
+    /// Other players seen with the same device, IP address or payment instrument; `None` when
+    /// the event carries none.
+    pub shared_device: Option<i64>,
+    pub shared_ip: Option<i64>,
+    pub shared_instrument: Option<i64>,
+    /// The sum, over the player's accounts, of how far each cached balance is from its postings.
+    pub balance_mismatch: Option<i64>,
 }
 
 /// A game category the player has played.
@@ -333,6 +362,46 @@ impl Eval<'_> {
                 (_, None) => Val::Unknown("no currency".into()),
             },
             Field::Segments => Val::Set(p.segments.clone()),
+            event => self.event_field(event),
+        }
+    }
+
+    /// An `event.*`, `recent.*`, `shared.*` or `ledger.*` fact.
+    fn event_field(&self, f: Field) -> Val {
+        let Some(e) = &self.facts.event else {
+            return Val::Unknown("no event: only anomaly rules judge one".into());
+        };
+        let money = |v: Option<i64>, what: &str| match (v, self.facts.currency) {
+            (Some(v), Some(c)) => Val::Money(v, c),
+            (None, _) => Val::Unknown(format!("the event has no {what}")),
+            (_, None) => Val::Unknown("no currency".into()),
+        };
+        let count =
+            |v: Option<i64>, what: &str| v.map_or(Val::Unknown(format!("the event names no {what}")), Val::Number);
+        match f {
+            Field::EventType => Val::Text(e.event_type.clone()),
+            Field::EventAmount => money(e.amount, "amount"),
+            Field::EventMethod => e.method.clone().map_or(Val::Unknown("no payment method".into()), Val::Text),
+            Field::EventStake => money(e.stake, "stake"),
+            Field::EventWin => money(e.win, "win"),
+            Field::EventWinMultiple => match (e.stake, e.win) {
+                (Some(stake), Some(win)) if stake > 0 => Val::Number(win / stake),
+                (Some(_), Some(_)) => Val::Unknown("a round without a stake".into()),
+                _ => Val::Unknown("the event is not a round".into()),
+            },
+            Field::RecentDeposits => Val::Number(e.recent_deposits),
+            Field::RecentDepositsSum => money(Some(e.recent_deposits_sum), "deposits"),
+            Field::RecentFailedDeposits => Val::Number(e.recent_failed_deposits),
+            Field::RecentStakes => money(Some(e.recent_stakes), "stakes"),
+            Field::RecentTurnover if e.recent_deposits_sum > 0 => {
+                Val::Number(e.recent_stakes.saturating_mul(100) / e.recent_deposits_sum)
+            }
+            Field::RecentTurnover => Val::Unknown("no deposits within the window".into()),
+            Field::SharedDevice => count(e.shared_device, "device"),
+            Field::SharedIp => count(e.shared_ip, "IP address"),
+            Field::SharedInstrument => count(e.shared_instrument, "payment instrument"),
+            Field::BalanceMismatch => money(e.balance_mismatch, "balance check"),
+            _ => Val::Unknown("not an event fact".into()),
         }
     }
 

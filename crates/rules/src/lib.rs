@@ -28,7 +28,7 @@ mod tests;
 
 pub use check::{Literal, Node, NodeKind, Operand, OperandKind, Rule};
 pub use error::RuleError;
-pub use eval::{CategoryPlayed, Day, Lifetime, PlayerFacts, Prediction, Trace, age};
+pub use eval::{CategoryPlayed, Day, EventFacts, Lifetime, PlayerFacts, Prediction, Trace, age};
 pub use parse::{MAX_DEPTH, MAX_NODES, MAX_TEXT};
 pub use rates::Rates;
 pub use text::to_text;

@@ -290,6 +290,8 @@ impl Compiler<'_> {
                 "(SELECT pp.expected_90d FROM player_predictions pp WHERE pp.player_id = p.id)"
             }
             Field::PredictedValue => "(SELECT pp.predicted_value FROM player_predictions pp WHERE pp.player_id = p.id)",
+            // Facts about an event (`Field::about_event`), which segments refuse: a scan has none.
+            _ => "NULL",
         };
         column.to_string()
     }

@@ -241,3 +241,38 @@ fn the_trace_says_why() {
     assert!(!trace.children[2].result);
     assert!(trace.children[2].detail.as_deref().unwrap().starts_with("last_session = "), "{:?}", trace.children[2]);
 }
+
+#[test]
+fn event_facts_are_read_on_the_event_path_and_unknown_without_an_event() {
+    let rule =
+        from_text("event.type == \"game.round\" and event.win_multiple >= 500 and event.win >= 100 EUR").unwrap();
+    assert!(rule.reads(catalog::Field::EventWinMultiple));
+    assert!(rule.fields().iter().all(|(f, _)| f.about_event()));
+    let mut p = player();
+    assert!(!rule.holds(&p, NOW, &Rates::new()), "no event: unknown, so false");
+    p.event =
+        Some(EventFacts { event_type: "game.round".into(), stake: Some(100), win: Some(60_000), ..Default::default() });
+    let trace = rule.evaluate(&p, NOW, &Rates::new());
+    assert!(trace.result, "{trace:?}");
+    assert_eq!(trace.children[1].detail.as_deref(), Some("event.win_multiple = 600 >= 500"));
+    p.event.as_mut().unwrap().win = Some(40_000);
+    assert!(!rule.holds(&p, NOW, &Rates::new()));
+
+    // Turnover is the stakes in whole percent of the deposits; with no deposits it is unknown.
+    let little_play = from_text("recent.deposits_sum >= 100 EUR and recent.turnover < 30").unwrap();
+    p.event = Some(EventFacts {
+        recent_deposits: 1,
+        recent_deposits_sum: 20_000,
+        recent_stakes: 5_000,
+        ..Default::default()
+    });
+    assert!(little_play.holds(&p, NOW, &Rates::new()), "25% turned over");
+    p.event.as_mut().unwrap().recent_stakes = 6_000;
+    assert!(!little_play.holds(&p, NOW, &Rates::new()), "30% turned over");
+    p.event.as_mut().unwrap().recent_deposits_sum = 0;
+    assert!(!from_text("recent.turnover < 30").unwrap().holds(&p, NOW, &Rates::new()));
+    // A fact the event does not carry (no device id) is unknown, not zero.
+    assert!(!from_text("shared.device < 1").unwrap().holds(&p, NOW, &Rates::new()));
+    p.event.as_mut().unwrap().shared_device = Some(0);
+    assert!(from_text("shared.device < 1").unwrap().holds(&p, NOW, &Rates::new()));
+}

@@ -114,6 +114,7 @@ fn random_player(rng: &mut StdRng) -> PlayerFacts {
             expected_90d: rng.random_range(0.0..9.0),
             predicted_value: rng.random_range(0..200_000),
         }),
+        event: None,
     }
 }
 

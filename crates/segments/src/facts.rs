@@ -254,5 +254,6 @@ fn profile(r: ProfileRow) -> PlayerFacts {
         categories: Vec::new(),
         segments: Vec::new(),
         prediction: None,
+        event: None,
     }
 }

@@ -48,12 +48,14 @@ pub use repo::{
     MemberRow, create, get, list, member_count_preview, member_rows, members, segments_of, sizes, update, versions,
 };
 
-/// The condition of a segment, parsed from its text or JSON form.
+/// The condition of a segment, parsed from its text or JSON form. Facts about an event
+/// (`event.amount`, `recent.deposits`, ...) are refused: a segment is also evaluated with no
+/// event at all, so they are for anomaly rules only.
 pub fn parse_condition(
     text: Option<&str>,
     json: Option<&serde_json::Value>,
 ) -> Result<pitboss_rules::Rule, SegmentError> {
-    match (text, json) {
+    let rule = match (text, json) {
         (Some(text), None) => {
             pitboss_rules::from_text(text).map_err(|e| SegmentError::Condition { rendered: e.render(text), error: e })
         }
@@ -66,5 +68,33 @@ pub fn parse_condition(
         (None, None) => {
             Err(SegmentError::Invalid("a segment needs a condition: `condition` (text) or `condition_json`".into()))
         }
+    }?;
+    if let Some((field, span)) = rule.fields().into_iter().find(|(f, _)| f.about_event()) {
+        let error = pitboss_rules::RuleError::at(
+            span,
+            format!(
+                "`{}` describes an event, which only anomaly rules judge: a segment cannot use it",
+                pitboss_rules::catalog::field_name(field)
+            ),
+        );
+        return Err(SegmentError::Condition { rendered: error.render(&rule.text), error });
+    }
+    Ok(rule)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_segment_cannot_name_an_event_fact() {
+        let err = parse_condition(Some("country == \"DE\" and recent.deposits >= 3"), None).unwrap_err();
+        let SegmentError::Condition { error, rendered } = err else { panic!("not a condition error: {err:?}") };
+        assert!(error.message.contains("`recent.deposits` describes an event"), "{}", error.message);
+        assert!(rendered.contains("^^^^^^^^^^^^^^^"), "{rendered}");
+        let json =
+            serde_json::json!({"compare": {"left": {"field": "event.amount"}, "op": ">", "right": {"money": "5 EUR"}}});
+        assert!(parse_condition(None, Some(&json)).is_err());
+        assert!(parse_condition(Some("country == \"DE\""), None).is_ok());
     }
 }

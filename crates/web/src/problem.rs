@@ -133,9 +133,13 @@ impl From<pitboss_ops::OpsError> for Problem {
     fn from(e: pitboss_ops::OpsError) -> Problem {
         use pitboss_ops::OpsError as E;
         match e {
-            E::PlayerNotFound(_) | E::LockNotFound(_) | E::ReviewNotFound(_) => Problem::not_found(e.to_string()),
+            E::PlayerNotFound(_)
+            | E::LockNotFound(_)
+            | E::ReviewNotFound(_)
+            | E::RuleNotFound(_)
+            | E::AlertNotFound(_) => Problem::not_found(e.to_string()),
             E::Invalid { field, .. } => Problem::validation(field, e.to_string()),
-            E::NotInForce { .. } | E::AlreadyExcluded { .. } | E::CoolingOff { .. } | E::Decided(_) => {
+            E::NotInForce { .. } | E::AlreadyExcluded { .. } | E::CoolingOff { .. } | E::Decided(_) | E::Taken(_) => {
                 Problem::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
             E::SameOfficer(_) => Problem::new(StatusCode::FORBIDDEN, "four-eyes", e.to_string()),
