@@ -52,6 +52,7 @@ pub fn app(state: AppState) -> Router {
     if state.runs(Target::Ops) {
         api = api.merge(routes::ops::router());
         api = api.merge(routes::withdrawals::router());
+        api = api.merge(routes::alerts::router());
     }
     api = api.merge(routes::access::router());
     Router::new()

@@ -1246,3 +1246,71 @@ both_engines!(the_event_schemas_endpoint_serves_the_generated_bundle, |db| async
     let served = api.call(Method::GET, "/api/v1/events/schemas", Some(&api.key), None).await.ok(200);
     assert_eq!(served, pitboss_web::openapi::event_schemas());
 });
+
+both_engines!(anomaly_alerts_are_listed_handled_once_and_audited_and_rules_change_through_the_api, |db| async move {
+    use pitboss_bus::Transport;
+    use pitboss_ops::consumer::{ANOMALIES, AnomaliesConsumer};
+    pitboss_ops::anomaly_rules::install_shipped(&db, Utc::now()).await.unwrap();
+    let transport = Arc::new(InProcess::new());
+    transport
+        .subscribe(ANOMALIES, AnomaliesConsumer::new(db.clone(), Arc::new(pitboss_rules::Rates::new())))
+        .await
+        .unwrap();
+    let relay = pitboss_bus::relay::Relay::new(db.clone(), transport);
+    let api = api(&db).await;
+    api.post("/api/v1/events", json!([registered("p-1")])).await.ok(200);
+    let player = api.player_id("p-1").await;
+
+    // The rules, and a threshold lowered without a code change; a bad condition is refused
+    // with the field and what is wrong.
+    let rules = api.get("/api/v1/anomaly-rules").await.ok(200);
+    let velocity = rules.as_array().unwrap().iter().find(|r| r["key"] == "deposit_velocity").unwrap().clone();
+    let path = format!("/api/v1/anomaly-rules/{}", velocity["id"].as_str().unwrap());
+    let bad = api.patch(&path, json!({"condition": "recent.deposits >= 2 EUR"})).await.problem(422);
+    assert_eq!(bad["field"], "condition", "{bad}");
+    let changed = api.patch(&path, json!({"condition": "recent.deposits >= 2", "severity": "high"})).await.ok(200);
+    assert_eq!((changed["version"].as_i64(), changed["severity"].as_str()), (Some(2), Some("high")));
+    let created =
+        json!({"name": "Big deposit", "events": ["payment.deposit.completed"], "condition": "event.amount >= 500 EUR"});
+    let big = api.post("/api/v1/anomaly-rules", created.clone()).await.ok(201);
+    assert_eq!(big["mode"], "shadow", "a new rule records before it alerts");
+    assert_eq!(api.post("/api/v1/anomaly-rules", created).await.problem(409)["status"], 409);
+
+    api.post("/api/v1/events", json!([deposit("p-1", "d-1", 1_000), deposit("p-1", "d-2", 60_000)])).await.ok(200);
+    relay.flush().await.unwrap();
+    let open = api.get("/api/v1/alerts").await.ok(200);
+    let items = open["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "the shadow rule's hit is not listed: {open}");
+    assert_eq!(
+        (items[0]["rule_name"].as_str(), items[0]["severity"].as_str()),
+        (Some("Deposit velocity"), Some("high"))
+    );
+    let shadow = api.get("/api/v1/alerts?state=shadow").await.ok(200);
+    assert_eq!(shadow["items"][0]["rule_name"], "Big deposit");
+    assert_eq!(api.get("/api/v1/alerts?state=gone").await.problem(422)["field"], "state");
+    let id = items[0]["id"].as_str().unwrap();
+    let detail = api.get(&format!("/api/v1/alerts/{id}")).await.ok(200);
+    assert_eq!(detail["hit_events"].as_array().unwrap().len(), 1);
+
+    let acked = api.post(&format!("/api/v1/alerts/{id}/acknowledge"), json!({})).await.ok(200);
+    assert_eq!(acked["state"], "acknowledged");
+    api.post(&format!("/api/v1/alerts/{id}/acknowledge"), json!({})).await.problem(409);
+    api.post(&format!("/api/v1/alerts/{id}/assign"), json!({"assignee": "operator:olga"})).await.ok(200);
+    let no_outcome = api.post(&format!("/api/v1/alerts/{id}/resolve"), json!({"outcome": "maybe", "note": "x"})).await;
+    assert_eq!(no_outcome.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let resolved = api
+        .post(
+            &format!("/api/v1/alerts/{id}/resolve"),
+            json!({"outcome": "confirmed", "note": "limit set with the player"}),
+        )
+        .await
+        .ok(200);
+    assert_eq!((resolved["state"].as_str(), resolved["outcome"].as_str()), (Some("resolved"), Some("confirmed")));
+    let on_player = api.get(&format!("/api/v1/players/{player}/alerts")).await.ok(200);
+    assert_eq!(on_player[0]["state"], "resolved");
+    let actions: Vec<String> =
+        audit::list(&db, Some("alert"), Some(id), 10).await.unwrap().into_iter().map(|r| r.action).collect();
+    assert_eq!(actions, ["alert.resolve", "alert.assign", "alert.acknowledge"]);
+    let rule_changes = audit::list(&db, Some("anomaly_rule"), None, 10).await.unwrap();
+    assert_eq!(rule_changes.len(), 2, "the change and the new rule; the refused ones changed nothing");
+});

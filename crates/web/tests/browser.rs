@@ -741,3 +741,60 @@ async fn a_large_adjustment_resolving_a_dispute_waits_for_a_second_officer() {
     );
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; run by .ci/run"]
+async fn a_compliance_officer_acknowledges_a_live_alert_and_resolves_it() {
+    use pitboss_bus::Transport;
+    use pitboss_ops::consumer::{ANOMALIES, AnomaliesConsumer};
+    let db = pitboss_store::testing::sqlite().await.unwrap();
+    let base = format!("http://{}", serve(&db, without_two_factor()).await);
+    pitboss_ops::anomaly_rules::install_shipped(&db, chrono::Utc::now()).await.unwrap();
+    // The anomaly rules behind ingestion, as `serve` runs them.
+    let transport = Arc::new(InProcess::new());
+    let rates = Arc::new(pitboss_rules::Rates::new());
+    transport.subscribe(ANOMALIES, AnomaliesConsumer::new(db.clone(), rates)).await.unwrap();
+    let relay = pitboss_bus::relay::Relay::new(db.clone(), transport);
+    let ingest = Ingestor::new(db.clone());
+    let registered =
+        platform_event("player.registered", "p-card", serde_json::json!({"country": "DE", "currency": "EUR"}));
+    ingest.ingest(&[registered], chrono::Utc::now()).await.unwrap();
+    operator_with_password(&db, "cora", &["compliance_officer"], &[]).await;
+
+    let driver = chromedriver().await;
+    let c = browser(&driver).await;
+    signed_in(&c, &base, "cora").await;
+    click(&c, "nav a[href='/alerts']").await;
+    assert!(text(&c, "#alerts tbody").await.contains("No alert"));
+
+    // Five refused deposits within the hour: the alert appears without a reload.
+    let failed: Vec<serde_json::Value> = (0..5)
+        .map(|i| {
+            let payload = serde_json::json!({"transaction_id": format!("f-{i}"), "amount": 5_000, "currency": "EUR", "reason": "declined"});
+            platform_event("payment.deposit.failed", "p-card", payload)
+        })
+        .collect();
+    assert_eq!(ingest.ingest(&failed, chrono::Utc::now()).await.unwrap().accepted, 5);
+    relay.flush().await.unwrap();
+    let row = wait_text(&c, "#alerts tbody", "Many failed deposits").await;
+    assert!(row.contains("open") && row.contains("medium"), "{row}");
+
+    click(&c, "#alerts tbody tr:first-child button.acknowledge").await;
+    assert!(text(&c, ".notice").await.contains("acknowledged"));
+    let row = text(&c, "#alerts tbody tr:first-child").await;
+    assert!(row.contains("acknowledged") && row.contains("operator:cora"), "{row}");
+
+    // The alert's page: why the rule fired, and its resolution.
+    click(&c, "#alerts tbody tr:first-child a[href^='/alerts/']").await;
+    let trace = text(&c, "#alert-trace").await;
+    assert!(trace.contains("recent.failed_deposits = 5 >= 5"), "{trace}");
+    click(&c, "#resolve").await;
+    assert!(text(&c, "[role=alert]").await.contains("Choose the outcome"));
+    c.find(Locator::Css("#outcome option[value=false_positive]")).await.unwrap().click().await.unwrap();
+    fill(&c, "note", "the card issuer was down; the player paid by bank transfer").await;
+    click(&c, "#resolve").await;
+    assert!(text(&c, ".notice").await.contains("resolved"));
+    let resolution = text(&c, "#alert-resolution").await;
+    assert!(resolution.contains("false_positive") && resolution.contains("issuer was down"), "{resolution}");
+    c.close().await.unwrap();
+}

@@ -48,6 +48,9 @@ pitboss_core::string_enum!(
         PlayerCheck => "player.check",
         WithdrawalReview => "withdrawal.review",
         WithdrawalApprove => "withdrawal.approve",
+        AlertRead => "alert.read",
+        AlertHandle => "alert.handle",
+        AnomalyRuleManage => "anomaly_rule.manage",
     }
 );
 
@@ -77,7 +80,10 @@ impl Action {
             | Action::LockManage
             | Action::PlayerCheck
             | Action::WithdrawalReview
-            | Action::WithdrawalApprove => Module::Ops,
+            | Action::WithdrawalApprove
+            | Action::AlertRead
+            | Action::AlertHandle
+            | Action::AnomalyRuleManage => Module::Ops,
         }
     }
 
@@ -97,6 +103,8 @@ impl Action {
                 | Action::ModelRefit
                 | Action::LockManage
                 | Action::WithdrawalApprove
+                | Action::AlertHandle
+                | Action::AnomalyRuleManage
         )
     }
 }

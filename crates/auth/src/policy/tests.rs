@@ -107,6 +107,8 @@ fn each_role_opens_exactly_its_modules() {
                 PlayerCheck,
                 WithdrawalReview,
                 WithdrawalApprove,
+                AlertRead,
+                AlertHandle,
             ],
         ),
         (
@@ -127,6 +129,9 @@ fn each_role_opens_exactly_its_modules() {
                 LockManage,
                 PlayerCheck,
                 WithdrawalReview,
+                AlertRead,
+                AlertHandle,
+                AnomalyRuleManage,
             ],
         ),
         (

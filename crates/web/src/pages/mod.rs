@@ -7,6 +7,7 @@
 mod access;
 mod account;
 mod adjustments;
+mod alerts;
 mod audit;
 mod disputes;
 mod explain;
@@ -44,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .merge(players::router())
         .merge(disputes::router())
         .merge(withdrawals::router())
+        .merge(alerts::router())
         .merge(explain::router())
 }
 
@@ -73,6 +75,7 @@ const MODULES: &[(&str, &str, &str, Action)] = &[
         Action::LedgerApproveAdjustment,
     ),
     ("Withdrawals", "/withdrawals", "Withdrawals waiting for approval, VIP payouts first.", Action::WithdrawalReview),
+    ("Alerts", "/alerts", "What the anomaly rules found, live; acknowledge, assign, resolve.", Action::AlertRead),
     ("Segments", "/segments", "Groups of players, always current, for campaigns and reports.", Action::SegmentRead),
     ("Models", "/models", "Churn risk and lifetime value: fits, diagnostics and refits.", Action::ModelRead),
     ("Operators", "/operators", "Operator accounts, roles and their brands.", Action::AccessRead),

@@ -162,6 +162,8 @@ struct PlayerPage {
     flags: Option<Vec<(String, String, String)>>,
     /// The segments the player is in: id, name, since when.
     segments: Option<Vec<(Uuid, String, String)>>,
+    /// The anomaly alerts about the player, unresolved first.
+    alerts: Option<Vec<super::alerts::Row>>,
     can_manage: bool,
     scopes: Vec<&'static str>,
     kinds: Vec<&'static str>,
@@ -290,6 +292,13 @@ async fn player_page(
             .map(|rows| rows.into_iter().map(|(segment, name, since)| (segment, name, super::when(since))).collect()),
         false => None,
     };
+    let alerts = match allowed(Action::AlertRead) {
+        true => crate::routes::alerts::alerts_of(s, caller, id).await.ok().map(|mut all| {
+            all.sort_by_key(|a| a.state == pitboss_ops::alerts::AlertState::Resolved);
+            all.iter().map(super::alerts::row).collect()
+        }),
+        false => None,
+    };
     let p = masked(s, caller, player);
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let facts = vec![
@@ -321,6 +330,7 @@ async fn player_page(
             breaks,
             flags,
             segments,
+            alerts,
             can_manage,
             scopes: LockScope::ALL.iter().map(|s| s.as_str()).collect(),
             kinds: LimitKind::ALL.iter().map(|k| k.as_str()).collect(),

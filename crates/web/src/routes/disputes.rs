@@ -19,11 +19,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::extract::{Json, Path, Query};
-use crate::guard::{Authenticated, authorize, decide};
+use crate::guard::{Authenticated, authorize};
 use crate::routes::payments::{
     NewAdjustment, check_adjustment_amount, file_request, needs_second_officer, post_adjustment, transaction_resource,
 };
-use crate::routes::players::PlayerResources;
+use crate::routes::players::only_allowed;
 use crate::{AppState, Problem};
 
 pub fn router() -> Router<AppState> {
@@ -114,15 +114,7 @@ pub(crate) async fn visible_disputes(s: &AppState, caller: &Caller, q: &DisputeQ
         return Err(Problem::validation("limit", "limit: must be between 1 and 500"));
     }
     let found = disputes::list(&s.db, q.state, q.transaction_id, limit).await?;
-    let mut players = PlayerResources::new(s);
-    let mut items = Vec::with_capacity(found.len());
-    for d in found {
-        let Some(player) = players.get(d.player_id).await else { continue };
-        if decide(s, caller, Action::PaymentRead, &player, RequestFacts::default()).allowed {
-            items.push(d);
-        }
-    }
-    Ok(items)
+    Ok(only_allowed(s, caller, Action::PaymentRead, found, |d| d.player_id).await)
 }
 
 /// A dispute with its notes.

@@ -1,4 +1,5 @@
 pub mod access;
+pub mod alerts;
 pub mod disputes;
 pub mod events;
 pub mod models;

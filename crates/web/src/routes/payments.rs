@@ -351,15 +351,8 @@ pub(crate) async fn visible_requests(
     {
         return Err(Problem::validation("status", "status: one of pending, approved, rejected"));
     }
-    let mut players = crate::routes::players::PlayerResources::new(s);
-    let mut visible = Vec::new();
-    for request in approvals::list(&s.db, status, limit).await? {
-        let Some(player) = players.get(request.player_id).await else { continue };
-        if decide(s, caller, Action::PaymentRead, &player, RequestFacts::default()).allowed {
-            visible.push(request);
-        }
-    }
-    Ok(visible)
+    let found = approvals::list(&s.db, status, limit).await?;
+    Ok(crate::routes::players::only_allowed(s, caller, Action::PaymentRead, found, |r| r.player_id).await)
 }
 
 /// A second officer's decision.

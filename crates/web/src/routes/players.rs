@@ -248,3 +248,23 @@ impl<'a> PlayerResources<'a> {
         found
     }
 }
+
+/// The records, in order, whose player (`player_of`) the caller may `action`: a list shows
+/// only what its reader may see of each player.
+pub(crate) async fn only_allowed<T>(
+    s: &AppState,
+    caller: &Caller,
+    action: Action,
+    found: Vec<T>,
+    player_of: impl Fn(&T) -> Uuid,
+) -> Vec<T> {
+    let mut players = PlayerResources::new(s);
+    let mut items = Vec::with_capacity(found.len());
+    for item in found {
+        let Some(player) = players.get(player_of(&item)).await else { continue };
+        if decide(s, caller, action, &player, RequestFacts::default()).allowed {
+            items.push(item);
+        }
+    }
+    items
+}

@@ -15,8 +15,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::extract::{Json, Path, Query};
-use crate::guard::{Authenticated, authorize, decide};
-use crate::routes::players::{PlayerResources, resource};
+use crate::guard::{Authenticated, authorize};
+use crate::routes::players::{only_allowed, resource};
 use crate::{AppState, Problem};
 
 pub fn router() -> Router<AppState> {
@@ -69,15 +69,7 @@ pub(crate) async fn reviews(s: &AppState, caller: &Caller, q: &ReviewQuery) -> R
         "decided" => withdrawals::decided(&s.db, limit).await?,
         other => return Err(Problem::validation("view", format!("view: `{other}` is neither open nor decided"))),
     };
-    let mut players = PlayerResources::new(s);
-    let mut items = Vec::with_capacity(found.len());
-    for review in found {
-        let Some(player) = players.get(review.player_id).await else { continue };
-        if decide(s, caller, Action::WithdrawalReview, &player, RequestFacts::default()).allowed {
-            items.push(review);
-        }
-    }
-    Ok(items)
+    Ok(only_allowed(s, caller, Action::WithdrawalReview, found, |r| r.player_id).await)
 }
 
 /// A withdrawal's review: why it waits, who approved it, what was decided.
