@@ -14,6 +14,7 @@ use pitboss_store::Db;
 
 use crate::anomalies::{self, JudgedEvent};
 use crate::checks::Activity;
+use crate::notifications::{self, Sender};
 use crate::withdrawals::{self, ReviewPolicy};
 use crate::{Jurisdictions, alerts, anomaly_rules, breaches};
 
@@ -173,6 +174,65 @@ impl Handler for AnomaliesConsumer {
             Ok(())
         })
         .await?;
+        Ok(())
+    }
+}
+
+/// The name of the consumer that tells subscribers of alerts.
+pub const NOTIFICATIONS: &str = "alert-notifications";
+
+/// Delivers each newly raised live alert to its subscribers, and tries a failed delivery again
+/// when its timer puts it back on the bus (see [`crate::notifications`]).
+pub struct NotificationsConsumer {
+    db: Db,
+    sender: Arc<Sender>,
+}
+
+impl NotificationsConsumer {
+    pub fn new(db: Db, sender: Arc<Sender>) -> Arc<NotificationsConsumer> {
+        Arc::new(NotificationsConsumer { db, sender })
+    }
+}
+
+#[async_trait]
+impl Handler for NotificationsConsumer {
+    async fn handle(&self, message: &Message) -> Result<(), BusError> {
+        let failed = |reason: String| BusError::Handler { consumer: NOTIFICATIONS.into(), message: message.id, reason };
+        let id = |value: &serde_json::Value| value.as_str().and_then(|v| v.parse::<uuid::Uuid>().ok());
+        let body = || serde_json::from_str::<serde_json::Value>(&message.payload).map_err(|e| failed(e.to_string()));
+        let delivered = match message.topic.as_str() {
+            "ops.alert.raised" => {
+                let Some(alert) = id(&body()?["alert"]["id"]) else {
+                    return Err(failed(format!("the message names no alert: {}", message.payload)));
+                };
+                notifications::deliver_all(&self.db, &self.sender, alert).await
+            }
+            notifications::DELIVERY_DUE => {
+                let body = body()?;
+                let (Some(alert), Some(subscription)) =
+                    (id(&body["delivery"]["alert_id"]), id(&body["delivery"]["subscription_id"]))
+                else {
+                    return Err(failed(format!("the message names no delivery: {}", message.payload)));
+                };
+                notifications::deliver_again(&self.db, &self.sender, alert, subscription).await
+            }
+            _ => return Ok(()),
+        };
+        delivered.map_err(|e| failed(e.to_string()))
+    }
+}
+
+/// Fires deliveries' retry timers (kind [`notifications::RETRY_TIMER`]).
+pub struct DeliveryRetries;
+
+#[async_trait]
+impl pitboss_bus::timers::TimerHandler for DeliveryRetries {
+    async fn fire(&self, tx: &mut pitboss_store::Tx, keys: &[String], now: i64) -> Result<(), BusError> {
+        for key in keys {
+            notifications::retry_due(tx, key, pitboss_core::time::from_micros(now)).await.map_err(|e| {
+                BusError::Handler { consumer: NOTIFICATIONS.into(), message: uuid::Uuid::nil(), reason: e.to_string() }
+            })?;
+        }
         Ok(())
     }
 }

@@ -27,6 +27,7 @@ pub mod exclusions;
 pub mod jurisdictions;
 pub mod limits;
 pub mod locks;
+pub mod notifications;
 pub mod withdrawals;
 
 pub use checks::{Activity, CheckAnswer, CheckRequest, check};

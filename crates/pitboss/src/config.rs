@@ -68,6 +68,11 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "Rules about the player that make a withdrawal wait ([withdrawal_review_rules] table: the reason shown = a condition in the segment rule language); an empty condition switches a shipped rule off.",
     ),
     (
+        "smtp_url",
+        "SMTP server for alert emails: smtp://host:25, smtps://user:pass@host:465, or smtp://host:587?tls=required. Unset: email subscriptions are not delivered.",
+    ),
+    ("mail_from", "The sender of alert emails, e.g. \"Pitboss <pitboss@casino.example>\"."),
+    (
         "oidc",
         "Single sign-on ([oidc] table: issuer_url, client_id, client_secret, redirect_url, groups_claim, role_map).",
     ),
@@ -116,6 +121,8 @@ pub struct Settings {
     pub withdrawal_review_from_eur: String,
     pub withdrawal_second_approval_from_eur: String,
     pub withdrawal_review_rules: std::collections::BTreeMap<String, String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
 }
 
 impl Default for Settings {
@@ -153,6 +160,8 @@ impl Default for Settings {
                 .iter()
                 .map(|(reason, rule)| (reason.to_string(), rule.to_string()))
                 .collect(),
+            smtp_url: None,
+            mail_from: "Pitboss <pitboss@localhost>".into(),
         }
     }
 }
@@ -270,6 +279,12 @@ impl Settings {
         let rules = self.withdrawal_review_rules.iter().filter(|(_, rule)| !rule.trim().is_empty());
         let rules = rules.map(|(reason, rule)| (reason.clone(), rule.clone())).collect();
         pitboss_ops::withdrawals::ReviewPolicy::new(review, second, &rules).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// What sends alert notifications: mail through `smtp_url`, webhooks over HTTP.
+    pub fn alert_sender(&self) -> anyhow::Result<pitboss_ops::notifications::Sender> {
+        pitboss_ops::notifications::Sender::new(self.smtp_url.as_deref(), &self.mail_from)
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// How often `serve` refits the churn and lifetime value models; `None` when never.

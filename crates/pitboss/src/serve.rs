@@ -40,6 +40,7 @@ pub async fn transport(settings: &Settings) -> anyhow::Result<Arc<dyn Transport>
                 pitboss_ops::consumer::CONSUMER,
                 pitboss_ops::consumer::BREACHES,
                 pitboss_ops::consumer::ANOMALIES,
+                pitboss_ops::consumer::NOTIFICATIONS,
             ];
             let bus = RabbitMq::connect_for(&settings.amqp_url, &settings.amqp_exchange, &consumers).await;
             Arc::new(bus.with_context(|| {
@@ -92,6 +93,10 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
             .context("installing the shipped anomaly rules")?;
         let anomalies = pitboss_ops::consumer::AnomaliesConsumer::new(db.clone(), state.rates.clone());
         consumers.push((pitboss_ops::consumer::ANOMALIES, anomalies, "the anomaly rules"));
+        // Tells each alert's subscribers, by email or webhook.
+        let sender = Arc::new(settings.alert_sender().context("the alert notifications' settings")?);
+        let notifications = pitboss_ops::consumer::NotificationsConsumer::new(db.clone(), sender);
+        consumers.push((pitboss_ops::consumer::NOTIFICATIONS, notifications, "the alert notifications"));
     }
     for (name, handler, what) in consumers {
         state.transport.subscribe(name, handler).await.with_context(|| format!("subscribing {what} to the bus"))?;
@@ -100,6 +105,14 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
     let segment_timers = targets.contains(&Target::Segments).then(|| {
         let handler = pitboss_segments::live::SegmentTimers::new(state.rates.clone());
         let scheduler = pitboss_bus::timers::Scheduler::new(db.clone(), pitboss_segments::live::TIMER_KIND, handler);
+        let shutdown = Arc::new(tokio::sync::Notify::new());
+        (tokio::spawn(scheduler.run(shutdown.clone())), shutdown)
+    });
+    // Tries a failed alert delivery again at its time.
+    let delivery_retries = targets.contains(&Target::Ops).then(|| {
+        let handler = Arc::new(pitboss_ops::consumer::DeliveryRetries);
+        let scheduler =
+            pitboss_bus::timers::Scheduler::new(db.clone(), pitboss_ops::notifications::RETRY_TIMER, handler);
         let shutdown = Arc::new(tokio::sync::Notify::new());
         (tokio::spawn(scheduler.run(shutdown.clone())), shutdown)
     });
@@ -137,7 +150,7 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
         if let Some(refitter) = refitter {
             refitter.abort();
         }
-        if let Some((timers, shutdown)) = segment_timers {
+        for (timers, shutdown) in [segment_timers, delivery_retries].into_iter().flatten() {
             shutdown.notify_one();
             let _ = timers.await;
         }

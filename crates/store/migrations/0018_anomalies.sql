@@ -88,10 +88,16 @@ CREATE TABLE alert_subscriptions (
     updated_at    BIGINT NOT NULL
 );
 
--- Each alert delivered to each subscription, once.
+-- Each alert's delivery to each subscription: `pending` while it is being tried (a failed try
+-- sets a retry timer, kind `alerts.delivery`), `delivered`, or `failed` after the last try.
 CREATE TABLE alert_deliveries (
     alert_id         UUID NOT NULL,
     subscription_id  UUID NOT NULL,
-    delivered_at     BIGINT NOT NULL,
+    state            TEXT NOT NULL,
+    attempts         BIGINT NOT NULL,
+    last_error       TEXT,
+    delivered_at     BIGINT,
+    updated_at       BIGINT NOT NULL,
     PRIMARY KEY (alert_id, subscription_id)
 );
+CREATE INDEX alert_deliveries_subscription ON alert_deliveries (subscription_id, updated_at);

@@ -117,6 +117,8 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::GET, "/anomaly-rules", Policy(A::AlertRead)),
     rule(Method::POST, "/anomaly-rules", Policy(A::AnomalyRuleManage)),
     rule(Method::POST, "/anomaly-rules/{id}", Policy(A::AnomalyRuleManage)),
+    rule(Method::POST, "/alert-subscriptions", Policy(A::AlertSubscribe)),
+    rule(Method::POST, "/alert-subscriptions/{id}/end", Policy(A::AlertSubscribe)),
     rule(Method::GET, "/segments", Policy(A::SegmentRead)),
     rule(Method::POST, "/segments", Policy(A::SegmentManage)),
     rule(Method::GET, "/segments/new", Policy(A::SegmentManage)),
@@ -193,6 +195,9 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::POST, "/api/v1/anomaly-rules", Policy(A::AnomalyRuleManage)),
     rule(Method::GET, "/api/v1/anomaly-rules/{id}", Policy(A::AlertRead)),
     rule(Method::PATCH, "/api/v1/anomaly-rules/{id}", Policy(A::AnomalyRuleManage)),
+    rule(Method::GET, "/api/v1/alert-subscriptions", Policy(A::AlertRead)),
+    rule(Method::POST, "/api/v1/alert-subscriptions", Policy(A::AlertSubscribe)),
+    rule(Method::DELETE, "/api/v1/alert-subscriptions/{id}", Policy(A::AlertSubscribe)),
 ];
 
 /// The rule for a matched route, if there is one.

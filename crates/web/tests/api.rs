@@ -1313,4 +1313,18 @@ both_engines!(anomaly_alerts_are_listed_handled_once_and_audited_and_rules_chang
     assert_eq!(actions, ["alert.resolve", "alert.assign", "alert.acknowledge"]);
     let rule_changes = audit::list(&db, Some("anomaly_rule"), None, 10).await.unwrap();
     assert_eq!(rule_changes.len(), 2, "the change and the new rule; the refused ones changed nothing");
+
+    // Subscriptions are the caller's own; a webhook's secret is shown once.
+    let hook = json!({"channel": "webhook", "target": "https://siem.casino.test/pitboss", "min_severity": "high"});
+    let made = api.post("/api/v1/alert-subscriptions", hook).await.ok(201);
+    assert_eq!(made["secret"].as_str().map(str::len), Some(64), "{made}");
+    let mine = api.get("/api/v1/alert-subscriptions").await.ok(200);
+    assert_eq!((mine.as_array().unwrap().len(), mine[0].get("secret")), (1, None), "{mine}");
+    let bad = json!({"channel": "email", "target": "olga at casino"});
+    assert_eq!(api.post("/api/v1/alert-subscriptions", bad).await.problem(422)["field"], "target");
+    let sub = format!("/api/v1/alert-subscriptions/{}", made["id"].as_str().unwrap());
+    let gone = api.call(Method::DELETE, &sub, Some(&api.key), None).await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    api.call(Method::DELETE, &sub, Some(&api.key), None).await.problem(422);
+    assert_eq!(api.get("/api/v1/alert-subscriptions").await.ok(200), json!([]));
 });

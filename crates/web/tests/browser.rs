@@ -766,6 +766,11 @@ async fn a_compliance_officer_acknowledges_a_live_alert_and_resolves_it() {
     signed_in(&c, &base, "cora").await;
     click(&c, "nav a[href='/alerts']").await;
     assert!(text(&c, "#alerts tbody").await.contains("No alert"));
+    // Told of every alert by email.
+    fill(&c, "target", "cora@casino.test").await;
+    click(&c, "form[action='/alert-subscriptions'] button[type=submit]").await;
+    assert!(text(&c, ".notice").await.contains("Subscribed"));
+    assert!(text(&c, "#subscriptions").await.contains("cora@casino.test"));
 
     // Five refused deposits within the hour: the alert appears without a reload.
     let failed: Vec<serde_json::Value> = (0..5)

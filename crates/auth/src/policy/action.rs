@@ -50,6 +50,7 @@ pitboss_core::string_enum!(
         WithdrawalApprove => "withdrawal.approve",
         AlertRead => "alert.read",
         AlertHandle => "alert.handle",
+        AlertSubscribe => "alert.subscribe",
         AnomalyRuleManage => "anomaly_rule.manage",
     }
 );
@@ -83,6 +84,7 @@ impl Action {
             | Action::WithdrawalApprove
             | Action::AlertRead
             | Action::AlertHandle
+            | Action::AlertSubscribe
             | Action::AnomalyRuleManage => Module::Ops,
         }
     }
@@ -104,6 +106,7 @@ impl Action {
                 | Action::LockManage
                 | Action::WithdrawalApprove
                 | Action::AlertHandle
+                | Action::AlertSubscribe
                 | Action::AnomalyRuleManage
         )
     }

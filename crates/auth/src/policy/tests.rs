@@ -109,6 +109,7 @@ fn each_role_opens_exactly_its_modules() {
                 WithdrawalApprove,
                 AlertRead,
                 AlertHandle,
+                AlertSubscribe,
             ],
         ),
         (
@@ -131,6 +132,7 @@ fn each_role_opens_exactly_its_modules() {
                 WithdrawalReview,
                 AlertRead,
                 AlertHandle,
+                AlertSubscribe,
                 AnomalyRuleManage,
             ],
         ),

@@ -13,12 +13,15 @@ use axum::routing::{get, post};
 use pitboss_auth::policy::{Action, Module, RequestFacts, Resource};
 use pitboss_ops::alerts::{Alert, AlertState, Outcome};
 use pitboss_ops::anomaly_rules::{self, AnomalyRule, RuleInput, RuleMode, Severity};
+use pitboss_ops::notifications::{self, Channel, NewSubscription};
 use uuid::Uuid;
 
 use super::form::FormData;
 use super::{Done, Shell, at as when, message, render, render_status, split_list, status_of};
 use crate::guard::{Authenticated, decide};
-use crate::routes::alerts::{AlertQuery, Step, alert_detail, handle, save_rule, visible_alerts};
+use crate::routes::alerts::{
+    AlertQuery, Step, alert_detail, handle, save_rule, subscribe_caller, unsubscribe_caller, visible_alerts,
+};
 use crate::{AppState, Problem};
 
 pub fn router() -> Router<AppState> {
@@ -31,6 +34,8 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/{id}/resolve", post(resolve))
         .route("/anomaly-rules", get(rules).post(create_rule))
         .route("/anomaly-rules/{id}", post(change_rule))
+        .route("/alert-subscriptions", post(subscribe))
+        .route("/alert-subscriptions/{id}/end", post(unsubscribe))
 }
 
 /// An alert as a row shows it.
@@ -101,6 +106,9 @@ struct ListPage {
     /// Each choice, and whether it is the one shown.
     states: Vec<(&'static str, bool)>,
     severities: Vec<(&'static str, bool)>,
+    /// The operator's own subscriptions: id, how, where, from which severity, which rules.
+    subscriptions: Vec<(Uuid, &'static str, String, &'static str, String)>,
+    can_subscribe: bool,
     error: Option<String>,
 }
 
@@ -124,14 +132,31 @@ fn can_handle(s: &AppState, auth: &Authenticated) -> bool {
 
 async fn list(State(s): State<AppState>, auth: Authenticated, Query(f): Query<Filters>) -> Response {
     let notice = f.done.as_ref().map(|d| format!("The alert is {d}."));
-    let (rows, error) = match visible_alerts(&s, &auth.caller, &f.query()).await {
-        Ok(found) => (found.iter().map(row).collect(), None),
-        Err(p) => (Vec::new(), Some((status_of(&p), p.detail))),
+    list_page(&s, &auth, f, notice, None).await
+}
+
+async fn list_page(
+    s: &AppState,
+    auth: &Authenticated,
+    f: Filters,
+    notice: Option<String>,
+    error: Option<(StatusCode, String)>,
+) -> Response {
+    let (rows, error) = match (visible_alerts(s, &auth.caller, &f.query()).await, error) {
+        (Ok(found), error) => (found.iter().map(row).collect(), error),
+        (Err(p), _) => (Vec::new(), Some((status_of(&p), p.detail))),
     };
+    let subscriptions = notifications::list(&s.db, &auth.caller.actor()).await.unwrap_or_default();
+    let module = Resource::Module(Module::Ops);
     let status = error.as_ref().map_or(StatusCode::OK, |(s, _)| *s);
     let page = ListPage {
-        can_handle: can_handle(&s, &auth),
-        shell: Shell::new(&s, &auth, "/alerts").notice(notice),
+        can_handle: can_handle(s, auth),
+        can_subscribe: decide(s, &auth.caller, Action::AlertSubscribe, &module, RequestFacts::default()).allowed,
+        subscriptions: subscriptions
+            .into_iter()
+            .map(|x| (x.id, x.channel.as_str(), x.target, x.min_severity.as_str(), x.rules.join(", ")))
+            .collect(),
+        shell: Shell::new(s, auth, "/alerts").notice(notice),
         rows,
         poll: f.poll(),
         states: choices(AlertState::ALL.iter().map(|s| s.as_str()), f.state.as_deref().unwrap_or_default()),
@@ -399,4 +424,35 @@ async fn create_rule(State(s): State<AppState>, auth: Authenticated, body: Bytes
 
 async fn change_rule(State(s): State<AppState>, auth: Authenticated, Path(id): Path<Uuid>, body: Bytes) -> Response {
     saved(&s, &auth, Some(id), &body).await
+}
+
+async fn subscribe(State(s): State<AppState>, auth: Authenticated, body: Bytes) -> Response {
+    let form = FormData::parse(&body);
+    let Some(channel) = form.get("channel").and_then(Channel::from_name) else {
+        let why = "Choose how to be told: email or webhook.".to_string();
+        return list_page(&s, &auth, Filters::default(), None, Some((StatusCode::UNPROCESSABLE_ENTITY, why))).await;
+    };
+    let new = NewSubscription {
+        channel,
+        target: form.get("target").unwrap_or_default().to_string(),
+        min_severity: form.get("min_severity").and_then(Severity::from_name),
+        rules: form.get("rules").map(split_list).unwrap_or_default(),
+    };
+    match subscribe_caller(&s, &auth.caller, new).await {
+        Ok(made) => {
+            let notice = match made.secret {
+                Some(secret) => format!("Subscribed. The webhook's signing secret, shown only this once: {secret}"),
+                None => "Subscribed.".to_string(),
+            };
+            list_page(&s, &auth, Filters::default(), Some(notice), None).await
+        }
+        Err(p) => list_page(&s, &auth, Filters::default(), None, Some((status_of(&p), p.detail))).await,
+    }
+}
+
+async fn unsubscribe(State(s): State<AppState>, auth: Authenticated, Path(id): Path<Uuid>) -> Response {
+    match unsubscribe_caller(&s, &auth.caller, id).await {
+        Ok(()) => Redirect::to("/alerts?done=unsubscribed").into_response(),
+        Err(p) => list_page(&s, &auth, Filters::default(), None, Some((status_of(&p), p.detail))).await,
+    }
 }

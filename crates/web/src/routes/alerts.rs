@@ -11,6 +11,7 @@ use pitboss_auth::policy::{Action, Module, RequestFacts, Resource};
 use pitboss_auth::{Caller, audit};
 use pitboss_ops::alerts::{self, Alert, AlertFilter, AlertState, MAX_PAGE, Outcome};
 use pitboss_ops::anomaly_rules::{self, AnomalyRule, RuleInput, Severity};
+use pitboss_ops::notifications::{self, NewSubscription, Subscription};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -32,6 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/players/{id}/alerts", get(player_alerts))
         .route("/anomaly-rules", get(rules).post(create_rule))
         .route("/anomaly-rules/{id}", get(rule).patch(change_rule))
+        .route("/alert-subscriptions", get(subscriptions).post(subscribe))
+        .route("/alert-subscriptions/{id}", axum::routing::delete(unsubscribe))
 }
 
 /// Which alerts to list.
@@ -330,4 +333,74 @@ pub(crate) async fn save_rule(
     audit::record(&mut tx, &record).await?;
     tx.commit().await?;
     Ok(rule)
+}
+
+/// The caller's alert subscriptions.
+#[utoipa::path(get, path = "/api/v1/alert-subscriptions", tag = "ops",
+    responses((status = 200, body = Vec<Subscription>)), security(("api_key" = [])))]
+pub async fn subscriptions(
+    State(s): State<AppState>,
+    auth: Authenticated,
+) -> Result<axum::Json<Vec<Subscription>>, Problem> {
+    Ok(axum::Json(notifications::list(&s.db, &auth.caller.actor()).await?))
+}
+
+/// A subscription as created: with a webhook's signing secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Subscribed {
+    #[serde(flatten)]
+    pub subscription: Subscription,
+    /// Signs each delivery (`Pitboss-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+    /// "<t>.<body>">`); keep it, it is not shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// Subscribe the caller to alerts, by email or webhook, from a severity up, for some rules or all.
+#[utoipa::path(post, path = "/api/v1/alert-subscriptions", tag = "ops", request_body = NewSubscription,
+    responses((status = 201, body = Subscribed), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn subscribe(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Json(new): Json<NewSubscription>,
+) -> Result<(StatusCode, axum::Json<Subscribed>), Problem> {
+    Ok((StatusCode::CREATED, axum::Json(subscribe_caller(&s, &auth.caller, new).await?)))
+}
+
+pub(crate) async fn subscribe_caller(
+    s: &AppState,
+    caller: &Caller,
+    new: NewSubscription,
+) -> Result<Subscribed, Problem> {
+    let mut tx = s.db.begin().await?;
+    let (subscription, secret) = notifications::subscribe(&mut tx, &s.db, &caller.actor(), new, Utc::now()).await?;
+    let record = caller.audit("alert.subscribe", "alert_subscription", subscription.id).details(json!({
+        "channel": subscription.channel, "target": subscription.target,
+        "min_severity": subscription.min_severity, "rules": subscription.rules,
+    }));
+    audit::record(&mut tx, &record).await?;
+    tx.commit().await?;
+    Ok(Subscribed { subscription, secret })
+}
+
+/// End one of the caller's subscriptions.
+#[utoipa::path(delete, path = "/api/v1/alert-subscriptions/{id}", tag = "ops", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn unsubscribe(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, Problem> {
+    unsubscribe_caller(&s, &auth.caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn unsubscribe_caller(s: &AppState, caller: &Caller, id: Uuid) -> Result<(), Problem> {
+    let mut tx = s.db.begin().await?;
+    notifications::unsubscribe(&mut tx, id, &caller.actor(), Utc::now()).await?;
+    audit::record(&mut tx, &caller.audit("alert.unsubscribe", "alert_subscription", id)).await?;
+    tx.commit().await?;
+    Ok(())
 }
