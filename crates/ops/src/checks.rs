@@ -6,7 +6,8 @@
 //! force (withdrawals stay open), then every lock in force that covers the activity, then, for a
 //! deposit, every deposit limit in force and the jurisdiction's deposit cap, measured in the
 //! player's currency through the reference rates (a limit in a currency without a rate denies
-//! rather than being skipped).
+//! rather than being skipped); for a stake, every wager and loss limit; for a session, every
+//! session-time limit, with the minutes left and the reality-check interval in the answer.
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use pitboss_core::money::{Currency, MAX_AMOUNT};
@@ -20,7 +21,7 @@ use uuid::Uuid;
 use crate::exclusions::{self, ExclusionKind};
 use crate::jurisdictions::Jurisdictions;
 use crate::limits::{self, LimitChange, LimitKind};
-use crate::{OpsError, locks};
+use crate::{OpsError, locks, sessions};
 
 pitboss_core::string_enum!(
     /// What the player is about to do.
@@ -49,8 +50,8 @@ pub struct CheckRequest {
 pub struct CheckAnswer {
     pub allowed: bool,
     /// Why not: `account_blocked`, `account_closed`, `self_excluded`, `timed_out`, `locked`,
-    /// `deposit_limit`, `wager_limit`, `loss_limit` or `no_rate` (an amount or limit in a
-    /// currency without a reference rate).
+    /// `deposit_limit`, `wager_limit`, `loss_limit`, `session_time_limit` or `no_rate` (an
+    /// amount or limit in a currency without a reference rate).
     pub code: Option<String>,
     /// Why not, for a person.
     pub reason: Option<String>,
@@ -58,6 +59,11 @@ pub struct CheckAnswer {
     pub lock_id: Option<Uuid>,
     /// For a deposit or a stake under a limit or cap: what the tightest one still leaves.
     pub headroom: Option<Headroom>,
+    /// For a session under a session-time limit: the minutes the tightest one still leaves.
+    pub time_left_minutes: Option<i64>,
+    /// For a session: how often to interrupt play with a reality check (the player's or an
+    /// operator's interval, else the jurisdiction's).
+    pub reality_check_minutes: Option<i64>,
 }
 
 /// What a limit still leaves, in the player's currency.
@@ -72,11 +78,19 @@ pub struct Headroom {
 
 impl CheckAnswer {
     fn allow() -> CheckAnswer {
-        CheckAnswer { allowed: true, code: None, reason: None, lock_id: None, headroom: None }
+        CheckAnswer {
+            allowed: true,
+            code: None,
+            reason: None,
+            lock_id: None,
+            headroom: None,
+            time_left_minutes: None,
+            reality_check_minutes: None,
+        }
     }
 
     fn deny(code: &str, reason: String, lock_id: Option<Uuid>) -> CheckAnswer {
-        CheckAnswer { allowed: false, code: Some(code.into()), reason: Some(reason), lock_id, headroom: None }
+        CheckAnswer { allowed: false, code: Some(code.into()), reason: Some(reason), lock_id, ..CheckAnswer::allow() }
     }
 }
 
@@ -141,10 +155,46 @@ pub async fn check(
         );
         return Ok(CheckAnswer::deny("locked", reason, Some(lock.id)));
     }
-    if matches!(q.activity, Activity::Deposit | Activity::Stake) {
-        return within_limits(db, profiles, rates, profile, &limits, q, now).await;
+    match q.activity {
+        Activity::Deposit | Activity::Stake => within_limits(db, profiles, rates, profile, &limits, q, now).await,
+        Activity::Session => within_play_time(db, profiles, profile, &limits, now).await,
+        Activity::Withdrawal | Activity::Bonus => Ok(CheckAnswer::allow()),
     }
-    Ok(CheckAnswer::allow())
+}
+
+/// A session against every session-time limit in force, with the reality-check interval.
+async fn within_play_time(
+    db: &Db,
+    profiles: &Jurisdictions,
+    player: &Player,
+    limits: &[LimitChange],
+    now: DateTime<Utc>,
+) -> Result<CheckAnswer, OpsError> {
+    let interval = |l: &&LimitChange| (l.kind == LimitKind::RealityCheck).then_some(l.amount).flatten();
+    let reality_check = limits
+        .iter()
+        .filter_map(|l| interval(&l))
+        .min()
+        .or_else(|| profiles.for_country(&player.country).reality_check_minutes.map(i64::from));
+    let answer = CheckAnswer { reality_check_minutes: reality_check, ..CheckAnswer::allow() };
+    let timed: Vec<&LimitChange> = limits.iter().filter(|l| l.kind == LimitKind::SessionTime).collect();
+    let Some(earliest) = timed.iter().map(|l| now - l.period.window()).min() else { return Ok(answer) };
+    let played = sessions::played(db, player.id, earliest, now).await?;
+    let tightest = timed
+        .iter()
+        .map(|l| {
+            let used = sessions::minutes_within(&played, now - l.period.window(), now);
+            let limit = l.amount.unwrap_or_default();
+            (limit - used, used, limit, format!("session time limit per {} ({})", l.period, l.origin))
+        })
+        .min_by_key(|(left, ..)| *left);
+    let Some((left, used, limit, what)) = tightest else { return Ok(answer) };
+    if left <= 0 {
+        let reason = format!("{what}: {used} of {limit} minutes played");
+        let denied = CheckAnswer::deny("session_time_limit", reason, None);
+        return Ok(CheckAnswer { time_left_minutes: Some(0), reality_check_minutes: reality_check, ..denied });
+    }
+    Ok(CheckAnswer { time_left_minutes: Some(left), ..answer })
 }
 
 /// What a limit's use is counted in.
@@ -159,11 +209,13 @@ enum Measure {
 }
 
 impl Measure {
-    fn of(kind: LimitKind) -> Measure {
+    /// What a money limit is counted in; none for a time limit.
+    fn of(kind: LimitKind) -> Option<Measure> {
         match kind {
-            LimitKind::Deposit => Measure::Deposits,
-            LimitKind::Wager => Measure::Stakes,
-            LimitKind::Loss => Measure::Losses,
+            LimitKind::Deposit => Some(Measure::Deposits),
+            LimitKind::Wager => Some(Measure::Stakes),
+            LimitKind::Loss => Some(Measure::Losses),
+            LimitKind::SessionTime | LimitKind::RealityCheck => None,
         }
     }
 
@@ -210,13 +262,15 @@ async fn within_limits(
     let depositing = q.activity == Activity::Deposit;
     let mut measured: Vec<Measured> = limits
         .iter()
-        .filter(|l| (l.kind == LimitKind::Deposit) == depositing)
-        .map(|l| Measured {
-            what: format!("{} limit per {} ({})", l.kind, l.period, l.origin),
-            limit: l.amount.unwrap_or_default(),
-            currency: l.currency,
-            since: now - l.period.window(),
-            measure: Measure::of(l.kind),
+        .filter_map(|l| {
+            let measure = Measure::of(l.kind).filter(|m| (*m == Measure::Deposits) == depositing)?;
+            Some(Measured {
+                what: format!("{} limit per {} ({})", l.kind, l.period, l.origin),
+                limit: l.amount.unwrap_or_default(),
+                currency: l.currency?,
+                since: now - l.period.window(),
+                measure,
+            })
         })
         .collect();
     let profile = profiles.for_country(&player.country);

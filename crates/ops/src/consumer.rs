@@ -16,7 +16,7 @@ use crate::anomalies::{self, JudgedEvent};
 use crate::checks::Activity;
 use crate::notifications::{self, Sender};
 use crate::withdrawals::{self, ReviewPolicy};
-use crate::{Jurisdictions, alerts, anomaly_rules, breaches};
+use crate::{Jurisdictions, alerts, anomaly_rules, breaches, sessions};
 
 /// The consumer's durable name on the bus.
 pub const CONSUMER: &str = "withdrawals";
@@ -95,6 +95,7 @@ impl Handler for BreachesConsumer {
         let activity = match message.topic.as_str() {
             "payment.deposit.completed" => Activity::Deposit,
             "game.round" => Activity::Stake,
+            "session.started" => Activity::Session,
             _ => return Ok(()),
         };
         // Only events about a player on file carry Pitboss's id as their key.
@@ -233,6 +234,46 @@ impl pitboss_bus::timers::TimerHandler for DeliveryRetries {
                 BusError::Handler { consumer: NOTIFICATIONS.into(), message: uuid::Uuid::nil(), reason: e.to_string() }
             })?;
         }
+        Ok(())
+    }
+}
+
+/// The name of the consumer that keeps the sessions the session-time limits count.
+pub const SESSIONS: &str = "rg-sessions";
+
+/// Records each session's start and end (see [`crate::sessions`]).
+pub struct SessionsConsumer {
+    db: Db,
+}
+
+impl SessionsConsumer {
+    pub fn new(db: Db) -> Arc<SessionsConsumer> {
+        Arc::new(SessionsConsumer { db })
+    }
+}
+
+#[async_trait]
+impl Handler for SessionsConsumer {
+    async fn handle(&self, message: &Message) -> Result<(), BusError> {
+        if !matches!(message.topic.as_str(), "session.started" | "session.ended") {
+            return Ok(());
+        }
+        let failed = |reason: String| BusError::Handler { consumer: SESSIONS.into(), message: message.id, reason };
+        let Some(event) = JudgedEvent::from_message(message).map_err(failed)? else { return Ok(()) };
+        let Some(session) = event.payload["session_id"].as_str() else {
+            return Err(failed(format!("the event has no payload.session_id: {}", message.payload)));
+        };
+        apply_once(&self.db, SESSIONS, message, async |tx| -> Result<(), BusError> {
+            let recorded = match message.topic.as_str() {
+                "session.started" => sessions::started(tx, event.player, session, event.occurred_at).await,
+                _ => {
+                    let duration = event.payload["duration_seconds"].as_u64();
+                    sessions::ended(tx, event.player, session, event.occurred_at, duration).await
+                }
+            };
+            recorded.map_err(|e| failed(e.to_string()))
+        })
+        .await?;
         Ok(())
     }
 }

@@ -44,6 +44,10 @@ pub struct Profile {
     pub self_exclusion_permanent: bool,
     /// A deposit cap per calendar month that no player limit can exceed.
     pub monthly_deposit_cap: Option<Cap>,
+    /// The reality-check interval in minutes when neither the player nor an operator set one;
+    /// none: no reality check unless one is set.
+    #[serde(default)]
+    pub reality_check_minutes: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

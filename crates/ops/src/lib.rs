@@ -28,6 +28,7 @@ pub mod jurisdictions;
 pub mod limits;
 pub mod locks;
 pub mod notifications;
+pub mod sessions;
 pub mod withdrawals;
 
 pub use checks::{Activity, CheckAnswer, CheckRequest, check};

@@ -1,6 +1,7 @@
-//! Responsible-gambling limits: how much a player may deposit, wager or lose per day, week or
-//! month (rolling: the last 24 hours, 7 days, 30 days), set by the player or imposed by an
-//! operator.
+//! Responsible-gambling limits: how much a player may deposit, wager or lose, and how long they
+//! may play, per day, week or month (rolling: the last 24 hours, 7 days, 30 days), and how often
+//! a reality check interrupts play; set by the player or imposed by an operator. Money limits
+//! are in a currency; time limits and the reality check in minutes.
 //!
 //! A player's decrease applies at once; an increase or a removal waits for the cooling-off of
 //! the player's jurisdiction, and while it waits no other increase is taken (a decrease still
@@ -22,9 +23,26 @@ use crate::jurisdictions::Jurisdictions;
 
 pitboss_core::string_enum!(
     /// What a limit measures: money deposited, money staked (wagered), or money lost (stakes
-    /// less wins) over its window.
-    LimitKind { Deposit => "deposit", Wager => "wager", Loss => "loss" }
+    /// less wins) over its window; minutes played in sessions (`session_time`); or the minutes
+    /// between reality checks (`reality_check`, which has no window: its period is `day`).
+    LimitKind {
+        Deposit => "deposit",
+        Wager => "wager",
+        Loss => "loss",
+        SessionTime => "session_time",
+        RealityCheck => "reality_check",
+    }
 );
+
+impl LimitKind {
+    /// Whether the limit is a number of minutes rather than money.
+    pub fn in_minutes(self) -> bool {
+        matches!(self, LimitKind::SessionTime | LimitKind::RealityCheck)
+    }
+}
+
+/// The most minutes a time limit may be: a month's.
+pub const MAX_MINUTES: i64 = 30 * 24 * 60;
 
 pitboss_core::string_enum!(
     /// The rolling window a limit counts over.
@@ -55,9 +73,11 @@ pub struct LimitChange {
     pub kind: LimitKind,
     pub period: LimitPeriod,
     pub origin: LimitOrigin,
-    /// Minor units of `currency`; absent when the change removes the limit.
+    /// Minor units of `currency`, or minutes for a time limit; absent when the change removes
+    /// the limit.
     pub amount: Option<i64>,
-    pub currency: Currency,
+    /// The money limit's currency; none for a time limit.
+    pub currency: Option<Currency>,
     pub reason: Option<String>,
     pub requested_by: String,
     pub requested_at: DateTime<Utc>,
@@ -65,6 +85,17 @@ pub struct LimitChange {
     pub effective_at: DateTime<Utc>,
     /// Set when a later change replaced it before it applied.
     pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl LimitChange {
+    /// The limit as people read it: `500.00 EUR`, `120 minutes`, or `removed`.
+    pub fn amount_text(&self) -> String {
+        match (self.amount, self.currency) {
+            (None, _) => "removed".into(),
+            (Some(a), Some(c)) => pitboss_core::money::Money::new(a, c).to_string(),
+            (Some(a), None) => format!("{a} minutes"),
+        }
+    }
 }
 
 /// A limit to set (or, with no amount, to remove).
@@ -75,7 +106,7 @@ pub struct NewLimit<'a> {
     pub period: LimitPeriod,
     pub origin: LimitOrigin,
     pub amount: Option<i64>,
-    pub currency: Currency,
+    pub currency: Option<Currency>,
     pub reason: Option<&'a str>,
     pub requested_by: &'a str,
 }
@@ -88,10 +119,21 @@ pub async fn set(
     new: &NewLimit<'_>,
     now: DateTime<Utc>,
 ) -> Result<LimitChange, OpsError> {
+    match (new.kind.in_minutes(), new.currency) {
+        (true, Some(_)) => {
+            return Err(OpsError::invalid("currency", "a time limit is in minutes: leave the currency out"));
+        }
+        (false, None) => return Err(OpsError::invalid("currency", "a money limit needs its currency (ISO 4217)")),
+        _ => {}
+    }
+    if new.kind == LimitKind::RealityCheck && new.period != LimitPeriod::Day {
+        return Err(OpsError::invalid("period", "a reality check has no window: give the period as day"));
+    }
+    let (most, unit) = if new.kind.in_minutes() { (MAX_MINUTES, "minutes") } else { (MAX_AMOUNT, "minor units") };
     if let Some(amount) = new.amount
-        && !(1..=MAX_AMOUNT).contains(&amount)
+        && !(1..=most).contains(&amount)
     {
-        return Err(OpsError::invalid("amount", "a positive amount in minor units; leave it out to remove the limit"));
+        return Err(OpsError::invalid("amount", format!("1 to {most} {unit}; leave it out to remove the limit")));
     }
     let reason = new.reason.map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
     let player = pitboss_players::get_in(tx, new.player).await?;
@@ -114,7 +156,10 @@ pub async fn set(
         (None, _) => false,
         (Some(_), None) => true,
         // Compared in one currency; without a rate it cannot be shown tighter, so it waits.
-        (Some(n), Some((c, currency))) => rates.convert(n, new.currency, currency).is_some_and(|n| n < c),
+        (Some(n), Some((c, currency))) => match (new.currency, currency) {
+            (Some(from), Some(to)) => rates.convert(n, from, to).is_some_and(|n| n < c),
+            _ => n < c,
+        },
     };
     let effective_at = if new.origin == LimitOrigin::Operator || tighter {
         now
@@ -154,7 +199,7 @@ pub async fn set(
         change.period.as_str(),
         change.origin.as_str(),
         change.amount,
-        change.currency.as_str(),
+        change.currency.as_ref().map_or("", Currency::as_str),
         change.reason.as_deref(),
         &change.requested_by,
         to_micros(change.requested_at),
@@ -212,7 +257,11 @@ impl LimitRow {
             period: self.period.parse().map_err(bad)?,
             origin: self.origin.parse().map_err(bad)?,
             amount: self.amount,
-            currency: self.currency.parse().map_err(|e: pitboss_core::money::CurrencyError| bad(e.to_string()))?,
+            // A time limit stores no currency.
+            currency: match self.currency.as_str() {
+                "" => None,
+                c => Some(c.parse().map_err(|e: pitboss_core::money::CurrencyError| bad(e.to_string()))?),
+            },
             reason: self.reason,
             requested_by: self.requested_by,
             requested_at: from_micros(self.requested_at),

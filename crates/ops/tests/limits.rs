@@ -61,7 +61,7 @@ async fn set_in(
         period,
         origin,
         amount,
-        currency,
+        currency: Some(currency),
         reason: None,
         requested_by: "test",
     };
@@ -183,7 +183,7 @@ async fn set_kind(db: &Db, player: Uuid, kind: LimitKind, amount: i64) {
         period: LimitPeriod::Day,
         origin: LimitOrigin::Operator,
         amount: Some(amount),
-        currency: eur(),
+        currency: (!kind.in_minutes()).then(eur),
         reason: None,
         requested_by: "test",
     };
@@ -230,4 +230,106 @@ both_engines!(a_wager_limit_counts_stakes_and_a_loss_limit_counts_stakes_less_wi
     assert!(may_stake(&db, p, 3_000, now).await.allowed);
     // The day rolls: both windows are empty again.
     assert!(may_stake(&db, p, 5_000, now + Duration::hours(25)).await.allowed);
+});
+
+async fn may_play(db: &Db, player: Uuid, at: DateTime<Utc>) -> CheckAnswer {
+    let q = CheckRequest { activity: Activity::Session, amount: None, currency: None };
+    let profile = pitboss_players::get(db, player).await.unwrap();
+    check(db, Jurisdictions::shipped(), &Rates::new(), &profile, &q, at).await.unwrap()
+}
+
+async fn time_limit(
+    db: &Db,
+    player: Uuid,
+    kind: LimitKind,
+    origin: LimitOrigin,
+    minutes: Option<i64>,
+) -> Result<LimitChange, OpsError> {
+    let new = NewLimit {
+        player,
+        kind,
+        period: LimitPeriod::Day,
+        origin,
+        amount: minutes,
+        currency: None,
+        reason: None,
+        requested_by: "test",
+    };
+    let mut tx = db.begin().await.unwrap();
+    let change = limits::set(&mut tx, Jurisdictions::shipped(), &Rates::new(), &new, Utc::now()).await?;
+    tx.commit().await.unwrap();
+    Ok(change)
+}
+
+both_engines!(a_session_time_limit_counts_minutes_played_and_the_answer_carries_the_reality_check, |db| async move {
+    use pitboss_ops::sessions;
+    let p = player(&db, "GB", "EUR").await;
+    // No limit: allowed, with the jurisdiction's reality-check interval.
+    let free = may_play(&db, p, Utc::now()).await;
+    assert!(free.allowed);
+    assert_eq!((free.time_left_minutes, free.reality_check_minutes), (None, Some(60)));
+
+    // 90 minutes a day; an hour played two hours ago, and a session open for twenty minutes.
+    set_kind(&db, p, LimitKind::SessionTime, 90).await;
+    let now = Utc::now();
+    let mut tx = db.begin().await.unwrap();
+    sessions::started(&mut tx, p, "s-1", now - Duration::minutes(180)).await.unwrap();
+    sessions::ended(&mut tx, p, "s-1", now - Duration::minutes(120), Some(3_600)).await.unwrap();
+    // An end seen twice, or a start seen after its end, changes nothing.
+    sessions::ended(&mut tx, p, "s-1", now - Duration::minutes(100), Some(3_600)).await.unwrap();
+    sessions::started(&mut tx, p, "s-1", now - Duration::minutes(180)).await.unwrap();
+    sessions::started(&mut tx, p, "s-2", now - Duration::minutes(20)).await.unwrap();
+    tx.commit().await.unwrap();
+    let playing = may_play(&db, p, now).await;
+    assert!(playing.allowed, "{playing:?}");
+    assert_eq!(playing.time_left_minutes, Some(10));
+    // Fifteen minutes on, the open session has used the rest.
+    let later = may_play(&db, p, now + Duration::minutes(15)).await;
+    assert_eq!((later.allowed, later.code.as_deref()), (false, Some("session_time_limit")), "{later:?}");
+    assert_eq!(later.time_left_minutes, Some(0));
+    assert!(later.reason.unwrap().contains("95 of 90 minutes"));
+    // The session ends; the hour played before it leaves the window a day after it ended.
+    let mut tx = db.begin().await.unwrap();
+    sessions::ended(&mut tx, p, "s-2", now + Duration::minutes(15), None).await.unwrap();
+    tx.commit().await.unwrap();
+    let tomorrow = may_play(&db, p, now + Duration::hours(23)).await;
+    assert_eq!((tomorrow.allowed, tomorrow.time_left_minutes), (true, Some(90 - 35)), "{tomorrow:?}");
+
+    // The player's own reality check, shorter than the jurisdiction's, applies at once; a
+    // longer one waits for the cooling-off.
+    time_limit(&db, p, LimitKind::RealityCheck, LimitOrigin::Player, Some(30)).await.unwrap();
+    assert_eq!(may_play(&db, p, Utc::now()).await.reality_check_minutes, Some(30));
+    let longer = time_limit(&db, p, LimitKind::RealityCheck, LimitOrigin::Player, Some(90)).await.unwrap();
+    assert!(longer.effective_at > Utc::now() + Duration::hours(23), "{longer:?}");
+    assert_eq!(may_play(&db, p, Utc::now()).await.reality_check_minutes, Some(30));
+    assert_eq!(longer.amount_text(), "90 minutes");
+
+    // Time limits are minutes: no currency, no window for a reality check, a sane amount.
+    let refused = |r: Result<LimitChange, OpsError>| match r {
+        Err(OpsError::Invalid { field, .. }) => field,
+        other => panic!("not refused: {other:?}"),
+    };
+    let mut with_currency = NewLimit {
+        player: p,
+        kind: LimitKind::SessionTime,
+        period: LimitPeriod::Week,
+        origin: LimitOrigin::Operator,
+        amount: Some(600),
+        currency: Some(eur()),
+        reason: None,
+        requested_by: "test",
+    };
+    let set = async |new: NewLimit<'static>| {
+        let mut tx = db.begin().await.unwrap();
+        limits::set(&mut tx, Jurisdictions::shipped(), &Rates::new(), &new, Utc::now()).await
+    };
+    assert_eq!(refused(set(with_currency.clone()).await), "currency");
+    with_currency.currency = None;
+    with_currency.amount = Some(0);
+    assert_eq!(refused(set(with_currency.clone()).await), "amount");
+    with_currency.kind = LimitKind::RealityCheck;
+    with_currency.amount = Some(30);
+    assert_eq!(refused(set(with_currency.clone()).await), "period");
+    let deposit_without_currency = NewLimit { kind: LimitKind::Deposit, period: LimitPeriod::Day, ..with_currency };
+    assert_eq!(refused(set(deposit_without_currency).await), "currency");
 });

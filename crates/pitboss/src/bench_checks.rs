@@ -97,7 +97,8 @@ async fn restrict(db: &Db, players: &[(uuid::Uuid, String)]) -> anyhow::Result<(
     let rates = pitboss_rules::Rates::new();
     let mut tx = db.begin().await?;
     for (i, (player, currency)) in players.iter().enumerate() {
-        let currency = currency.parse().map_err(|e| anyhow::anyhow!("player {player}: {e}"))?;
+        let currency: pitboss_core::money::Currency =
+            currency.parse().map_err(|e| anyhow::anyhow!("player {player}: {e}"))?;
         if i % 2 == 0 {
             let new = NewLimit {
                 player: *player,
@@ -105,7 +106,7 @@ async fn restrict(db: &Db, players: &[(uuid::Uuid, String)]) -> anyhow::Result<(
                 period: LimitPeriod::Day,
                 origin: LimitOrigin::Player,
                 amount: Some(50_000),
-                currency,
+                currency: Some(currency),
                 reason: None,
                 requested_by: "bench",
             };

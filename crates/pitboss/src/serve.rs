@@ -41,6 +41,7 @@ pub async fn transport(settings: &Settings) -> anyhow::Result<Arc<dyn Transport>
                 pitboss_ops::consumer::BREACHES,
                 pitboss_ops::consumer::ANOMALIES,
                 pitboss_ops::consumer::NOTIFICATIONS,
+                pitboss_ops::consumer::SESSIONS,
             ];
             let bus = RabbitMq::connect_for(&settings.amqp_url, &settings.amqp_exchange, &consumers).await;
             Arc::new(bus.with_context(|| {
@@ -87,6 +88,9 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
         // Flags the deposits and rounds that went through although a limit should have stopped them.
         let breaches = pitboss_ops::consumer::BreachesConsumer::new(db.clone(), state.rates.clone());
         consumers.push((pitboss_ops::consumer::BREACHES, breaches, "the limit breaches"));
+        // Keeps each player's sessions, which the session-time limits count.
+        let sessions = pitboss_ops::consumer::SessionsConsumer::new(db.clone());
+        consumers.push((pitboss_ops::consumer::SESSIONS, sessions, "the session-time limits"));
         // Runs the anomaly rules on every event; the shipped rules are installed once.
         pitboss_ops::anomaly_rules::install_shipped(&db, chrono::Utc::now())
             .await

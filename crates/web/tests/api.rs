@@ -1328,3 +1328,55 @@ both_engines!(anomaly_alerts_are_listed_handled_once_and_audited_and_rules_chang
     api.call(Method::DELETE, &sub, Some(&api.key), None).await.problem(422);
     assert_eq!(api.get("/api/v1/alert-subscriptions").await.ok(200), json!([]));
 });
+
+both_engines!(session_time_limits_count_the_platforms_sessions_and_a_session_beyond_one_is_flagged, |db| async move {
+    use pitboss_bus::Transport;
+    use pitboss_ops::consumer::{BREACHES, BreachesConsumer, SESSIONS, SessionsConsumer};
+    let transport = Arc::new(InProcess::new());
+    transport.subscribe(SESSIONS, SessionsConsumer::new(db.clone())).await.unwrap();
+    let rates = Arc::new(pitboss_rules::Rates::new());
+    transport.subscribe(BREACHES, BreachesConsumer::new(db.clone(), rates)).await.unwrap();
+    let relay = pitboss_bus::relay::Relay::new(db.clone(), transport);
+    let api = api(&db).await;
+    api.post("/api/v1/events", json!([registered("p-1")])).await.ok(200);
+    let player = api.player_id("p-1").await;
+    let limits = format!("/api/v1/players/{player}/limits");
+    // A time limit is minutes, without a currency.
+    let with_currency =
+        json!({"kind": "session_time", "period": "day", "origin": "operator", "amount": 60, "currency": "EUR"});
+    assert_eq!(api.post(&limits, with_currency).await.problem(422)["field"], "currency");
+    let limit = json!({"kind": "session_time", "period": "day", "origin": "operator", "amount": 60});
+    assert_eq!(api.post(&limits, limit).await.ok(201)["amount"], 60);
+    let reality = json!({"kind": "reality_check", "origin": "operator", "amount": 20});
+    assert_eq!(api.post(&limits, reality).await.ok(201)["period"], "day");
+
+    // Fifty minutes played, by the platform's events.
+    let at = |minutes: i64| (Utc::now() - Duration::minutes(minutes)).to_rfc3339();
+    let mut started = event("session.started", "p-1", json!({"session_id": "s-1", "ip": null, "device": "ios"}));
+    started["occurred_at"] = json!(at(100));
+    let mut ended = event("session.ended", "p-1", json!({"session_id": "s-1", "duration_seconds": 3000}));
+    ended["occurred_at"] = json!(at(50));
+    api.post("/api/v1/events", json!([started, ended])).await.ok(200);
+    relay.flush().await.unwrap();
+    let checks = format!("/api/v1/players/{player}/checks");
+    let answer = api.post(&checks, json!({"activity": "session"})).await.ok(200);
+    assert_eq!((answer["allowed"].as_bool(), answer["time_left_minutes"].as_i64()), (Some(true), Some(10)), "{answer}");
+    assert_eq!(answer["reality_check_minutes"], 20);
+
+    // Another forty minutes: the limit is used up, and a session started anyway is flagged.
+    let mut started = event("session.started", "p-1", json!({"session_id": "s-2", "ip": null, "device": "ios"}));
+    started["occurred_at"] = json!(at(40));
+    let mut ended = event("session.ended", "p-1", json!({"session_id": "s-2", "duration_seconds": 2400}));
+    ended["occurred_at"] = json!(at(0));
+    api.post("/api/v1/events", json!([started, ended])).await.ok(200);
+    relay.flush().await.unwrap();
+    let denied = api.post(&checks, json!({"activity": "session"})).await.ok(200);
+    assert_eq!(denied["code"], "session_time_limit", "{denied}");
+    let mut third = event("session.started", "p-1", json!({"session_id": "s-3", "ip": null, "device": "ios"}));
+    third["occurred_at"] = json!(Utc::now().to_rfc3339());
+    api.post("/api/v1/events", json!([third])).await.ok(200);
+    relay.flush().await.unwrap();
+    let flagged = api.get(&format!("/api/v1/players/{player}/breaches")).await.ok(200);
+    let codes: Vec<&str> = flagged.as_array().unwrap().iter().filter_map(|b| b["code"].as_str()).collect();
+    assert_eq!(codes, ["session_time_limit"], "{flagged}");
+});

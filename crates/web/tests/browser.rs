@@ -646,7 +646,7 @@ async fn a_payments_officer_resolves_a_chargeback_dispute_with_an_adjustment() {
 
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver; run by .ci/run"]
-async fn a_compliance_officer_sets_a_deposit_limit_and_locks_and_unlocks_withdrawals_on_the_player_page() {
+async fn a_compliance_officer_sets_deposit_and_play_time_limits_and_locks_and_unlocks_withdrawals_on_the_player_page() {
     let db = pitboss_store::testing::sqlite().await.unwrap();
     let base = format!("http://{}", serve(&db, without_two_factor()).await);
     let registered = serde_json::json!({"country": "DE", "currency": "EUR", "first_name": "Lena", "last_name": "Berg"});
@@ -674,9 +674,16 @@ async fn a_compliance_officer_sets_a_deposit_limit_and_locks_and_unlocks_withdra
     fill(&c, "limit-amount", "250.00").await;
     fill(&c, "limit-reason", "affordability check").await;
     click(&c, "#set-limit").await;
-    assert!(text(&c, ".notice").await.contains("Deposit limit per week set to 250.00 EUR"));
+    assert!(text(&c, ".notice").await.contains("The deposit limit per week is set to 250.00 EUR"));
     let limits = text(&c, "#limits").await;
     assert!(limits.contains("week") && limits.contains("250.00 EUR") && !limits.contains("cooling off"), "{limits}");
+    // Two hours of play a day: a time limit, in minutes.
+    c.find(Locator::Css("#limit-kind option[value=session_time]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#limit-period option[value=day]")).await.unwrap().click().await.unwrap();
+    fill(&c, "limit-amount", "120").await;
+    click(&c, "#set-limit").await;
+    assert!(text(&c, ".notice").await.contains("The session time limit per day is set to 120 minutes"));
+    assert!(text(&c, "#limits").await.contains("120 minutes"));
 
     // A lock on withdrawals, then lifted with a reason.
     c.find(Locator::Css("#lock-scope option[value=withdrawals]")).await.unwrap().click().await.unwrap();

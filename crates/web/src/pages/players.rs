@@ -249,7 +249,7 @@ async fn player_page(
                     kind: c.kind.as_str().into(),
                     period: c.period.as_str().into(),
                     origin: c.origin.as_str().into(),
-                    amount: c.amount.map(|a| Money::new(a, c.currency).to_string()).unwrap_or_else(|| "removed".into()),
+                    amount: c.amount_text(),
                     from: when(c.effective_at),
                     pending: c.effective_at > now,
                 })
@@ -406,25 +406,25 @@ async fn limit(State(s): State<AppState>, auth: Authenticated, Path(id): Path<Uu
         let player = pitboss_players::get(&s.db, id).await?;
         let amount = match form.get("amount").map(str::trim).filter(|a| !a.is_empty()) {
             None => None,
+            Some(text) if kind.in_minutes() => Some(
+                text.parse::<i64>()
+                    .map_err(|_| Problem::validation("amount", "A time limit is a whole number of minutes."))?,
+            ),
             Some(text) => Some(player.currency.minor_units(text).map_err(|e| Problem::validation("amount", e))?),
         };
         let req = LimitRequest {
             kind,
-            period,
+            period: Some(period),
             origin: LimitOrigin::Operator,
             amount,
-            currency: player.currency,
+            currency: (!kind.in_minutes()).then_some(player.currency),
             reason: form.get("reason").map(str::to_string).filter(|r| !r.trim().is_empty()),
         };
         let change = set_limit_for(&s, &auth.caller, id, &req).await?;
-        let what = match kind {
-            LimitKind::Deposit => "Deposit",
-            LimitKind::Wager => "Wager",
-            LimitKind::Loss => "Loss",
-        };
+        let what = kind.as_str().replace('_', " ");
         Ok(match change.amount {
-            Some(a) => format!("{what} limit per {period} set to {}.", Money::new(a, change.currency)),
-            None => format!("{what} limit per {period} removed."),
+            Some(_) => format!("The {what} limit per {period} is set to {}.", change.amount_text()),
+            None => format!("The {what} limit per {period} is removed."),
         })
     };
     done(&s, &auth, id, outcome.await).await

@@ -278,16 +278,19 @@ pub async fn player_limits(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitRequest {
-    /// `deposit`, `wager` (stakes) or `loss` (stakes less wins).
+    /// `deposit`, `wager` (stakes), `loss` (stakes less wins), `session_time` (minutes played)
+    /// or `reality_check` (minutes between reality checks).
     pub kind: LimitKind,
-    /// `day`, `week` or `month`: the last 24 hours, 7 days or 30 days.
-    pub period: LimitPeriod,
+    /// `day`, `week` or `month`: the last 24 hours, 7 days or 30 days; a reality check has none
+    /// (`day` if given).
+    pub period: Option<LimitPeriod>,
     /// `player` (asked by the player: an increase or removal waits for the cooling-off) or
     /// `operator` (the casino's own, at once). Operators may set only `operator` limits.
     pub origin: LimitOrigin,
-    /// Minor units of `currency`; leave it out to remove the limit.
+    /// Minor units of `currency`, or minutes for a time limit; leave it out to remove the limit.
     pub amount: Option<i64>,
-    pub currency: Currency,
+    /// ISO 4217, for a money limit; none for a time limit.
+    pub currency: Option<Currency>,
     pub reason: Option<String>,
 }
 
@@ -318,10 +321,15 @@ pub(crate) async fn set_limit_for(
         return Err(Problem::validation("origin", "origin: an operator sets the casino's own limits (operator)"));
     }
     let actor = caller.actor();
+    let period = match (req.period, req.kind) {
+        (Some(p), _) => p,
+        (None, LimitKind::RealityCheck) => LimitPeriod::Day,
+        (None, _) => return Err(Problem::validation("period", "period: day, week or month")),
+    };
     let new = NewLimit {
         player,
         kind: req.kind,
-        period: req.period,
+        period,
         origin: req.origin,
         amount: req.amount,
         currency: req.currency,
