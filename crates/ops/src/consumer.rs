@@ -2,7 +2,9 @@
 //! ingested `payment.withdrawal.requested`, relayed from the outbox), the review policy is
 //! applied once, behind ingestion, so that reviewing never slows it; a withdrawal the platform
 //! settles or cancels before an officer decides leaves the queue. A second consumer flags the
-//! deposits and rounds that went through although the checks would have refused them.
+//! deposits, rounds and sessions that went through although the checks would have refused them;
+//! others keep the sessions the time limits count, run the anomaly rules, and tell subscribers
+//! of new alerts.
 
 use std::sync::Arc;
 

@@ -7,14 +7,15 @@
 //! - [`checks`]: the answer to the casino platform's "may this player do this now?", which
 //!   honours the account's status, any break in force and every lock.
 //!
-//! - [`limits`]: deposit limits per day, week and month, with the jurisdiction's cooling-off
-//!   before a player's increase applies, and the jurisdiction's deposit cap.
-//! - [`breaches`]: deposits and rounds that went through although a limit, a lock or a break
-//!   should have stopped them, flagged by a consumer of the platform's events.
+//! - [`limits`]: deposit, wager, loss and session-time limits per day, week and month and the
+//!   reality-check interval, with the jurisdiction's cooling-off before a player's increase
+//!   applies, and the jurisdiction's deposit cap; [`sessions`]: the play the time limits count.
+//! - [`breaches`]: deposits, rounds and sessions that went through although a limit, a lock or
+//!   a break should have stopped them, flagged by a consumer of the platform's events.
 //! - [`withdrawals`]: the withdrawal approval queue (rules, VIP first, maker-checker), fed by
 //!   [`consumer`] from the platform's withdrawal requests on the bus.
-//!
-//! Loss, wager and session limits, anomaly rules and alerts join this crate next (issue 5).
+//! - [`anomaly_rules`], [`anomalies`], [`alerts`], [`notifications`]: rules in the rule language
+//!   run on every event, the alerts they raise and who is told of them.
 
 pub mod alerts;
 pub mod anomalies;
