@@ -7,11 +7,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 use pitboss_bus::Message;
+use pitboss_core::money::Currency;
 use pitboss_core::time::to_micros;
 use pitboss_payments::TxStatus;
 use pitboss_payments::deposits::{DepositAttempt, Round};
 use pitboss_rules::catalog::Field;
-use pitboss_rules::{EventFacts, Rates, Rule, Trace};
+use pitboss_rules::{EventFacts, PlayerFacts, Rates, Rule, Trace};
 use pitboss_store::{Db, Tx, db, exec, sqlx};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -28,6 +29,8 @@ pub struct JudgedEvent {
     pub event_type: String,
     pub occurred_at: DateTime<Utc>,
     pub amount: Option<i64>,
+    /// The currency of a payment's or a round's amounts (the player's wallet's).
+    pub currency: Option<Currency>,
     pub method: Option<String>,
     pub instrument: Option<String>,
     pub stake: Option<i64>,
@@ -64,6 +67,7 @@ impl JudgedEvent {
             event_type: message.topic.clone(),
             occurred_at,
             amount: if is_payment { minor("amount") } else { None },
+            currency: payload["currency"].as_str().and_then(|c| c.parse().ok()),
             method: if is_payment { text("method") } else { None },
             instrument: if is_payment { text("instrument") } else { None },
             stake: if is_round { minor("stake") } else { None },
@@ -158,8 +162,18 @@ pub async fn judge<'r>(
     }
     let reads = |fields: &[Field]| rules.iter().any(|(_, rule)| fields.iter().any(|f| rule.reads(*f)));
     let now_us = to_micros(now);
-    let mut facts = pitboss_segments::facts::load(db, &[event.player], now_us).await?;
-    let Some(mut facts) = facts.remove(&event.player) else { return Ok(Vec::new()) };
+    // Rules about the event alone need only the currency its amounts are in, which a payment
+    // or a round carries: the player's facts are loaded only for a rule that reads them.
+    let mut facts = match event.currency {
+        Some(currency) if rules.iter().all(|(_, rule)| rule.reads_only_event_facts()) => {
+            PlayerFacts { currency: Some(currency), ..Default::default() }
+        }
+        _ => {
+            let mut loaded = pitboss_segments::facts::load(db, &[event.player], now_us).await?;
+            let Some(facts) = loaded.remove(&event.player) else { return Ok(Vec::new()) };
+            facts
+        }
+    };
     let history = if reads(&RECENT) {
         let longest = rules.iter().map(|(r, _)| r.window_minutes).max().unwrap_or(0);
         let since = event.occurred_at - Duration::minutes(longest);

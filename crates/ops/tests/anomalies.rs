@@ -271,9 +271,10 @@ both_engines!(a_balance_that_does_not_match_its_postings_alerts, |db| async move
 both_engines!(a_rule_changed_without_code_and_in_shadow_records_hits_without_alerting, |db| async move {
     let w = World::new(&db).await;
     let p = w.register("p-1", "EUR").await;
-    // The threshold lowered to three and the rule put in shadow.
+    // The threshold lowered to three for German players (a fact about the player, loaded for
+    // it), and the rule put in shadow.
     let lower = RuleInput {
-        condition: Some("recent.deposits >= 3".into()),
+        condition: Some("recent.deposits >= 3 and country == \"DE\"".into()),
         mode: Some(RuleMode::Shadow),
         ..Default::default()
     };

@@ -25,24 +25,34 @@ impl Rule {
 
     /// Every fact the condition reads, with where, in no particular order.
     pub fn fields(&self) -> Vec<(Field, Span)> {
+        self.operands()
+            .into_iter()
+            .filter_map(|o| if let OperandKind::Field(f) = o.kind { Some((f, o.span)) } else { None })
+            .collect()
+    }
+
+    /// Whether the condition reads nothing about the player but the judged event's facts (no
+    /// profile fact, no measure), so that an anomaly rule needs no player facts loaded.
+    pub fn reads_only_event_facts(&self) -> bool {
+        self.operands().iter().all(|o| match o.kind {
+            OperandKind::Field(f) => f.about_event(),
+            OperandKind::Measure(..) => false,
+            OperandKind::Literal(_) | OperandKind::Ago(_) => true,
+        })
+    }
+
+    /// Every operand of every test, in no particular order.
+    fn operands(&self) -> Vec<&Operand> {
         let mut out = Vec::new();
-        let mut read = |o: &Operand| {
-            if let OperandKind::Field(f) = o.kind {
-                out.push((f, o.span));
-            }
-        };
         let mut stack = vec![&self.root];
         while let Some(node) = stack.pop() {
             match &node.kind {
                 NodeKind::All(parts) | NodeKind::Any(parts) => stack.extend(parts),
                 NodeKind::Not(inner) => stack.push(inner),
-                NodeKind::Compare { left, right, .. } => {
-                    read(left);
-                    read(right);
-                }
-                NodeKind::In { left, .. } => read(left),
-                NodeKind::Contains { set, .. } => read(set),
-                NodeKind::Is(operand) => read(operand),
+                NodeKind::Compare { left, right, .. } => out.extend([left, right]),
+                NodeKind::In { left, .. } => out.push(left),
+                NodeKind::Contains { set, .. } => out.push(set),
+                NodeKind::Is(operand) => out.push(operand),
             }
         }
         out

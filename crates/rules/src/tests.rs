@@ -247,7 +247,9 @@ fn event_facts_are_read_on_the_event_path_and_unknown_without_an_event() {
     let rule =
         from_text("event.type == \"game.round\" and event.win_multiple >= 500 and event.win >= 100 EUR").unwrap();
     assert!(rule.reads(catalog::Field::EventWinMultiple));
-    assert!(rule.fields().iter().all(|(f, _)| f.about_event()));
+    assert!(rule.fields().iter().all(|(f, _)| f.about_event()) && rule.reads_only_event_facts());
+    assert!(!from_text("event.amount >= 5 EUR and deposits_count(7d) > 2").unwrap().reads_only_event_facts());
+    assert!(!from_text("event.amount >= 5 EUR and country == \"DE\"").unwrap().reads_only_event_facts());
     let mut p = player();
     assert!(!rule.holds(&p, NOW, &Rates::new()), "no event: unknown, so false");
     p.event =
