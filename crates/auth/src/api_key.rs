@@ -110,13 +110,27 @@ pub async fn authenticate(db: &Db, presented: &str) -> Result<Caller, AuthError>
     if !looks_like_key(presented) {
         return Err(AuthError::InvalidApiKey);
     }
-    let row: Option<(Uuid, String, String)> = db!(db, |c| {
-        sqlx::query_as("SELECT id, name, scopes FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL")
-            .bind(secret_hash(presented))
-            .fetch_optional(c)
-            .await
-    })?;
-    let (id, name, scopes) = row.ok_or(AuthError::InvalidApiKey)?;
+    let hash = secret_hash(presented);
+    let now = now_micros();
+    let cached = KNOWN.lock().unwrap_or_else(PoisonError::into_inner).get(&hash).cloned();
+    let (id, name, scopes) = match cached {
+        Some((key, at)) if now - at < KNOWN_FOR_MICROS => key,
+        _ => {
+            let row: Option<(Uuid, String, String)> = db!(db, |c| {
+                sqlx::query_as("SELECT id, name, scopes FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL")
+                    .bind(&hash)
+                    .fetch_optional(c)
+                    .await
+            })?;
+            let key = row.ok_or(AuthError::InvalidApiKey)?;
+            let mut known = KNOWN.lock().unwrap_or_else(PoisonError::into_inner);
+            if known.len() >= 10_000 {
+                known.retain(|_, (_, at)| now - *at < KNOWN_FOR_MICROS);
+            }
+            known.insert(hash, (key.clone(), now));
+            key
+        }
+    };
     note_use(db, id);
     Ok(Caller { kind: CallerKind::ApiKey { id, name }, scopes: stored_scopes(&scopes), origin: Default::default() })
 }
@@ -137,6 +151,7 @@ pub async fn revoke(db: &Db, id: Uuid, actor: &str) -> Result<ApiKeyInfo, AuthEr
     let row: Option<Row> =
         tx!(&mut tx, |c| sqlx::query_as(&format!("{SELECT_INFO} WHERE id = $1")).bind(id).fetch_optional(c).await)?;
     let info = to_info(row.ok_or(AuthError::ApiKeyNotFound { id })?);
+    KNOWN.lock().unwrap_or_else(PoisonError::into_inner).retain(|_, ((key, ..), _)| *key != id);
     if changed == 1 {
         let entry = AuditEntry::new(actor, "api_key.revoke", "api_key", id)
             .details(serde_json::json!({ "name": info.name, "prefix": info.prefix }));
@@ -203,6 +218,15 @@ fn validate_name(name: &str) -> Result<String, AuthError> {
     }
     Ok(name.to_string())
 }
+
+/// How long a key found valid is taken on trust without asking the database again: the
+/// platform's checks come hundreds a second on one key. Revoking a key forgets it at once in
+/// the process that revokes it; other processes refuse it within this time.
+const KNOWN_FOR_MICROS: i64 = 5_000_000;
+
+/// Keys found valid lately, by the hash of their secret: id, name, scopes, when found.
+type KnownKey = ((Uuid, String, String), i64);
+static KNOWN: LazyLock<Mutex<HashMap<String, KnownKey>>> = LazyLock::new(Default::default);
 
 const LAST_USED_EVERY_MICROS: i64 = 60_000_000;
 

@@ -36,13 +36,16 @@ both_engines!(a_wrong_or_revoked_key_is_refused, |db| async move {
         assert!(matches!(err, AuthError::InvalidApiKey), "{presented}: {err}");
     }
 
+    // Found valid (and so taken on trust for a few seconds), then revoked: refused at once.
+    assert!(api_key::authenticate(&db, &key).await.is_ok());
     let revoked = api_key::revoke(&db, info.id, "operator:anna").await.unwrap();
     assert!(revoked.is_revoked());
     let err = api_key::authenticate(&db, &key).await.unwrap_err();
     assert!(matches!(err, AuthError::InvalidApiKey), "{err}");
 
     // Revoking again changes nothing; an unknown id is named in the error.
-    assert_eq!(api_key::revoke(&db, info.id, "operator:anna").await.unwrap(), revoked);
+    let again = api_key::revoke(&db, info.id, "operator:anna").await.unwrap();
+    assert_eq!(again.revoked_at, revoked.revoked_at);
     let unknown = pitboss_core::new_id();
     let err = api_key::revoke(&db, unknown, "operator:anna").await.unwrap_err();
     assert!(matches!(err, AuthError::ApiKeyNotFound { id } if id == unknown), "{err}");

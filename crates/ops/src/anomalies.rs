@@ -12,7 +12,7 @@ use pitboss_core::time::to_micros;
 use pitboss_payments::TxStatus;
 use pitboss_payments::deposits::{DepositAttempt, Round};
 use pitboss_rules::catalog::Field;
-use pitboss_rules::{EventFacts, PlayerFacts, Rates, Rule, Trace};
+use pitboss_rules::{EventFacts, PlayerFacts, Rates, Rule};
 use pitboss_store::{Db, Tx, db, exec, sqlx};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -124,11 +124,11 @@ async fn shared(db: &Db, event: &JudgedEvent, kind: &str) -> Result<Option<i64>,
     Ok(Some(n))
 }
 
-/// One rule's verdict on an event that held: the rule, and the evidence for its alert.
+/// One rule's verdict on an event that held: the rule, and the evidence for its alert (the
+/// event, the window, the condition and its trace).
 #[derive(Debug, Clone)]
 pub struct Hit<'r> {
     pub rule: &'r AnomalyRule,
-    pub trace: Trace,
     pub evidence: Value,
 }
 
@@ -220,7 +220,7 @@ pub async fn judge<'r>(
                 "condition": rule.condition,
                 "trace": trace,
             });
-            hits.push(Hit { rule, trace, evidence });
+            hits.push(Hit { rule, evidence });
         }
     }
     Ok(hits)

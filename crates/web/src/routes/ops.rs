@@ -191,8 +191,16 @@ pub async fn check(
     Path(player): Path<Uuid>,
     Json(req): Json<CheckRequest>,
 ) -> Result<axum::Json<CheckAnswer>, Problem> {
-    let p = authorize_player(&s, &auth.caller, Action::PlayerCheck, player).await?;
-    let answer = pitboss_ops::check(&s.db, Jurisdictions::shipped(), &s.rates, &p, &req, Utc::now()).await?;
+    let now = Utc::now();
+    // The player's standing is read while the profile is: what is read for a caller the
+    // policies refuse is dropped unseen.
+    let (p, standing) = tokio::join!(
+        authorize_player(&s, &auth.caller, Action::PlayerCheck, player),
+        pitboss_ops::checks::standing(&s.db, player, now)
+    );
+    let (p, standing) = (p?, standing?);
+    let answer =
+        pitboss_ops::checks::check_with(&s.db, Jurisdictions::shipped(), &s.rates, &p, standing, &req, now).await?;
     Ok(axum::Json(answer))
 }
 
