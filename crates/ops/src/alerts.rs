@@ -74,6 +74,38 @@ pub struct Alert {
     pub updated_at: DateTime<Utc>,
 }
 
+/// One test of the condition as the evidence's trace records it, with its depth in the
+/// condition: `recent.deposits >= 5`, true, `recent.deposits = 6 >= 5`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceLine {
+    pub depth: usize,
+    pub result: bool,
+    pub text: String,
+    /// The values it compared; empty for `and`, `or` and `not`.
+    pub detail: String,
+}
+
+impl Alert {
+    /// Why the rule held at the latest hit: its trace, node by node, depth first.
+    pub fn trace_lines(&self) -> Vec<TraceLine> {
+        fn walk(node: &serde_json::Value, depth: usize, out: &mut Vec<TraceLine>) {
+            let Some(text) = node["text"].as_str() else { return };
+            out.push(TraceLine {
+                depth,
+                result: node["result"].as_bool() == Some(true),
+                text: text.to_string(),
+                detail: node["detail"].as_str().unwrap_or_default().to_string(),
+            });
+            for child in node["children"].as_array().into_iter().flatten() {
+                walk(child, depth + 1, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.evidence["trace"], 0, &mut out);
+        out
+    }
+}
+
 /// The longest note or assignee name.
 pub const MAX_NOTE: usize = 2_000;
 const MAX_ASSIGNEE: usize = 200;
@@ -93,9 +125,10 @@ pub async fn raise(
     evidence: &serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<Option<(Alert, bool)>, OpsError> {
-    let (open, state) = match rule.mode {
-        RuleMode::Shadow => (vec![AlertState::Shadow], AlertState::Shadow),
-        _ => (vec![AlertState::Open, AlertState::Acknowledged], AlertState::Open),
+    // The states of an alert that a hit may join, and the state of a new one.
+    let ([joins, also_joins], state) = match rule.mode {
+        RuleMode::Shadow => ([AlertState::Shadow; 2], AlertState::Shadow),
+        _ => ([AlertState::Open, AlertState::Acknowledged], AlertState::Open),
     };
     let at = to_micros(occurred_at);
     let joinable: Option<Uuid> = if rule.dedup_minutes == 0 {
@@ -108,8 +141,8 @@ pub async fn raise(
         )
         .bind(rule.id)
         .bind(player)
-        .bind(open[0].as_str())
-        .bind(open.last().unwrap_or(&open[0]).as_str())
+        .bind(joins.as_str())
+        .bind(also_joins.as_str())
         .bind(since)
         .fetch_optional(c)
         .await)?

@@ -5,6 +5,8 @@
 //! and each rule's answer with its trace, which becomes the alert's evidence. Only the facts
 //! some rule reads are loaded.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use pitboss_bus::Message;
 use pitboss_core::money::Currency;
@@ -21,7 +23,7 @@ use uuid::Uuid;
 use crate::OpsError;
 use crate::anomaly_rules::AnomalyRule;
 
-/// A platform event as the anomaly rules see it.
+/// A platform event about a player on file, as the ops consumers read it off the bus.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JudgedEvent {
     pub id: Uuid,
@@ -151,12 +153,13 @@ const RECENT: [Field; 5] = [
 /// players do not depend on) in one transaction.
 pub async fn judge<'r>(
     db: &Db,
-    rules: &'r [(AnomalyRule, Rule)],
+    rules: &'r [(AnomalyRule, Arc<Rule>)],
     event: &JudgedEvent,
     rates: &Rates,
     now: DateTime<Utc>,
 ) -> Result<Vec<Hit<'r>>, OpsError> {
-    let rules: Vec<&(AnomalyRule, Rule)> = rules.iter().filter(|(r, _)| r.events.contains(&event.event_type)).collect();
+    let rules: Vec<&(AnomalyRule, Arc<Rule>)> =
+        rules.iter().filter(|(r, _)| r.events.contains(&event.event_type)).collect();
     if rules.is_empty() {
         return Ok(Vec::new());
     }

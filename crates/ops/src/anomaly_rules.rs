@@ -6,11 +6,13 @@
 //! it without a code change; each change is a new version, and alerts name the version that
 //! raised them. The rules the product ships are installed once, by their key.
 
+use std::sync::{Arc, LazyLock};
+
 use chrono::{DateTime, Utc};
 use pitboss_core::event::EventType;
 use pitboss_core::new_id;
 use pitboss_core::time::{from_micros, to_micros};
-use pitboss_rules::Rule;
+use pitboss_rules::{Rule, RuleCache};
 use pitboss_store::{Db, Tx, db, exec, sqlx, tx};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -231,11 +233,11 @@ struct Checked {
 
 /// `input` over `base` (a rule's current state, or nothing for a new one), checked.
 fn checked(input: RuleInput, base: Option<&AnomalyRule>) -> Result<Checked, OpsError> {
-    let name = match (input.name, base) {
-        (Some(n), _) => n.trim().to_string(),
-        (None, Some(b)) => b.name.clone(),
-        (None, None) => return Err(OpsError::invalid("name", "a rule needs a name")),
+    // What the input gives, else what the rule has; a new rule must give it.
+    let required = |given: Option<String>, current: Option<String>, field: &'static str, missing: &str| {
+        given.map(|g| g.trim().to_string()).or(current).ok_or_else(|| OpsError::invalid(field, missing))
     };
+    let name = required(input.name, base.map(|b| b.name.clone()), "name", "a rule needs a name")?;
     if name.is_empty() || name.chars().count() > MAX_NAME {
         return Err(OpsError::invalid("name", format!("1 to {MAX_NAME} characters")));
     }
@@ -244,22 +246,18 @@ fn checked(input: RuleInput, base: Option<&AnomalyRule>) -> Result<Checked, OpsE
     if description.chars().count() > MAX_DESCRIPTION {
         return Err(OpsError::invalid("description", format!("at most {MAX_DESCRIPTION} characters")));
     }
-    let events = match (input.events, base) {
-        (Some(e), _) => e,
-        (None, Some(b)) => b.events.clone(),
-        (None, None) => return Err(OpsError::invalid("events", "name the event types the rule judges")),
-    };
+    let events = input
+        .events
+        .or_else(|| base.map(|b| b.events.clone()))
+        .ok_or_else(|| OpsError::invalid("events", "name the event types the rule judges"))?;
     if events.is_empty() {
         return Err(OpsError::invalid("events", "name at least one event type"));
     }
     for e in &events {
         e.parse::<EventType>().map_err(|why| OpsError::invalid("events", why))?;
     }
-    let condition = match (input.condition, base) {
-        (Some(c), _) => c.trim().to_string(),
-        (None, Some(b)) => b.condition.clone(),
-        (None, None) => return Err(OpsError::invalid("condition", "a rule needs a condition")),
-    };
+    let condition =
+        required(input.condition, base.map(|b| b.condition.clone()), "condition", "a rule needs a condition")?;
     parse_condition(&condition)?;
     let window_minutes = input.window_minutes.or(base.map(|b| b.window_minutes)).unwrap_or(60);
     if !(1..=MAX_WINDOW_MINUTES).contains(&window_minutes) {
@@ -394,16 +392,19 @@ pub async fn list(db: &Db) -> Result<Vec<AnomalyRule>, OpsError> {
     Ok(rows.into_iter().map(from_row).collect())
 }
 
-/// The rules that run (live and shadow), each with its parsed condition. A stored condition
+/// Checked conditions by (rule, version): a rule is parsed once per version, not per event.
+static CHECKED: LazyLock<RuleCache<(Uuid, i64)>> = LazyLock::new(RuleCache::default);
+
+/// The rules that run (live and shadow), each with its checked condition. A stored condition
 /// that no longer parses (the language changed under it) is skipped with a warning, never
 /// guessed at.
-pub async fn running(db: &Db) -> Result<Vec<(AnomalyRule, Rule)>, OpsError> {
+pub async fn running(db: &Db) -> Result<Vec<(AnomalyRule, Arc<Rule>)>, OpsError> {
     let sql = format!("SELECT {COLUMNS} FROM anomaly_rules WHERE mode <> 'off' ORDER BY name");
     let rows: Vec<RuleRow> = db!(db, |c| sqlx::query_as(&sql).fetch_all(c).await)?;
     Ok(rows
         .into_iter()
         .map(from_row)
-        .filter_map(|r| match parse_condition(&r.condition) {
+        .filter_map(|r| match CHECKED.get((r.id, r.version), &r.condition) {
             Ok(rule) => Some((r, rule)),
             Err(e) => {
                 tracing::warn!(rule = %r.name, error = %e, "an anomaly rule's condition no longer parses; skipped");

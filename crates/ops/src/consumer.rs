@@ -100,15 +100,9 @@ impl Handler for BreachesConsumer {
             "session.started" => Activity::Session,
             _ => return Ok(()),
         };
-        // Only events about a player on file carry Pitboss's id as their key.
-        let Ok(player) = message.key.parse::<uuid::Uuid>() else { return Ok(()) };
         let failed = |reason: String| BusError::Handler { consumer: BREACHES.into(), message: message.id, reason };
-        let event: serde_json::Value = serde_json::from_str(&message.payload).map_err(|e| failed(e.to_string()))?;
-        let event_id = event["id"].as_str().and_then(|id| id.parse::<uuid::Uuid>().ok());
-        let at = event["occurred_at"].as_str().and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok());
-        let (Some(event_id), Some(at)) = (event_id, at) else {
-            return Err(failed(format!("the event has no id or occurred_at: {}", message.payload)));
-        };
+        let Some(event) = JudgedEvent::from_message(message).map_err(failed)? else { return Ok(()) };
+        let (player, event_id, at) = (event.player, event.id, event.occurred_at);
         let profile = match pitboss_players::get(&self.db, player).await {
             Ok(p) => p,
             Err(pitboss_players::PlayerError::NotFound(_)) => return Ok(()),

@@ -287,7 +287,12 @@ impl Sender {
             String::new(),
             "Why:".to_string(),
         ];
-        trace_lines(&alert.evidence["trace"], 0, &mut lines);
+        // `  true  recent.deposits >= 5 (recent.deposits = 6 >= 5)`, indented by depth.
+        lines.extend(alert.trace_lines().into_iter().map(|t| {
+            let result = if t.result { "true " } else { "false" };
+            let detail = if t.detail.is_empty() { String::new() } else { format!(" ({})", t.detail) };
+            format!("{}{result} {}{detail}", "  ".repeat(t.depth + 1), t.text)
+        }));
         let message = lettre::Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -296,17 +301,6 @@ impl Sender {
             .body(lines.join("\n"))
             .map_err(|e| e.to_string())?;
         smtp.send(message).await.map(|_| ()).map_err(|e| format!("SMTP: {e}"))
-    }
-}
-
-/// The trace of the evidence as indented lines: `true  recent.deposits >= 5 (recent.deposits = 6 >= 5)`.
-fn trace_lines(node: &serde_json::Value, depth: usize, out: &mut Vec<String>) {
-    let Some(text) = node["text"].as_str() else { return };
-    let result = if node["result"].as_bool() == Some(true) { "true " } else { "false" };
-    let detail = node["detail"].as_str().map(|d| format!(" ({d})")).unwrap_or_default();
-    out.push(format!("{}{result} {text}{detail}", "  ".repeat(depth + 1)));
-    for child in node["children"].as_array().into_iter().flatten() {
-        trace_lines(child, depth + 1, out);
     }
 }
 

@@ -11,6 +11,7 @@
 //! This crate must never do I/O: callers load the facts and run the SQL.
 
 pub mod ast;
+mod cache;
 pub mod catalog;
 mod check;
 mod error;
@@ -26,6 +27,7 @@ mod text;
 #[cfg(test)]
 mod tests;
 
+pub use cache::RuleCache;
 pub use check::{Literal, Node, NodeKind, Operand, OperandKind, Rule};
 pub use error::RuleError;
 pub use eval::{CategoryPlayed, Day, EventFacts, Lifetime, PlayerFacts, Prediction, Trace, age};

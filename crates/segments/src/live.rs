@@ -8,12 +8,12 @@
 //! When a segment is created or changed, [`schedule_all`] sets those timers for every player.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use pitboss_bus::timers::{self, TimerHandler};
 use pitboss_bus::{BusError, Message};
-use pitboss_rules::{PlayerFacts, Rates, Rule};
+use pitboss_rules::{PlayerFacts, Rates, Rule, RuleCache};
 use pitboss_store::{Arg, Db, Tx, db, exec, exec_values, placeholders, sqlx, tx};
 use serde_json::json;
 use uuid::Uuid;
@@ -34,8 +34,7 @@ pub struct LiveSegment {
 }
 
 /// Compiled rules by (segment, version): conditions change rarely and events are many.
-type Compiled = Result<Arc<Rule>, String>;
-static COMPILED: LazyLock<Mutex<HashMap<(Uuid, i64), Compiled>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+static COMPILED: LazyLock<RuleCache<(Uuid, i64)>> = LazyLock::new(RuleCache::default);
 
 /// The active segments, compiled, each after the segments it is built on; those whose
 /// condition no longer checks come back apart, with why, so that a broken segment never stops
@@ -50,16 +49,11 @@ pub async fn active_segments(tx: &mut Tx) -> Result<(Vec<LiveSegment>, Vec<(Uuid
 }
 
 fn compile(rows: Vec<(Uuid, String, i64, String)>) -> (Vec<LiveSegment>, Vec<(Uuid, String)>) {
-    let mut cache = COMPILED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let (mut live, mut broken) = (Vec::new(), Vec::new());
     for (id, name, version, text) in rows {
-        let compiled = cache
-            .entry((id, version))
-            .or_insert_with(|| pitboss_rules::from_text(&text).map(Arc::new).map_err(|e| e.message))
-            .clone();
-        match compiled {
+        match COMPILED.get((id, version), &text) {
             Ok(rule) => live.push(LiveSegment { id, name, version, rule }),
-            Err(why) => broken.push((id, why)),
+            Err(why) => broken.push((id, why.message)),
         }
     }
     let (ordered, unmet) = crate::references::order(live);

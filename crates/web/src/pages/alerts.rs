@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pitboss_auth::policy::{Action, Module, RequestFacts, Resource};
-use pitboss_ops::alerts::{Alert, AlertState, Outcome};
+use pitboss_ops::alerts::{Alert, AlertState, Outcome, TraceLine};
 use pitboss_ops::anomaly_rules::{self, AnomalyRule, RuleInput, RuleMode, Severity};
 use pitboss_ops::notifications::{self, Channel, NewSubscription};
 use uuid::Uuid;
@@ -180,26 +180,6 @@ async fn rows(State(s): State<AppState>, auth: Authenticated, Query(f): Query<Fi
     }
 }
 
-/// One line of a trace, indented by its depth.
-struct TraceLine {
-    depth: usize,
-    text: String,
-    result: bool,
-    detail: String,
-}
-
-fn trace_lines(trace: &TraceView, depth: usize, out: &mut Vec<TraceLine>) {
-    out.push(TraceLine {
-        depth,
-        text: trace.text.clone(),
-        result: trace.result,
-        detail: trace.detail.clone().unwrap_or_default(),
-    });
-    for child in &trace.children {
-        trace_lines(child, depth + 1, out);
-    }
-}
-
 #[derive(Template)]
 #[template(path = "alert.html")]
 struct AlertPage {
@@ -239,10 +219,7 @@ async fn alert_page(
     };
     let alert = detail.alert;
     let evidence = &alert.evidence;
-    let mut trace = Vec::new();
-    if let Ok(t) = serde_json::from_value::<TraceView>(evidence["trace"].clone()) {
-        trace_lines(&t, 0, &mut trace);
-    }
+    let trace = alert.trace_lines();
     let by = |who: &Option<String>, at: Option<chrono::DateTime<chrono::Utc>>| match (who, at) {
         (Some(who), Some(at)) => format!("{who}, {}", when(at)),
         _ => String::new(),
@@ -267,16 +244,6 @@ async fn alert_page(
         error: error.map(|(_, e)| e),
     };
     render_status(status, &page)
-}
-
-/// A rule's trace as the alert's evidence stores it.
-#[derive(serde::Deserialize)]
-struct TraceView {
-    text: String,
-    result: bool,
-    detail: Option<String>,
-    #[serde(default)]
-    children: Vec<TraceView>,
 }
 
 /// After a step: back where it was taken (the list, or the alert's page), or the alert's page
