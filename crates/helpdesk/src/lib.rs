@@ -1,11 +1,21 @@
-//! Pitboss help desk (issue 6), growing: so far the SLA clock: its arithmetic ([`sla`]: business
-//! time in a calendar with its time zone, opening hours and holidays, paused while a ticket waits
-//! on the player) and the policies it measures against ([`policy`]: first-response and
-//! resolution targets per priority, tighter for VIP tiers, with a warning before each). Tickets,
-//! channels, the knowledge base and templates come next.
+//! Pitboss help desk (issue 6), growing: tickets with their queues, routing and assignment
+//! ([`tickets`], [`queues`], [`views`]); the SLA clock, its arithmetic ([`sla`]: business time
+//! in a calendar with its time zone, opening hours and holidays, paused while a ticket waits on
+//! the player), the policies it measures against ([`policy`]) and the durable timers that warn
+//! and escalate at their due time ([`escalation`]); the settings ([`config`]). Channels, the
+//! knowledge base and templates come next.
 
+pub mod config;
+pub mod error;
+pub mod escalation;
 pub mod policy;
+pub mod queues;
 pub mod sla;
+pub mod tickets;
+pub mod views;
 
+pub use config::{DeskConfig, Escalation};
+pub use error::HelpdeskError;
 pub use policy::{Priority, SlaClock, SlaPolicy, Targets, TicketTimes, clock};
 pub use sla::{Calendar, CalendarError, Pause};
+pub use tickets::{AgentMessage, Channel, MessageKind, Status, Ticket, TicketFilter, TicketMessage, TicketUpdate};

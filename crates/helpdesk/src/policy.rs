@@ -9,18 +9,26 @@ use serde::Deserialize;
 
 use crate::sla::{Calendar, Pause};
 
-/// A ticket's priority, lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Priority {
-    Low,
-    Normal,
-    High,
-    Urgent,
-}
+pitboss_core::string_enum!(
+    /// A ticket's priority, lowest first.
+    Priority {
+        Low => "low",
+        Normal => "normal",
+        High => "high",
+        Urgent => "urgent",
+    }
+);
 
 impl Priority {
-    pub const ALL: [Priority; 4] = [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent];
+    /// The next priority up, if there is one (an escalation raises it).
+    pub fn raised(self) -> Option<Priority> {
+        match self {
+            Priority::Low => Some(Priority::Normal),
+            Priority::Normal => Some(Priority::High),
+            Priority::High => Some(Priority::Urgent),
+            Priority::Urgent => None,
+        }
+    }
 }
 
 /// Targets for one priority, in business minutes.
@@ -72,7 +80,7 @@ impl SlaPolicy {
             return Err(PolicyError::Warning);
         }
         let sane = |t: &Targets| 0 < t.first_response_minutes && t.first_response_minutes <= t.resolution_minutes;
-        for p in Priority::ALL {
+        for &p in Priority::ALL {
             let base = self.targets.get(&p).ok_or(PolicyError::Missing(p))?;
             if !sane(base) {
                 return Err(PolicyError::Targets { at: format!("{p:?}") });
