@@ -31,13 +31,19 @@ pub enum Scope {
     /// Set and lift account locks.
     #[serde(rename = "ops:write")]
     OpsWrite,
+    /// Read help desk tickets.
+    #[serde(rename = "helpdesk:read")]
+    HelpdeskRead,
+    /// Open tickets and write on them (a website's contact form, a telephony system).
+    #[serde(rename = "helpdesk:write")]
+    HelpdeskWrite,
     /// Everything, including scopes added later.
     #[serde(rename = "admin")]
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 10] = [
         Scope::EventsWrite,
         Scope::PlayersRead,
         Scope::PlayersWrite,
@@ -45,6 +51,8 @@ impl Scope {
         Scope::LedgerWrite,
         Scope::OpsRead,
         Scope::OpsWrite,
+        Scope::HelpdeskRead,
+        Scope::HelpdeskWrite,
         Scope::Admin,
     ];
 
@@ -57,6 +65,8 @@ impl Scope {
             Scope::LedgerWrite => "ledger:write",
             Scope::OpsRead => "ops:read",
             Scope::OpsWrite => "ops:write",
+            Scope::HelpdeskRead => "helpdesk:read",
+            Scope::HelpdeskWrite => "helpdesk:write",
             Scope::Admin => "admin",
         }
     }
@@ -70,7 +80,7 @@ impl fmt::Display for Scope {
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
-    "unknown scope `{0}`; the scopes are events:write, players:read, players:write, ledger:read, ledger:write and admin"
+    "unknown scope `{0}`; the scopes are events:write, players:read, players:write, ledger:read, ledger:write, ops:read, ops:write, helpdesk:read, helpdesk:write and admin"
 )]
 pub struct ScopeError(pub String);
 

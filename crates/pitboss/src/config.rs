@@ -25,7 +25,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     ("database_max_connections", "Connections in the database pool (readers, for SQLite)."),
     ("listen", "Address the HTTP server listens on."),
-    ("targets", "Modules this process runs: all, or a comma list of ingest, players, payments, segments, ops."),
+    (
+        "targets",
+        "Modules this process runs: all, or a comma list of ingest, players, payments, segments, ops, helpdesk.",
+    ),
     ("bus_transport", "Event bus transport: in-process, or rabbitmq."),
     ("amqp_url", "RabbitMQ URL, used when bus_transport = rabbitmq."),
     ("amqp_exchange", "RabbitMQ topic exchange the relay publishes to."),
@@ -72,6 +75,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "SMTP server for alert emails: smtp://host:25, smtps://user:pass@host:465, or smtp://host:587?tls=required. Unset: email subscriptions are not delivered.",
     ),
     ("mail_from", "The sender of alert emails, e.g. \"Pitboss <pitboss@casino.example>\"."),
+    (
+        "helpdesk_config",
+        "TOML file of the help desk's business calendar, SLA policy and escalation; the shipped settings if unset.",
+    ),
     (
         "oidc",
         "Single sign-on ([oidc] table: issuer_url, client_id, client_secret, redirect_url, groups_claim, role_map).",
@@ -123,6 +130,7 @@ pub struct Settings {
     pub withdrawal_review_rules: std::collections::BTreeMap<String, String>,
     pub smtp_url: Option<String>,
     pub mail_from: String,
+    pub helpdesk_config: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -162,6 +170,7 @@ impl Default for Settings {
                 .collect(),
             smtp_url: None,
             mail_from: "Pitboss <pitboss@localhost>".into(),
+            helpdesk_config: None,
         }
     }
 }
@@ -227,6 +236,7 @@ impl Settings {
         }
         self.rates()?;
         self.withdrawal_policy()?;
+        self.helpdesk()?;
         if !(0.0..=50.0).contains(&self.marketing_holdout_percent) {
             bail!("marketing_holdout_percent must be between 0 and 50");
         }
@@ -279,6 +289,16 @@ impl Settings {
         let rules = self.withdrawal_review_rules.iter().filter(|(_, rule)| !rule.trim().is_empty());
         let rules = rules.map(|(reason, rule)| (reason.clone(), rule.clone())).collect();
         pitboss_ops::withdrawals::ReviewPolicy::new(review, second, &rules).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// The help desk's calendar, SLA policy and escalation: from `helpdesk_config`, else the
+    /// shipped settings.
+    pub fn helpdesk(&self) -> anyhow::Result<pitboss_helpdesk::DeskConfig> {
+        let Some(path) = &self.helpdesk_config else { return Ok(pitboss_helpdesk::DeskConfig::shipped()) };
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("helpdesk_config: reading {}", path.display()))?;
+        pitboss_helpdesk::DeskConfig::from_toml(&text)
+            .map_err(|e| anyhow::anyhow!("helpdesk_config {}: {e}", path.display()))
     }
 
     /// What sends alert notifications: mail through `smtp_url`, webhooks over HTTP.

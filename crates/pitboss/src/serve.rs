@@ -73,6 +73,7 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
     state.rates = Arc::new(settings.rates()?);
     state.holdout = Arc::new(settings.holdout());
     state.withdrawals = Arc::new(settings.withdrawal_policy()?);
+    state.helpdesk = Arc::new(settings.helpdesk()?);
     // Each module's consumers, with what they keep, for the error when the bus refuses one.
     let mut consumers: Vec<(&str, Arc<dyn pitboss_bus::Handler>, &str)> = Vec::new();
     if targets.contains(&Target::Segments) {
@@ -120,6 +121,19 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
         let shutdown = Arc::new(tokio::sync::Notify::new());
         (tokio::spawn(scheduler.run(shutdown.clone())), shutdown)
     });
+    // Fires each ticket's SLA warning and breach at its due time, and escalates.
+    let sla_timers = if targets.contains(&Target::Helpdesk) {
+        pitboss_helpdesk::queues::install_default(&db, &state.helpdesk, chrono::Utc::now())
+            .await
+            .context("creating the help desk's default queue")?;
+        let handler = pitboss_helpdesk::escalation::SlaTimers::new(state.helpdesk.clone());
+        let scheduler = pitboss_bus::timers::Scheduler::new(db.clone(), pitboss_helpdesk::escalation::TIMER, handler);
+        state.sla_wake = scheduler.waker();
+        let shutdown = Arc::new(tokio::sync::Notify::new());
+        Some((tokio::spawn(scheduler.run(shutdown.clone())), shutdown))
+    } else {
+        None
+    };
     // Refits the churn and lifetime value models every clv_refit_hours, counted from the last fit.
     let refitter = settings.clv_refit_every().filter(|_| targets.contains(&Target::Segments)).map(|every| {
         let models = pitboss_models::RefitSettings::default();
@@ -154,7 +168,7 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
         if let Some(refitter) = refitter {
             refitter.abort();
         }
-        for (timers, shutdown) in [segment_timers, delivery_retries].into_iter().flatten() {
+        for (timers, shutdown) in [segment_timers, delivery_retries, sla_timers].into_iter().flatten() {
             shutdown.notify_one();
             let _ = timers.await;
         }

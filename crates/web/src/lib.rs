@@ -54,6 +54,9 @@ pub fn app(state: AppState) -> Router {
         api = api.merge(routes::withdrawals::router());
         api = api.merge(routes::alerts::router());
     }
+    if state.runs(Target::Helpdesk) {
+        api = api.merge(routes::tickets::router());
+    }
     api = api.merge(routes::access::router());
     Router::new()
         .nest("/api/v1", api)

@@ -149,6 +149,18 @@ impl From<pitboss_ops::OpsError> for Problem {
     }
 }
 
+impl From<pitboss_helpdesk::HelpdeskError> for Problem {
+    fn from(e: pitboss_helpdesk::HelpdeskError) -> Problem {
+        use pitboss_helpdesk::HelpdeskError as E;
+        match e {
+            E::TicketNotFound(_) | E::QueueNotFound(_) | E::PlayerNotFound(_) => Problem::not_found(e.to_string()),
+            E::Invalid { field, .. } => Problem::validation(field, e.to_string()),
+            E::Refused(_) | E::Conflict(_) => Problem::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<AuthError> for Problem {
     fn from(e: AuthError) -> Problem {
         match e {

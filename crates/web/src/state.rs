@@ -21,10 +21,12 @@ pub enum Target {
     Segments,
     /// The operations panel: account locks and the platform's checks.
     Ops,
+    Helpdesk,
 }
 
 impl Target {
-    pub const ALL: [Target; 5] = [Target::Ingest, Target::Players, Target::Payments, Target::Segments, Target::Ops];
+    pub const ALL: [Target; 6] =
+        [Target::Ingest, Target::Players, Target::Payments, Target::Segments, Target::Ops, Target::Helpdesk];
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -33,6 +35,7 @@ impl Target {
             Target::Payments => "payments",
             Target::Segments => "segments",
             Target::Ops => "ops",
+            Target::Helpdesk => "helpdesk",
         }
     }
 
@@ -77,6 +80,11 @@ pub struct AppState {
     pub holdout: Arc<pitboss_segments::split::Holdout>,
     /// When withdrawals wait for officers (the queue's rules).
     pub withdrawals: Arc<pitboss_ops::withdrawals::ReviewPolicy>,
+    /// The help desk's calendar, SLA policy and escalation.
+    pub helpdesk: Arc<pitboss_helpdesk::DeskConfig>,
+    /// Wakes the SLA timers' scheduler after a change that may bring a ticket's next mark
+    /// nearer than the one it sleeps for.
+    pub sla_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Sign-in, sessions and authorisation.
@@ -122,6 +130,8 @@ impl AppState {
             rates: Arc::new(pitboss_rules::Rates::new()),
             holdout: Arc::new(pitboss_segments::split::Holdout { salt: "pitboss-holdout-1".into(), basis_points: 500 }),
             withdrawals: Arc::default(),
+            helpdesk: Arc::new(pitboss_helpdesk::DeskConfig::shipped()),
+            sla_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

@@ -85,13 +85,24 @@ async fn serve(db: &Db, security: Security) -> SocketAddr {
 }
 
 async fn serve_on(listener: tokio::net::TcpListener, db: &Db, security: Security) -> SocketAddr {
-    let state = AppState::new(
+    serve_with(listener, db, security, |_| {}).await
+}
+
+/// Serves with the state as `configure` leaves it.
+async fn serve_with(
+    listener: tokio::net::TcpListener,
+    db: &Db,
+    security: Security,
+    configure: impl FnOnce(&mut AppState),
+) -> SocketAddr {
+    let mut state = AppState::new(
         db.clone(),
         Ingestor::new(db.clone()),
         Arc::new(InProcess::new()),
         Target::parse_list("all").unwrap(),
     )
     .with_security(security);
+    configure(&mut state);
     let addr = listener.local_addr().unwrap();
     let app = pitboss_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -808,5 +819,120 @@ async fn a_compliance_officer_acknowledges_a_live_alert_and_resolves_it() {
     assert!(text(&c, ".notice").await.contains("resolved"));
     let resolution = text(&c, "#alert-resolution").await;
     assert!(resolution.contains("false_positive") && resolution.contains("issuer was down"), "{resolution}");
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; run by .ci/run"]
+async fn an_sla_breach_escalates_a_ticket_at_its_due_time() {
+    use pitboss_helpdesk::escalation::{SlaTimers, TIMER};
+    use pitboss_helpdesk::queues::{self, Assignment, Member, Queue};
+    use pitboss_helpdesk::tickets::{self, NewTicket};
+    use pitboss_helpdesk::{Channel, DeskConfig, MessageKind, Priority};
+    let db = pitboss_store::testing::sqlite().await.unwrap();
+    // Support round the clock in UTC; a breach raises the priority and goes to the leads.
+    let week: String = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+        .iter()
+        .map(|d| format!("{d} = [\"00:00-24:00\"]\n"))
+        .collect();
+    let desk = DeskConfig::from_toml(&format!(
+        "default_queue = \"support\"\n[calendar]\ntime_zone = \"UTC\"\n{week}\n[sla]\nwarn_before_percent = 75\n\
+         [sla.targets]\nlow = {{ first_response_minutes = 1440, resolution_minutes = 4320 }}\n\
+         normal = {{ first_response_minutes = 240, resolution_minutes = 1440 }}\n\
+         high = {{ first_response_minutes = 60, resolution_minutes = 480 }}\n\
+         urgent = {{ first_response_minutes = 30, resolution_minutes = 240 }}\n\
+         [escalation]\nraise_priority = true\nreassign_to = \"leads\"\n"
+    ))
+    .unwrap();
+    let desk = Arc::new(desk);
+    let now = chrono::Utc::now();
+    queues::install_default(&db, &desk, now).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let leads = Queue {
+        key: "leads".into(),
+        name: "Team leads".into(),
+        description: String::new(),
+        members: vec![Member { agent: "operator:lena".into(), languages: vec![] }],
+        assignment: Assignment::RoundRobin,
+    };
+    queues::save(&mut tx, &leads, now).await.unwrap();
+    let new = pitboss_players::NewPlayer::new("p-late", "MT", "EUR".parse().unwrap());
+    let player = pitboss_players::create(&mut tx, new, now).await.unwrap();
+    tx.commit().await.unwrap();
+    // The SLA timers, as `serve` runs them.
+    let scheduler = pitboss_bus::timers::Scheduler::new(db.clone(), TIMER, SlaTimers::new(desk.clone()));
+    let wake = scheduler.waker();
+    let stop = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(scheduler.run(stop.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!(
+        "http://{}",
+        serve_with(listener, &db, without_two_factor(), |s| {
+            s.helpdesk = desk.clone();
+            s.sla_wake = wake.clone();
+        })
+        .await
+    );
+    operator_with_password(&db, "sven", &["support_agent"], &["main"]).await;
+
+    // A mail read late: its first response (240 minutes) falls due a few seconds from now.
+    let mut tx = db.begin().await.unwrap();
+    let asked = NewTicket {
+        subject: "My withdrawal is late".into(),
+        player: Some(player.clone()),
+        requester: "late@example.com".into(),
+        channel: Channel::Email,
+        priority: Priority::Normal,
+        tags: vec![],
+        body: "It has been days.".into(),
+        first_kind: MessageKind::Player,
+        author: String::new(),
+        received_at: Some(now - chrono::Duration::minutes(240) + chrono::Duration::seconds(6)),
+        email_message_id: None,
+        language: None,
+    };
+    let ticket = tickets::create(&mut tx, &desk, &asked, "system", now).await.unwrap();
+    tx.commit().await.unwrap();
+    wake.notify_one();
+
+    let driver = chromedriver().await;
+    let c = browser(&driver).await;
+    signed_in(&c, &base, "sven").await;
+    click(&c, "nav a[href='/tickets']").await;
+    let row = text(&c, &format!("#ticket-{}", ticket.number)).await;
+    assert!(row.contains("normal") && !row.contains("breached"), "{row}");
+    click(&c, &format!("#ticket-{} a", ticket.number)).await;
+    assert!(text(&c, "#sla-first-response").await.contains("due"));
+
+    // At its due time the timer fires: breached, priority up, moved to the leads.
+    let page = format!("{base}/tickets/{}", ticket.id);
+    let mut breached = String::new();
+    for _ in 0..60 {
+        c.goto(&page).await.unwrap();
+        breached = text(&c, "#sla-first-response").await;
+        if breached.contains("breached") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(breached.contains("breached"), "{breached}");
+    assert_eq!(text(&c, "#ticket-priority").await, "high");
+    assert_eq!(text(&c, "#ticket-queue").await, "leads");
+    assert_eq!(text(&c, "#ticket-assignee").await, "operator:lena");
+    assert!(
+        text(&c, "#thread")
+            .await
+            .contains("SLA breached: first response overdue. Priority raised from normal to high.")
+    );
+    assert!(text(&c, "#ticket-history").await.contains("escalated"));
+
+    // The agent answers late: the ticket waits on the player, its first response marked breached.
+    fill(&c, "reply-body", "Sorry for the wait: your withdrawal was paid this morning.").await;
+    click(&c, "#send").await;
+    assert!(text(&c, ".notice").await.contains("answered"));
+    assert_eq!(text(&c, "#ticket-status").await, "pending");
+    assert!(text(&c, "#sla-first-response").await.contains("breached"));
+    assert!(text(&c, "#sla-resolution").await.contains("paused"));
+    stop.notify_one();
     c.close().await.unwrap();
 }

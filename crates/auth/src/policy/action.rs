@@ -14,6 +14,7 @@ pitboss_core::string_enum!(
         Segments => "segments",
         Models => "models",
         Ops => "ops",
+        Helpdesk => "helpdesk",
     }
 );
 
@@ -52,6 +53,9 @@ pitboss_core::string_enum!(
         AlertHandle => "alert.handle",
         AlertSubscribe => "alert.subscribe",
         AnomalyRuleManage => "anomaly_rule.manage",
+        TicketRead => "ticket.read",
+        TicketHandle => "ticket.handle",
+        HelpdeskManage => "helpdesk.manage",
     }
 );
 
@@ -86,6 +90,7 @@ impl Action {
             | Action::AlertHandle
             | Action::AlertSubscribe
             | Action::AnomalyRuleManage => Module::Ops,
+            Action::TicketRead | Action::TicketHandle | Action::HelpdeskManage => Module::Helpdesk,
         }
     }
 
@@ -108,6 +113,8 @@ impl Action {
                 | Action::AlertHandle
                 | Action::AlertSubscribe
                 | Action::AnomalyRuleManage
+                | Action::TicketHandle
+                | Action::HelpdeskManage
         )
     }
 }

@@ -72,6 +72,8 @@ fn each_role_opens_exactly_its_modules() {
                 PaymentRead,
                 LockRead,
                 PlayerCheck,
+                TicketRead,
+                TicketHandle,
             ],
         ),
         (
@@ -87,6 +89,8 @@ fn each_role_opens_exactly_its_modules() {
                 SegmentRead,
                 LockRead,
                 PlayerCheck,
+                TicketRead,
+                TicketHandle,
             ],
         ),
         (
@@ -134,6 +138,7 @@ fn each_role_opens_exactly_its_modules() {
                 AlertHandle,
                 AlertSubscribe,
                 AnomalyRuleManage,
+                TicketRead,
             ],
         ),
         (

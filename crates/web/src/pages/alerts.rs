@@ -17,7 +17,7 @@ use pitboss_ops::notifications::{self, Channel, NewSubscription};
 use uuid::Uuid;
 
 use super::form::FormData;
-use super::{Done, Shell, at as when, message, render, render_status, split_list, status_of};
+use super::{Done, Shell, at as when, choices, message, render, render_status, split_list, status_of};
 use crate::guard::{Authenticated, decide};
 use crate::routes::alerts::{
     AlertQuery, Step, alert_detail, handle, save_rule, subscribe_caller, unsubscribe_caller, visible_alerts,
@@ -110,11 +110,6 @@ struct ListPage {
     subscriptions: Vec<(Uuid, &'static str, String, &'static str, String)>,
     can_subscribe: bool,
     error: Option<String>,
-}
-
-/// A select's choices, `chosen` marked.
-fn choices(all: impl IntoIterator<Item = &'static str>, chosen: &str) -> Vec<(&'static str, bool)> {
-    all.into_iter().map(|v| (v, v == chosen)).collect()
 }
 
 #[derive(Template)]

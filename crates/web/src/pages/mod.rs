@@ -17,6 +17,7 @@ mod payments;
 mod players;
 mod segments;
 mod sign_in;
+mod tickets;
 mod withdrawals;
 
 use askama::Template;
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .merge(disputes::router())
         .merge(withdrawals::router())
         .merge(alerts::router())
+        .merge(tickets::router())
         .merge(explain::router())
 }
 
@@ -76,6 +78,7 @@ const MODULES: &[(&str, &str, &str, Action)] = &[
     ),
     ("Withdrawals", "/withdrawals", "Withdrawals waiting for approval, VIP payouts first.", Action::WithdrawalReview),
     ("Alerts", "/alerts", "What the anomaly rules found, live; acknowledge, assign, resolve.", Action::AlertRead),
+    ("Tickets", "/tickets", "The help desk: tickets by urgency, with their SLA clocks.", Action::TicketRead),
     ("Segments", "/segments", "Groups of players, always current, for campaigns and reports.", Action::SegmentRead),
     ("Models", "/models", "Churn risk and lifetime value: fits, diagnostics and refits.", Action::ModelRead),
     ("Operators", "/operators", "Operator accounts, roles and their brands.", Action::AccessRead),
@@ -203,6 +206,11 @@ async fn asset(Path(file): Path<String>) -> Response {
 }
 
 /// Splits a comma- or space-separated form field into trimmed, non-empty values.
+/// A select's choices, `chosen` marked.
+pub fn choices(all: impl IntoIterator<Item = &'static str>, chosen: &str) -> Vec<(&'static str, bool)> {
+    all.into_iter().map(|v| (v, v == chosen)).collect()
+}
+
 pub fn split_list(text: &str) -> Vec<String> {
     text.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }

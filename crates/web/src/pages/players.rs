@@ -51,6 +51,9 @@ struct Found {
     status: String,
 }
 
+/// A ticket as the player's page lists it: id, number, opened, subject, channel, status, assignee.
+type PlayerTicket = (uuid::Uuid, i64, String, String, &'static str, &'static str, String);
+
 #[derive(Template)]
 #[template(path = "players.html")]
 struct SearchPage {
@@ -164,6 +167,8 @@ struct PlayerPage {
     segments: Option<Vec<(Uuid, String, String)>>,
     /// The anomaly alerts about the player, unresolved first.
     alerts: Option<Vec<super::alerts::Row>>,
+    /// The player's tickets, newest first: id, number, opened, subject, channel, status, assignee.
+    tickets: Option<Vec<PlayerTicket>>,
     can_manage: bool,
     scopes: Vec<&'static str>,
     kinds: Vec<&'static str>,
@@ -299,6 +304,17 @@ async fn player_page(
         }),
         false => None,
     };
+    let tickets = match allowed(Action::TicketRead) && s.runs(crate::Target::Helpdesk) {
+        true => crate::routes::tickets::tickets_of(s, caller, id).await.ok().map(|all| {
+            all.into_iter()
+                .map(|t| {
+                    let assignee = t.assignee.unwrap_or_default();
+                    (t.id, t.number, when(t.created_at), t.subject, t.channel.as_str(), t.status.as_str(), assignee)
+                })
+                .collect()
+        }),
+        false => None,
+    };
     let p = masked(s, caller, player);
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let facts = vec![
@@ -331,6 +347,7 @@ async fn player_page(
             flags,
             segments,
             alerts,
+            tickets,
             can_manage,
             scopes: LockScope::ALL.iter().map(|s| s.as_str()).collect(),
             kinds: LimitKind::ALL.iter().map(|k| k.as_str()).collect(),

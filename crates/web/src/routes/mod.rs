@@ -9,4 +9,5 @@ pub mod payments;
 pub mod players;
 pub mod segments;
 pub mod system;
+pub mod tickets;
 pub mod withdrawals;

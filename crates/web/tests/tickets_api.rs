@@ -1,0 +1,210 @@
+//! The help desk's API on both engines: opening tickets (validated, routed, assigned), the
+//! thread and the SLA clock, a reply pausing the clock, a stale change refused, bulk changes,
+//! a player's tickets, saved views, scopes, and an audit record for every change.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use pitboss_auth::api_key;
+use pitboss_bus::in_process::InProcess;
+use pitboss_ingest::Ingestor;
+use pitboss_store::{Db, both_engines, db, sqlx};
+use pitboss_web::{AppState, Target};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn app(db: &Db) -> (Router, String) {
+    let state = AppState::new(
+        db.clone(),
+        Ingestor::new(db.clone()),
+        Arc::new(InProcess::new()),
+        Target::parse_list("all").unwrap(),
+    );
+    pitboss_helpdesk::queues::install_default(db, &state.helpdesk, chrono::Utc::now()).await.unwrap();
+    let (_, key) = api_key::create(db, "desk", "admin".parse().unwrap(), "system").await.unwrap();
+    (pitboss_web::app(state), key)
+}
+
+async fn call(app: &Router, key: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let req = Request::builder().method(method).uri(path).header(header::AUTHORIZATION, format!("Bearer {key}"));
+    let req = match body {
+        Some(b) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    }
+    .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn audited(db: &Db, action: &str) -> i64 {
+    db!(db, |c| sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = $1").bind(action).fetch_one(c).await)
+        .unwrap()
+}
+
+both_engines!(tickets_are_opened_answered_changed_and_audited, |db| async move {
+    let (app, key) = app(&db).await;
+    let body =
+        json!({"external_id": "p-1", "country": "MT", "currency": "EUR", "email": "ann@example.com", "language": "de"});
+    let (status, player) = call(&app, &key, Method::POST, "/api/v1/players", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{player}");
+    let player_id = player["id"].as_str().unwrap().to_string();
+
+    // Validation at the edge.
+    let (status, bad) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/tickets",
+        Some(json!({"subject": "", "channel": "email", "body": "x", "player_id": player_id})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert_eq!(bad["field"], "subject");
+    let (status, bad) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/tickets",
+        Some(json!({"subject": "Hi", "channel": "pigeon", "body": "x"})),
+    )
+    .await;
+    assert!(status.is_client_error(), "{bad}");
+    let unknown = uuid::Uuid::now_v7();
+    let (status, _) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/tickets",
+        Some(json!({"subject": "Hi", "channel": "email", "body": "x", "player_id": unknown})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A team that takes phone calls in turn.
+    let queue = json!({"key": "phone", "name": "Phone team", "members": [{"agent": "operator:olga"}, {"agent": "operator:piet"}], "assignment": "round_robin"});
+    let (status, saved) = call(&app, &key, Method::POST, "/api/v1/helpdesk/queues", Some(queue)).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let rule = json!({"position": 1, "field": "channel", "value": "phone", "queue": "phone"});
+    let (status, _) = call(&app, &key, Method::POST, "/api/v1/helpdesk/routing", Some(rule)).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let new = json!({"subject": "Withdrawal pending", "channel": "email", "body": "Where is my money?", "player_id": player_id, "tags": ["Payments"]});
+    let (status, mail) = call(&app, &key, Method::POST, "/api/v1/tickets", Some(new)).await;
+    assert_eq!(status, StatusCode::CREATED, "{mail}");
+    assert_eq!(
+        (mail["status"].as_str(), mail["queue"].as_str(), mail["requester"].as_str()),
+        (Some("new"), Some("support"), Some("ann@example.com"))
+    );
+    assert_eq!(mail["language"], "de");
+    let mut calls = Vec::new();
+    for subject in ["Call about bonus", "Call about login"] {
+        let new = json!({"subject": subject, "channel": "phone", "body": "Player called.", "kind": "call", "player_id": player_id});
+        let (status, t) = call(&app, &key, Method::POST, "/api/v1/tickets", Some(new)).await;
+        assert_eq!(status, StatusCode::CREATED, "{t}");
+        calls.push(t);
+    }
+    assert_eq!(
+        calls.iter().map(|t| t["assignee"].as_str().unwrap()).collect::<Vec<_>>(),
+        vec!["operator:olga", "operator:piet"]
+    );
+
+    // The thread, the history and the SLA clock.
+    let id = mail["id"].as_str().unwrap();
+    let (_, detail) = call(&app, &key, Method::GET, &format!("/api/v1/tickets/{id}"), None).await;
+    assert_eq!(detail["messages"].as_array().unwrap().len(), 1, "{detail}");
+    assert_eq!(detail["history"][0]["what"], "created");
+    assert!(detail["sla"]["first_response"]["due"].is_string(), "{detail}");
+    assert_eq!(detail["sla"]["paused"], false);
+
+    // A reply: the first response, and the ticket waits on the player with its clock stopped.
+    let reply = json!({"kind": "reply", "body": "It is on its way."});
+    let (status, written) =
+        call(&app, &key, Method::POST, &format!("/api/v1/tickets/{id}/messages"), Some(reply)).await;
+    assert_eq!(status, StatusCode::CREATED, "{written}");
+    let (_, detail) = call(&app, &key, Method::GET, &format!("/api/v1/tickets/{id}"), None).await;
+    assert_eq!(detail["status"], "pending");
+    assert!(detail["first_response_at"].is_string());
+    assert_eq!(detail["sla"]["first_response"]["met"], true);
+    assert_eq!(detail["sla"]["paused"], true);
+    assert_eq!(detail["resolution_due"], Value::Null, "the clock stands still");
+    let (status, bad) = call(
+        &app,
+        &key,
+        Method::POST,
+        &format!("/api/v1/tickets/{id}/messages"),
+        Some(json!({"kind": "player", "body": "x"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+
+    // A change against a version read before the reply is refused.
+    let stale = json!({"priority": "high", "expected_version": mail["version"]});
+    let (status, problem) = call(&app, &key, Method::PATCH, &format!("/api/v1/tickets/{id}"), Some(stale)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("changed since you read it"));
+    let fresh = json!({"priority": "high", "expected_version": detail["version"], "tags": ["payments", "vip"]});
+    let (status, changed) = call(&app, &key, Method::PATCH, &format!("/api/v1/tickets/{id}"), Some(fresh)).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["priority"], "high");
+
+    // Bulk: both calls to one agent; then the player's tickets and the filters.
+    let ids: Vec<Value> = calls.iter().map(|t| t["id"].clone()).collect();
+    let bulk = json!({"ids": ids, "change": {"assignee": "operator:quinn", "status": "on_hold"}});
+    let (status, done) = call(&app, &key, Method::POST, "/api/v1/tickets/bulk", Some(bulk)).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert!(
+        done["items"].as_array().unwrap().iter().all(|t| t["assignee"] == "operator:quinn" && t["status"] == "on_hold")
+    );
+    let (_, mine) = call(&app, &key, Method::GET, &format!("/api/v1/players/{player_id}/tickets"), None).await;
+    assert_eq!(mine.as_array().unwrap().len(), 3);
+    let (_, held) = call(&app, &key, Method::GET, "/api/v1/tickets?status=on_hold&assignee=operator:quinn", None).await;
+    assert_eq!(held["items"].as_array().unwrap().len(), 2);
+    let (status, bad) = call(&app, &key, Method::GET, "/api/v1/tickets?status=lost", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+
+    // Saved views must read as the list's filters.
+    let (status, bad) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/helpdesk/views",
+        Some(json!({"name": "x", "query": "priority=extreme"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    let (status, _) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/helpdesk/views",
+        Some(json!({"name": "Held", "query": "status=on_hold"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, views) = call(&app, &key, Method::GET, "/api/v1/helpdesk/views", None).await;
+    assert_eq!(views[0]["query"], "status=on_hold");
+
+    // A reader may read, not write.
+    let (_, reader) = api_key::create(&db, "reader", "helpdesk:read".parse().unwrap(), "system").await.unwrap();
+    let (status, _) = call(&app, &reader, Method::GET, "/api/v1/tickets", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, refused) =
+        call(&app, &reader, Method::PATCH, &format!("/api/v1/tickets/{id}"), Some(json!({"priority": "low"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+
+    for (action, n) in [
+        ("ticket.create", 3),
+        ("ticket.reply", 1),
+        ("ticket.update", 1),
+        ("ticket.bulk_update", 2),
+        ("helpdesk.queue_save", 1),
+        ("helpdesk.route_add", 1),
+        ("helpdesk.view_save", 1),
+    ] {
+        assert_eq!(audited(&db, action).await, n, "{action}");
+    }
+});
