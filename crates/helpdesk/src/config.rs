@@ -44,6 +44,8 @@ pub struct DeskConfig {
     pub policy: SlaPolicy,
     pub escalation: Escalation,
     pub default_queue: String,
+    /// The address replies go out from (and that inbound mail to it must not come from).
+    pub mail_from: lettre::message::Mailbox,
 }
 
 /// What is wrong with the settings, said so an operator can fix the file.
@@ -60,6 +62,26 @@ struct File {
     sla: toml::Value,
     #[serde(default = "no_escalation")]
     escalation: Escalation,
+    #[serde(default)]
+    email: EmailFile,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailFile {
+    /// `Support <support@casino.example>`.
+    #[serde(default = "default_from")]
+    from: String,
+}
+
+impl Default for EmailFile {
+    fn default() -> Self {
+        EmailFile { from: default_from() }
+    }
+}
+
+fn default_from() -> String {
+    "Casino support <support@localhost>".into()
 }
 
 #[derive(Deserialize)]
@@ -128,6 +150,9 @@ urgent = { first_response_minutes = 10, resolution_minutes = 60 }
 
 [escalation]
 raise_priority = true
+
+[email]
+from = "Casino support <support@localhost>"
 "#;
 
 impl DeskConfig {
@@ -161,7 +186,13 @@ impl DeskConfig {
         if file.escalation.reassign_to.as_deref().is_some_and(|q| q.trim().is_empty()) {
             return Err(ConfigError("escalation.reassign_to: name a queue, or leave it out".into()));
         }
-        Ok(DeskConfig { calendar, policy, escalation: file.escalation, default_queue: file.default_queue })
+        let mail_from = file.email.from.parse().map_err(|e| {
+            ConfigError(format!(
+                "email.from: '{}' is not an address like \"Support <support@casino.example>\": {e}",
+                file.email.from
+            ))
+        })?;
+        Ok(DeskConfig { calendar, policy, escalation: file.escalation, default_queue: file.default_queue, mail_from })
     }
 }
 

@@ -34,6 +34,16 @@ impl From<pitboss_store::sqlx::Error> for HelpdeskError {
     }
 }
 
+impl From<pitboss_players::PlayerError> for HelpdeskError {
+    fn from(e: pitboss_players::PlayerError) -> Self {
+        match e {
+            pitboss_players::PlayerError::NotFound(id) => HelpdeskError::PlayerNotFound(id),
+            pitboss_players::PlayerError::Store(s) => HelpdeskError::Store(s),
+            other => HelpdeskError::Store(StoreError::Config(other.to_string())),
+        }
+    }
+}
+
 impl From<pitboss_bus::BusError> for HelpdeskError {
     fn from(e: pitboss_bus::BusError) -> Self {
         match e {

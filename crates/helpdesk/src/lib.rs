@@ -6,6 +6,7 @@
 //! knowledge base and templates come next.
 
 pub mod config;
+pub mod email;
 pub mod error;
 pub mod escalation;
 pub mod policy;

@@ -523,6 +523,7 @@ pub async fn reply(
     }
     save(tx, &before, &t, now).await?;
     let message = add_message(tx, id, kind, actor, &text, None, now).await?;
+    crate::email::queue_reply(tx, desk, &t, &message, now).await?;
     if t.status != before.status {
         record(tx, id, actor, "status", serde_json::json!({ "from": before.status, "to": t.status }), now).await?;
     }

@@ -122,10 +122,28 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
         (tokio::spawn(scheduler.run(shutdown.clone())), shutdown)
     });
     // Fires each ticket's SLA warning and breach at its due time, and escalates.
+    let mut mail_retries = None;
     let sla_timers = if targets.contains(&Target::Helpdesk) {
         pitboss_helpdesk::queues::install_default(&db, &state.helpdesk, chrono::Utc::now())
             .await
             .context("creating the help desk's default queue")?;
+        // Sends agents' email replies; a failed try comes back from its retry timer.
+        let sender =
+            pitboss_helpdesk::email::MailSender::new(settings.smtp_url.as_deref(), state.helpdesk.mail_from.clone())
+                .context("the help desk's mail settings")?;
+        let mail = pitboss_helpdesk::email::MailConsumer::new(db.clone(), Arc::new(sender));
+        state
+            .transport
+            .subscribe(pitboss_helpdesk::email::CONSUMER, mail)
+            .await
+            .context("subscribing the help desk's mail to the bus")?;
+        let retries = pitboss_bus::timers::Scheduler::new(
+            db.clone(),
+            pitboss_helpdesk::email::RETRY_TIMER,
+            Arc::new(pitboss_helpdesk::email::MailRetries),
+        );
+        let retry_stop = Arc::new(tokio::sync::Notify::new());
+        mail_retries = Some((tokio::spawn(retries.run(retry_stop.clone())), retry_stop));
         let handler = pitboss_helpdesk::escalation::SlaTimers::new(state.helpdesk.clone());
         let scheduler = pitboss_bus::timers::Scheduler::new(db.clone(), pitboss_helpdesk::escalation::TIMER, handler);
         state.sla_wake = scheduler.waker();
@@ -168,7 +186,7 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
         if let Some(refitter) = refitter {
             refitter.abort();
         }
-        for (timers, shutdown) in [segment_timers, delivery_retries, sla_timers].into_iter().flatten() {
+        for (timers, shutdown) in [segment_timers, delivery_retries, sla_timers, mail_retries].into_iter().flatten() {
             shutdown.notify_one();
             let _ = timers.await;
         }

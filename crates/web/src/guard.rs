@@ -227,6 +227,8 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::GET, "/api/v1/helpdesk/views", Policy(A::TicketRead)),
     rule(Method::POST, "/api/v1/helpdesk/views", Policy(A::TicketRead)),
     rule(Method::DELETE, "/api/v1/helpdesk/views/{id}", Policy(A::TicketRead)),
+    rule(Method::POST, "/api/v1/helpdesk/inbound-mail", Policy(A::TicketHandle)),
+    rule(Method::GET, "/api/v1/helpdesk/quarantine", Policy(A::TicketRead)),
 ];
 
 /// The rule for a matched route, if there is one.

@@ -70,6 +70,8 @@ pub fn app(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::GATEWAY_TIMEOUT, Duration::from_secs(60)))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // The extractors' own 2 MB default would otherwise cut below the limit above.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(problem::panic_to_problem))
         .with_state(state)
 }

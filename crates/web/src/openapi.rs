@@ -86,6 +86,8 @@ impl Modify for ApiKeyAuth {
         routes::tickets::view_list,
         routes::tickets::save_view,
         routes::tickets::delete_view,
+        routes::tickets::inbound_mail,
+        routes::tickets::quarantine,
         routes::access::list,
         routes::segments::list,
         routes::segments::create,

@@ -208,3 +208,55 @@ both_engines!(tickets_are_opened_answered_changed_and_audited, |db| async move {
         assert_eq!(audited(&db, action).await, n, "{action}");
     }
 });
+
+both_engines!(inbound_mail_arrives_through_the_webhook_and_bad_mail_is_quarantined, |db| async move {
+    let (app, key) = app(&db).await;
+    let post = |raw: &'static str| {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/helpdesk/inbound-mail")
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .header(header::CONTENT_TYPE, "message/rfc822")
+            .body(Body::from(raw))
+            .unwrap();
+        let app = app.clone();
+        async move {
+            let res = app.oneshot(req).await.unwrap();
+            let status = res.status();
+            let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+        }
+    };
+    let (status, receipt) =
+        post("From: zoe@example.com\r\nSubject: Login\r\nMessage-ID: <z1@example.com>\r\n\r\nI cannot log in.\r\n")
+            .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+    assert_eq!(receipt["outcome"], "opened");
+    let (_, again) =
+        post("From: zoe@example.com\r\nSubject: Login\r\nMessage-ID: <z1@example.com>\r\n\r\nI cannot log in.\r\n")
+            .await;
+    assert_eq!(again["outcome"], "duplicate");
+    let (status, away) =
+        post("From: zoe@example.com\r\nAuto-Submitted: auto-replied\r\nSubject: Away\r\n\r\nAway.\r\n").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(away["outcome"], "quarantined");
+    assert!(away["reason"].as_str().unwrap().contains("automatic"), "{away}");
+    // Over the mail size limit but under the request limit: kept in quarantine, not refused.
+    let huge: &'static str =
+        format!("From: zoe@example.com\r\nSubject: Huge\r\n\r\n{}\r\n", "x".repeat(11 << 20)).leak();
+    let (status, big) = post(huge).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{big}");
+    assert_eq!(big["outcome"], "quarantined");
+    let (_, kept) = call(&app, &key, Method::GET, "/api/v1/helpdesk/quarantine", None).await;
+    assert_eq!(kept[1]["subject"], "Away");
+    assert_eq!(audited(&db, "ticket.mail_in").await, 4);
+    // A gateway's key without the help desk's write scope is refused.
+    let (_, reader) = api_key::create(&db, "gateway", "helpdesk:read".parse().unwrap(), "system").await.unwrap();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/helpdesk/inbound-mail")
+        .header(header::AUTHORIZATION, format!("Bearer {reader}"))
+        .body(Body::from("From: a@b.c\r\n\r\nx"))
+        .unwrap();
+    assert_eq!(app.clone().oneshot(req).await.unwrap().status(), StatusCode::FORBIDDEN);
+});

@@ -328,6 +328,8 @@ struct TicketPage {
     resolution: String,
     figures: Vec<(&'static str, String)>,
     thread: Vec<Said>,
+    /// Replies by email: to, subject, state, tries, last error.
+    mail: Vec<(String, String, String, i64, String)>,
     history: Vec<(String, String, String, String)>,
     statuses: Vec<(&'static str, bool)>,
     priorities: Vec<(&'static str, bool)>,
@@ -401,6 +403,11 @@ async fn ticket_page(
             .messages
             .into_iter()
             .map(|m| Said { kind: m.kind.as_str(), author: m.author, at: when(m.created_at), body: m.body })
+            .collect(),
+        mail: detail
+            .mail
+            .into_iter()
+            .map(|m| (m.to_address, m.subject, m.state, m.attempts, m.last_error.unwrap_or_default()))
             .collect(),
         history: detail.history.into_iter().map(|c| (when(c.at), c.actor, c.what, c.detail.to_string())).collect(),
         statuses: choices(Status::ALL.iter().filter(|s| **s != Status::New).map(|s| s.as_str()), t.status.as_str()),
@@ -499,6 +506,8 @@ async fn merge(State(s): State<AppState>, auth: Authenticated, Path(id): Path<Uu
 #[template(path = "helpdesk.html")]
 struct SetupPage {
     shell: Shell,
+    /// Inbound mail set aside: received, sender, subject, reason.
+    quarantine: Vec<(String, String, String, String)>,
     queues: Vec<(Queue, String)>,
     rules: Vec<(Uuid, i64, &'static str, String, String)>,
     fields: Vec<&'static str>,
@@ -522,9 +531,11 @@ async fn setup_page(
             (Vec::new(), Vec::new(), Some((StatusCode::SERVICE_UNAVAILABLE, Problem::from(e).detail)))
         }
     };
+    let quarantine = pitboss_helpdesk::email::quarantined(&s.db, 50, 0).await.unwrap_or_default();
     let status = error.as_ref().map_or(StatusCode::OK, |(s, _)| *s);
     let page = SetupPage {
         shell: Shell::new(s, auth, "/tickets").notice(notice),
+        quarantine: quarantine.into_iter().map(|q| (when(q.received_at), q.sender, q.subject, q.reason)).collect(),
         queues: queue_list.into_iter().map(|q| (q.clone(), members_text(&q.members))).collect(),
         rules: rules.into_iter().map(|r| (r.id, r.position, r.field.as_str(), r.value, r.queue)).collect(),
         fields: RouteField::ALL.iter().map(|f| f.as_str()).collect(),

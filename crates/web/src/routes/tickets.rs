@@ -41,6 +41,8 @@ pub fn router() -> Router<AppState> {
         .route("/helpdesk/routing/{id}", delete(remove_route))
         .route("/helpdesk/views", get(view_list).post(save_view))
         .route("/helpdesk/views/{id}", delete(delete_view))
+        .route("/helpdesk/inbound-mail", post(inbound_mail))
+        .route("/helpdesk/quarantine", get(quarantine))
 }
 
 /// Which tickets to list.
@@ -292,6 +294,8 @@ pub struct TicketDetail {
     #[serde(flatten)]
     pub ticket: Ticket,
     pub messages: Vec<TicketMessage>,
+    /// The replies sent (or being sent) by email, with their threading headers.
+    pub mail: Vec<pitboss_helpdesk::email::OutboundMail>,
     pub history: Vec<TicketChange>,
     pub sla: SlaView,
 }
@@ -310,9 +314,13 @@ pub async fn fetch(
 
 pub(crate) async fn ticket_detail(s: &AppState, caller: &Caller, id: Uuid) -> Result<TicketDetail, Problem> {
     let ticket = authorized_ticket(s, caller, Action::TicketRead, id).await?;
-    let (messages, history) = tokio::try_join!(tickets::messages(&s.db, id, true), tickets::history(&s.db, id))?;
+    let (messages, history, mail) = tokio::try_join!(
+        tickets::messages(&s.db, id, true),
+        tickets::history(&s.db, id),
+        pitboss_helpdesk::email::outbound(&s.db, id)
+    )?;
     let sla = SlaView::of(&ticket, &s.helpdesk, Utc::now());
-    Ok(TicketDetail { ticket, messages, history, sla })
+    Ok(TicketDetail { ticket, messages, mail, history, sla })
 }
 
 /// What to change on a ticket; what is left out stays.
@@ -647,6 +655,78 @@ pub(crate) async fn drop_route(s: &AppState, caller: &Caller, id: Uuid) -> Resul
     audit::record(&mut tx, &caller.audit("helpdesk.route_remove", "routing_rule", id)).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// What became of an inbound message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MailReceipt {
+    /// `opened` (a new ticket, or a follow-up of a closed one), `added` (to an open ticket),
+    /// `duplicate` (taken before) or `quarantined`.
+    pub outcome: &'static str,
+    pub ticket_id: Option<Uuid>,
+    pub ticket_number: Option<i64>,
+    /// Why it was quarantined.
+    pub reason: Option<String>,
+}
+
+/// Take one inbound email, the raw MIME message as the body (`Content-Type: message/rfc822`),
+/// as a mail gateway forwards it: threaded onto its ticket (In-Reply-To, References, the
+/// subject's `[#1042]` from its requester), a new ticket, or quarantined with the reason
+/// (unreadable, over 10 MiB, no sender, an auto-reply, a bounce, a loop). Never dropped.
+#[utoipa::path(post, path = "/api/v1/helpdesk/inbound-mail", tag = "helpdesk",
+    request_body(content = String, content_type = "message/rfc822", description = "The raw message"),
+    responses((status = 202, body = MailReceipt), (status = 413, body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn inbound_mail(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, axum::Json<MailReceipt>), Problem> {
+    Ok((StatusCode::ACCEPTED, axum::Json(take_mail(&s, &auth.caller, &body).await?)))
+}
+
+pub(crate) async fn take_mail(s: &AppState, caller: &Caller, raw: &[u8]) -> Result<MailReceipt, Problem> {
+    use pitboss_helpdesk::email::{self, Received};
+    let now = Utc::now();
+    let mut tx = s.db.begin().await?;
+    let received = email::receive(&mut tx, &s.helpdesk, raw, now).await?;
+    let receipt = match &received {
+        Received::Opened(t) => {
+            MailReceipt { outcome: "opened", ticket_id: Some(t.id), ticket_number: Some(t.number), reason: None }
+        }
+        Received::Added(t) => {
+            MailReceipt { outcome: "added", ticket_id: Some(t.id), ticket_number: Some(t.number), reason: None }
+        }
+        Received::Duplicate(id) => {
+            MailReceipt { outcome: "duplicate", ticket_id: Some(*id), ticket_number: None, reason: None }
+        }
+        Received::Quarantined { reason, .. } => {
+            MailReceipt { outcome: "quarantined", ticket_id: None, ticket_number: None, reason: Some(reason.clone()) }
+        }
+    };
+    let target = match &received {
+        Received::Quarantined { id, .. } => id.to_string(),
+        _ => receipt.ticket_id.map(|t| t.to_string()).unwrap_or_default(),
+    };
+    let record = caller.audit("ticket.mail_in", "ticket", target).details(json!({
+        "outcome": receipt.outcome, "number": receipt.ticket_number, "reason": receipt.reason, "size": raw.len(),
+    }));
+    audit::record(&mut tx, &record).await?;
+    tx.commit().await?;
+    s.sla_wake.notify_one();
+    Ok(receipt)
+}
+
+/// Inbound mail that became no ticket message, newest first, with why.
+#[utoipa::path(get, path = "/api/v1/helpdesk/quarantine", tag = "helpdesk", params(TicketQuery),
+    responses((status = 200, body = Vec<pitboss_helpdesk::email::Quarantined>)), security(("api_key" = [])))]
+pub async fn quarantine(
+    State(s): State<AppState>,
+    _auth: Authenticated,
+    Query(q): Query<TicketQuery>,
+) -> Result<axum::Json<Vec<pitboss_helpdesk::email::Quarantined>>, Problem> {
+    let found = pitboss_helpdesk::email::quarantined(&s.db, q.limit.unwrap_or(50), q.offset.unwrap_or(0)).await?;
+    Ok(axum::Json(found))
 }
 
 /// The caller's saved views.
