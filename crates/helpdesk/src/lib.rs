@@ -2,8 +2,8 @@
 //! ([`tickets`], [`queues`], [`views`]); the SLA clock, its arithmetic ([`sla`]: business time
 //! in a calendar with its time zone, opening hours and holidays, paused while a ticket waits on
 //! the player), the policies it measures against ([`policy`]) and the durable timers that warn
-//! and escalate at their due time ([`escalation`]); the settings ([`config`]). Channels, the
-//! knowledge base and templates come next.
+//! and escalate at their due time ([`escalation`]); the settings ([`config`]); email in and out
+//! ([`email`]); response templates ([`templates`]). Chat, phone and the knowledge base come next.
 
 pub mod config;
 pub mod email;
@@ -12,6 +12,7 @@ pub mod escalation;
 pub mod policy;
 pub mod queues;
 pub mod sla;
+pub mod templates;
 pub mod tickets;
 pub mod views;
 

@@ -132,6 +132,10 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::POST, "/helpdesk/queues", Policy(A::HelpdeskManage)),
     rule(Method::POST, "/helpdesk/routing", Policy(A::HelpdeskManage)),
     rule(Method::POST, "/helpdesk/routing/{id}/remove", Policy(A::HelpdeskManage)),
+    rule(Method::GET, "/helpdesk/templates", Policy(A::TicketRead)),
+    rule(Method::POST, "/helpdesk/templates", Policy(A::HelpdeskManage)),
+    rule(Method::POST, "/helpdesk/templates/{id}/remove", Policy(A::HelpdeskManage)),
+    rule(Method::POST, "/tickets/{id}/template-preview", Policy(A::TicketHandle)),
     rule(Method::GET, "/segments", Policy(A::SegmentRead)),
     rule(Method::POST, "/segments", Policy(A::SegmentManage)),
     rule(Method::GET, "/segments/new", Policy(A::SegmentManage)),
@@ -229,6 +233,10 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::DELETE, "/api/v1/helpdesk/views/{id}", Policy(A::TicketRead)),
     rule(Method::POST, "/api/v1/helpdesk/inbound-mail", Policy(A::TicketHandle)),
     rule(Method::GET, "/api/v1/helpdesk/quarantine", Policy(A::TicketRead)),
+    rule(Method::GET, "/api/v1/helpdesk/templates", Policy(A::TicketRead)),
+    rule(Method::POST, "/api/v1/helpdesk/templates", Policy(A::HelpdeskManage)),
+    rule(Method::DELETE, "/api/v1/helpdesk/templates/{id}", Policy(A::HelpdeskManage)),
+    rule(Method::POST, "/api/v1/tickets/{id}/template-preview", Policy(A::TicketHandle)),
 ];
 
 /// The rule for a matched route, if there is one.

@@ -88,6 +88,10 @@ impl Modify for ApiKeyAuth {
         routes::tickets::delete_view,
         routes::tickets::inbound_mail,
         routes::tickets::quarantine,
+        routes::templates::list,
+        routes::templates::save,
+        routes::templates::remove,
+        routes::templates::preview,
         routes::access::list,
         routes::segments::list,
         routes::segments::create,
@@ -143,7 +147,7 @@ impl Modify for ApiKeyAuth {
         (name = "audit", description = "Who did what"),
         (name = "models", description = "Churn risk and lifetime value: fits, diagnostics and each player's predictions"),
         (name = "ops", description = "Account locks, and whether a player may act now"),
-        (name = "helpdesk", description = "Tickets with their SLA clocks, queues, routing and saved views"),
+        (name = "helpdesk", description = "Tickets with their SLA clocks, queues, routing, saved views, email and response templates"),
         (name = "system", description = "Health, readiness and metrics"),
     )
 )]

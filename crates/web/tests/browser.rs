@@ -875,7 +875,8 @@ async fn an_sla_breach_escalates_a_ticket_at_its_due_time() {
     );
     operator_with_password(&db, "sven", &["support_agent"], &["main"]).await;
 
-    // A mail read late: its first response (240 minutes) falls due a few seconds from now.
+    // A mail read late: its first response (240 minutes) falls due in 25 seconds, time enough
+    // for the browser to start and sign in on a slow machine.
     let mut tx = db.begin().await.unwrap();
     let asked = NewTicket {
         subject: "My withdrawal is late".into(),
@@ -887,7 +888,7 @@ async fn an_sla_breach_escalates_a_ticket_at_its_due_time() {
         body: "It has been days.".into(),
         first_kind: MessageKind::Player,
         author: String::new(),
-        received_at: Some(now - chrono::Duration::minutes(240) + chrono::Duration::seconds(6)),
+        received_at: Some(now - chrono::Duration::minutes(240) + chrono::Duration::seconds(25)),
         email_message_id: None,
         language: None,
     };
@@ -907,7 +908,7 @@ async fn an_sla_breach_escalates_a_ticket_at_its_due_time() {
     // At its due time the timer fires: breached, priority up, moved to the leads.
     let page = format!("{base}/tickets/{}", ticket.id);
     let mut breached = String::new();
-    for _ in 0..60 {
+    for _ in 0..120 {
         c.goto(&page).await.unwrap();
         breached = text(&c, "#sla-first-response").await;
         if breached.contains("breached") {
@@ -934,5 +935,92 @@ async fn an_sla_breach_escalates_a_ticket_at_its_due_time() {
     assert!(text(&c, "#sla-first-response").await.contains("breached"));
     assert!(text(&c, "#sla-resolution").await.contains("paused"));
     stop.notify_one();
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs chromium, chromedriver and an SMTP server (PITBOSS_TEST_SMTP_URL, PITBOSS_TEST_MAILDIR); run by .ci/run"]
+async fn an_agent_answers_an_email_ticket_with_a_template_and_the_reply_goes_out_by_smtp() {
+    use pitboss_bus::Transport;
+    use pitboss_bus::relay::Relay;
+    use pitboss_helpdesk::email::{self, CONSUMER, MailConsumer, MailSender, Received};
+    use pitboss_helpdesk::{DeskConfig, queues, templates};
+    use pitboss_payments::operations::{self, Context};
+    let smtp = std::env::var("PITBOSS_TEST_SMTP_URL").unwrap_or_else(|_| "smtp://127.0.0.1:2525".into());
+    let maildir = std::env::var("PITBOSS_TEST_MAILDIR").unwrap_or_else(|_| "/tmp/pitboss-maildir".into());
+    let db = pitboss_store::testing::sqlite().await.unwrap();
+    let desk = Arc::new(DeskConfig::shipped());
+    let now = chrono::Utc::now();
+    queues::install_default(&db, &desk, now).await.unwrap();
+    let address = format!("mia{}@example.com", uuid::Uuid::now_v7().simple());
+    let mut tx = db.begin().await.unwrap();
+    let mut new = pitboss_players::NewPlayer::new("p-mia", "MT", "EUR".parse().unwrap());
+    new.email = Some(address.clone());
+    new.first_name = Some("Mia".into());
+    let player = pitboss_players::create(&mut tx, new, now).await.unwrap();
+    let ctx =
+        Context { player: player.id, currency: player.currency, method: None, occurred_at: now, now, actor: "test" };
+    operations::payment_completed(&mut tx, &ctx, pitboss_payments::TxKind::Deposit, "d-mia", 12_345).await.unwrap();
+    templates::save(
+        &mut tx,
+        "balance",
+        "en",
+        "Hello {{ player.first_name }},\n\nyour balance is {{ player.balance }}.\n\nTicket #{{ ticket.number }}",
+        "operator:lead",
+        now,
+    )
+    .await
+    .unwrap();
+    // The player writes in.
+    let mail = format!(
+        "From: Mia <{address}>\r\nSubject: My balance\r\nMessage-ID: <b1-{address}>\r\n\r\nWhat is my balance?\r\n"
+    );
+    let Received::Opened(ticket) = email::receive(&mut tx, &desk, mail.as_bytes(), now).await.unwrap() else {
+        panic!("the mail opened no ticket")
+    };
+    tx.commit().await.unwrap();
+    // The replies go out as `serve` sends them: outbox, bus, mail consumer, SMTP.
+    let transport = Arc::new(InProcess::new());
+    let sender = MailSender::new(Some(&smtp), desk.mail_from.clone()).unwrap();
+    transport.subscribe(CONSUMER, MailConsumer::new(db.clone(), Arc::new(sender))).await.unwrap();
+    let base = format!("http://{}", serve(&db, without_two_factor()).await);
+    operator_with_password(&db, "ada", &["support_agent"], &["main"]).await;
+
+    let driver = chromedriver().await;
+    let c = browser(&driver).await;
+    signed_in(&c, &base, "ada").await;
+    c.goto(&format!("{base}/tickets/{}", ticket.id)).await.unwrap();
+    assert!(text(&c, "#thread").await.contains("What is my balance?"));
+    c.find(Locator::Css("#template option[value=balance]")).await.unwrap().click().await.unwrap();
+    tick(&c, "#use-template").await;
+    wait_text(&c, "#template-note", "balance (en)").await;
+    let filled = c.find(Locator::Id("reply-body")).await.unwrap().prop("value").await.unwrap().unwrap_or_default();
+    assert_eq!(filled, format!("Hello Mia,\n\nyour balance is 123.45 EUR.\n\nTicket #{}", ticket.number));
+    // The agent adds a line of their own before sending.
+    c.find(Locator::Id("reply-body")).await.unwrap().send_keys("\n\nKind regards, Ada").await.unwrap();
+    click(&c, "#send").await;
+    assert!(text(&c, ".notice").await.contains("answered"));
+    assert!(text(&c, "#thread").await.contains("your balance is 123.45 EUR."));
+
+    Relay::new(db.clone(), transport).flush().await.unwrap();
+    c.goto(&format!("{base}/tickets/{}", ticket.id)).await.unwrap();
+    let mail_row = text(&c, "#ticket-mail").await;
+    assert!(mail_row.contains("sent") && mail_row.contains(&format!("[#{}]", ticket.number)), "{mail_row}");
+    let mut delivered = None;
+    for _ in 0..50 {
+        delivered = std::fs::read_dir(std::path::Path::new(&maildir).join("new"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .find(|m| m.contains(&address) && m.contains("Kind regards, Ada"));
+        if delivered.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let delivered = delivered.expect("the SMTP server kept the reply");
+    assert!(delivered.contains("In-Reply-To:") && delivered.contains(&format!("b1-{address}")), "{delivered}");
+    assert!(delivered.contains("your balance is 123.45 EUR."), "{delivered}");
     c.close().await.unwrap();
 }

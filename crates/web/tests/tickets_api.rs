@@ -260,3 +260,77 @@ both_engines!(inbound_mail_arrives_through_the_webhook_and_bad_mail_is_quarantin
         .unwrap();
     assert_eq!(app.clone().oneshot(req).await.unwrap().status(), StatusCode::FORBIDDEN);
 });
+
+both_engines!(templates_are_checked_saved_and_rendered_for_a_ticket, |db| async move {
+    use pitboss_core::Currency;
+    use pitboss_payments::TxKind;
+    use pitboss_payments::operations::{self, Context};
+    let (app, key) = app(&db).await;
+    let body = json!({"external_id": "p-t", "country": "DE", "currency": "EUR", "email": "tea@example.com",
+        "first_name": "Tea", "last_name": "Berg", "language": "de"});
+    let (_, player) = call(&app, &key, Method::POST, "/api/v1/players", Some(body)).await;
+    let player_id: uuid::Uuid = player["id"].as_str().unwrap().parse().unwrap();
+    let at = chrono::Utc::now();
+    let mut tx = db.begin().await.unwrap();
+    let ctx =
+        Context { player: player_id, currency: Currency::EUR, method: None, occurred_at: at, now: at, actor: "test" };
+    operations::payment_completed(&mut tx, &ctx, TxKind::Deposit, "d-1", 2_000).await.unwrap();
+    operations::payment_completed(&mut tx, &ctx, TxKind::Deposit, "d-2", 5_050).await.unwrap();
+    tx.commit().await.unwrap();
+    let (_, ticket) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/tickets",
+        Some(json!({"subject": "Where is my money", "channel": "email", "body": "?", "player_id": player_id})),
+    )
+    .await;
+    let ticket_id = ticket["id"].as_str().unwrap();
+
+    // A misspelt variable is refused with its line, and nothing is saved.
+    let bad = json!({"name": "balance", "language": "en", "body": "Hi\n{{ player.frist_name }}"});
+    let (status, problem) = call(&app, &key, Method::POST, "/api/v1/helpdesk/templates", Some(bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("line 2"), "{problem}");
+    let english = "Hello {{ player.first_name }}, your balance is {{ player.balance }}; last deposit {{ player.last_deposit }}. Ticket #{{ ticket.number }}.";
+    let german = "Hallo {{ player.first_name }}, Ihr Guthaben: {{ player.balance }} (#{{ ticket.number }}).";
+    for (language, text) in [("en", english), ("de", german)] {
+        let t = json!({"name": "balance", "language": language, "body": text});
+        let (status, saved) = call(&app, &key, Method::POST, "/api/v1/helpdesk/templates", Some(t)).await;
+        assert_eq!(status, StatusCode::CREATED, "{saved}");
+    }
+    let (_, only_en) = call(
+        &app,
+        &key,
+        Method::POST,
+        "/api/v1/helpdesk/templates",
+        Some(json!({"name": "thanks", "language": "en", "body": "Thanks, {{ player.name }}."})),
+    )
+    .await;
+
+    // Rendered in the ticket's language (the player's), else English.
+    let preview = format!("/api/v1/tickets/{ticket_id}/template-preview");
+    let (status, p) = call(&app, &key, Method::POST, &preview, Some(json!({"name": "balance"}))).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    let number = ticket["number"].as_i64().unwrap();
+    assert_eq!(p["language"], "de");
+    assert_eq!(p["body"], format!("Hallo Tea, Ihr Guthaben: 70.50 EUR (#{number})."));
+    let (_, p) = call(&app, &key, Method::POST, &preview, Some(json!({"name": "thanks"}))).await;
+    assert_eq!((p["language"].as_str(), p["body"].as_str()), (Some("en"), Some("Thanks, Tea Berg.")));
+    assert_eq!(p["variables"]["player"]["last_deposit"].as_str().unwrap().split(" on ").next(), Some("50.50 EUR"));
+    let (status, _) = call(&app, &key, Method::POST, &preview, Some(json!({"name": "nope"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (_, all) = call(&app, &key, Method::GET, "/api/v1/helpdesk/templates", None).await;
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    let gone = format!("/api/v1/helpdesk/templates/{}", only_en["id"].as_str().unwrap());
+    assert_eq!(call(&app, &key, Method::DELETE, &gone, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(call(&app, &key, Method::DELETE, &gone, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(audited(&db, "helpdesk.template_save").await, 3);
+    assert_eq!(audited(&db, "helpdesk.template_delete").await, 1);
+
+    // Reading the help desk does not let a key write templates.
+    let (_, reader) = api_key::create(&db, "reader", "helpdesk:read".parse().unwrap(), "system").await.unwrap();
+    let t = json!({"name": "x", "language": "en", "body": "x"});
+    assert_eq!(call(&app, &reader, Method::POST, "/api/v1/helpdesk/templates", Some(t)).await.0, StatusCode::FORBIDDEN);
+});

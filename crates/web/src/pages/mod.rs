@@ -17,6 +17,7 @@ mod payments;
 mod players;
 mod segments;
 mod sign_in;
+mod templates;
 mod tickets;
 mod withdrawals;
 
@@ -48,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .merge(withdrawals::router())
         .merge(alerts::router())
         .merge(tickets::router())
+        .merge(templates::router())
         .merge(explain::router())
 }
 

@@ -107,7 +107,7 @@ struct ListPage {
     error: Option<String>,
 }
 
-fn can(s: &AppState, auth: &Authenticated, action: Action) -> bool {
+pub(super) fn can(s: &AppState, auth: &Authenticated, action: Action) -> bool {
     decide(s, &auth.caller, action, &Resource::Module(Module::Helpdesk), RequestFacts::default()).allowed
 }
 
@@ -335,6 +335,8 @@ struct TicketPage {
     priorities: Vec<(&'static str, bool)>,
     queues: Vec<(String, String, bool)>,
     tags: String,
+    /// The response templates' names, for the reply form.
+    templates: Vec<String>,
     open: bool,
     can_handle: bool,
     error: Option<String>,
@@ -392,6 +394,9 @@ async fn ticket_page(
         ("Reopened", format!("{} times", t.reopen_count)),
     ];
     let queue_list = queues::list(&s.db).await.unwrap_or_default();
+    let mut templates: Vec<String> =
+        pitboss_helpdesk::templates::list(&s.db).await.unwrap_or_default().into_iter().map(|t| t.name).collect();
+    templates.dedup();
     let status = error.as_ref().map_or(StatusCode::OK, |(s, _)| *s);
     let page = TicketPage {
         shell: Shell::new(s, auth, "/tickets").notice(notice),
@@ -414,6 +419,7 @@ async fn ticket_page(
         priorities: choices(Priority::ALL.iter().map(|p| p.as_str()), t.priority.as_str()),
         queues: queue_list.into_iter().map(|q| (q.key.clone(), q.name, q.key == t.queue)).collect(),
         tags: t.tags.join(", "),
+        templates,
         open: t.status != Status::Closed,
         can_handle: can(s, auth, Action::TicketHandle),
         sla,

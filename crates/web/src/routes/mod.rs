@@ -9,5 +9,6 @@ pub mod payments;
 pub mod players;
 pub mod segments;
 pub mod system;
+pub mod templates;
 pub mod tickets;
 pub mod withdrawals;
