@@ -6,6 +6,7 @@
 pub mod event;
 pub mod id;
 pub mod money;
+pub mod signature;
 mod string_enum;
 pub mod time;
 

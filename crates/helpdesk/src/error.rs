@@ -15,6 +15,9 @@ pub enum HelpdeskError {
     /// The ticket is not in a state that allows this.
     #[error("{0}")]
     Refused(String),
+    /// Too much too fast (a chat flood); the reason says when to try again.
+    #[error("{0}")]
+    RateLimited(String),
     /// Someone else changed the ticket since it was read.
     #[error("{0}")]
     Conflict(String),

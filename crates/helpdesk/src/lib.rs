@@ -3,8 +3,11 @@
 //! in a calendar with its time zone, opening hours and holidays, paused while a ticket waits on
 //! the player), the policies it measures against ([`policy`]) and the durable timers that warn
 //! and escalate at their due time ([`escalation`]); the settings ([`config`]); email in and out
-//! ([`email`]); response templates ([`templates`]). Chat, phone and the knowledge base come next.
+//! ([`email`]); phone calls ([`calls`]); live chat ([`chat`]); response templates ([`templates`]); a player's communication history
+//! ([`timeline`]).
 
+pub mod calls;
+pub mod chat;
 pub mod config;
 pub mod email;
 pub mod error;
@@ -14,6 +17,7 @@ pub mod queues;
 pub mod sla;
 pub mod templates;
 pub mod tickets;
+pub mod timeline;
 pub mod views;
 
 pub use config::{DeskConfig, Escalation};

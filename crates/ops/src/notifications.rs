@@ -2,7 +2,7 @@
 //! a severity up, to every rule or to some (by key). When a live rule raises an alert
 //! (`ops.alert.raised` on the bus), each matching subscription gets it once: an email through
 //! the configured SMTP server, or a JSON POST signed with the subscription's secret
-//! (`Pitboss-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`).
+//! (`Pitboss-Signature`, see `pitboss_core::signature`).
 //!
 //! Sending happens outside any database transaction. A failed try is recorded on the delivery
 //! with its error and retried from a durable timer (kind [`RETRY_TIMER`]), a minute later,
@@ -12,14 +12,12 @@
 //! should treat the alert id as the key.
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use pitboss_core::new_id;
 use pitboss_core::time::{from_micros, to_micros};
 use pitboss_store::{Db, Tx, db, exec, sqlx, tx};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -256,7 +254,7 @@ impl Sender {
 
     async fn post(&self, url: &str, secret: &str, alert: &Alert) -> Result<(), String> {
         let body = serde_json::json!({ "type": "alert.raised", "alert": alert }).to_string();
-        let signature = sign(secret, Utc::now().timestamp(), &body);
+        let signature = pitboss_core::signature::sign(secret, Utc::now().timestamp(), body.as_bytes());
         let response = self
             .http
             .post(url)
@@ -302,13 +300,6 @@ impl Sender {
             .map_err(|e| e.to_string())?;
         smtp.send(message).await.map(|_| ()).map_err(|e| format!("SMTP: {e}"))
     }
-}
-
-/// The `Pitboss-Signature` of `body` sent at `t` (unix seconds).
-pub fn sign(secret: &str, t: i64, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
-    mac.update(format!("{t}.{body}").as_bytes());
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// Delivers a newly raised alert to every matching subscription.

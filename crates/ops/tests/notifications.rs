@@ -144,8 +144,8 @@ both_engines!(a_webhook_gets_each_new_alert_once_signed_and_a_failed_try_is_retr
     assert_eq!(body["alert"]["rule_name"], "Many failed deposits");
     // The signature is the HMAC of the timestamp and the body, with the subscription's secret.
     let t: i64 = signature.strip_prefix("t=").and_then(|s| s.split(',').next()).unwrap().parse().unwrap();
-    assert_eq!(signature, notifications::sign(&secret, t, &body.to_string()));
-    assert_ne!(signature, notifications::sign("another secret", t, &body.to_string()));
+    assert_eq!(signature, pitboss_core::signature::sign(&secret, t, body.to_string().as_bytes()));
+    assert_ne!(signature, pitboss_core::signature::sign("another secret", t, body.to_string().as_bytes()));
 
     // More hits on the same alert tell nobody again; delivered stays delivered.
     let again =

@@ -80,6 +80,14 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "TOML file of the help desk's business calendar, SLA policy and escalation; the shipped settings if unset.",
     ),
     (
+        "telephony_webhook_secret",
+        "Shared secret the telephony system signs its call webhook with (Pitboss-Signature). Unset: the webhook is refused.",
+    ),
+    (
+        "mail_webhook_secret",
+        "Shared secret the mail gateway signs the inbound-mail webhook with (Pitboss-Signature). Unset: the webhook is refused.",
+    ),
+    (
         "oidc",
         "Single sign-on ([oidc] table: issuer_url, client_id, client_secret, redirect_url, groups_claim, role_map).",
     ),
@@ -131,6 +139,8 @@ pub struct Settings {
     pub smtp_url: Option<String>,
     pub mail_from: String,
     pub helpdesk_config: Option<PathBuf>,
+    pub telephony_webhook_secret: Option<String>,
+    pub mail_webhook_secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -171,6 +181,8 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "Pitboss <pitboss@localhost>".into(),
             helpdesk_config: None,
+            telephony_webhook_secret: None,
+            mail_webhook_secret: None,
         }
     }
 }

@@ -74,6 +74,10 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
     state.holdout = Arc::new(settings.holdout());
     state.withdrawals = Arc::new(settings.withdrawal_policy()?);
     state.helpdesk = Arc::new(settings.helpdesk()?);
+    state.webhooks = Arc::new(pitboss_web::WebhookSecrets {
+        telephony: settings.telephony_webhook_secret.clone().filter(|s| !s.is_empty()),
+        mail: settings.mail_webhook_secret.clone().filter(|s| !s.is_empty()),
+    });
     // Each module's consumers, with what they keep, for the error when the bus refuses one.
     let mut consumers: Vec<(&str, Arc<dyn pitboss_bus::Handler>, &str)> = Vec::new();
     if targets.contains(&Target::Segments) {

@@ -34,6 +34,9 @@ pub enum Access {
     SigningIn,
     /// By a caller the policies allow this action on its module.
     Policy(Action),
+    /// By another system calling a webhook, whose body it signs with a shared secret
+    /// (`Pitboss-Signature`); the handler verifies the signature before it reads the body.
+    Signed,
 }
 
 /// One route's rule.
@@ -49,7 +52,7 @@ const fn rule(method: Method, path: &'static str, access: Access) -> RouteRule {
     RouteRule { method, path, access }
 }
 
-use Access::{Policy, Public, SigningIn};
+use Access::{Policy, Public, Signed, SigningIn};
 use Action as A;
 
 /// Every route of the application. A test checks that this and the router agree exactly.
@@ -60,6 +63,9 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::GET, "/metrics", Public),
     rule(Method::GET, "/api/openapi.json", Public),
     rule(Method::GET, "/static/{file}", Public),
+    // The player's chat widget: a new chat, or the one its token (checked by the handler) resumes.
+    rule(Method::GET, "/chat/widget", Public),
+    rule(Method::GET, "/chat/demo", Public),
     // signing in
     rule(Method::GET, "/login", Public),
     rule(Method::POST, "/login", Public),
@@ -133,6 +139,9 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::POST, "/helpdesk/routing", Policy(A::HelpdeskManage)),
     rule(Method::POST, "/helpdesk/routing/{id}/remove", Policy(A::HelpdeskManage)),
     rule(Method::GET, "/helpdesk/templates", Policy(A::TicketRead)),
+    rule(Method::GET, "/chat/console", Policy(A::TicketHandle)),
+    rule(Method::GET, "/chat/console/rows", Policy(A::TicketHandle)),
+    rule(Method::GET, "/chat/console/{id}/ws", Policy(A::TicketHandle)),
     rule(Method::POST, "/helpdesk/templates", Policy(A::HelpdeskManage)),
     rule(Method::POST, "/helpdesk/templates/{id}/remove", Policy(A::HelpdeskManage)),
     rule(Method::POST, "/tickets/{id}/template-preview", Policy(A::TicketHandle)),
@@ -231,7 +240,10 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::GET, "/api/v1/helpdesk/views", Policy(A::TicketRead)),
     rule(Method::POST, "/api/v1/helpdesk/views", Policy(A::TicketRead)),
     rule(Method::DELETE, "/api/v1/helpdesk/views/{id}", Policy(A::TicketRead)),
-    rule(Method::POST, "/api/v1/helpdesk/inbound-mail", Policy(A::TicketHandle)),
+    rule(Method::POST, "/api/v1/helpdesk/inbound-mail", Signed),
+    rule(Method::POST, "/api/v1/helpdesk/calls", Signed),
+    rule(Method::GET, "/api/v1/tickets/{id}/calls", Policy(A::TicketRead)),
+    rule(Method::GET, "/api/v1/players/{id}/contacts", Policy(A::TicketRead)),
     rule(Method::GET, "/api/v1/helpdesk/quarantine", Policy(A::TicketRead)),
     rule(Method::GET, "/api/v1/helpdesk/templates", Policy(A::TicketRead)),
     rule(Method::POST, "/api/v1/helpdesk/templates", Policy(A::HelpdeskManage)),
@@ -338,7 +350,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             .into_response();
     };
     let action = match rule.access {
-        Public | SigningIn => return next.run(req).await,
+        Public | SigningIn | Signed => return next.run(req).await,
         Policy(action) => action,
     };
     let origin = origin_of(req.headers(), peer(&req));

@@ -7,6 +7,7 @@
 //! This crate must never hold domain rules: a handler checks the caller, parses the request,
 //! calls the module, writes the audit record in the module's transaction, and answers.
 
+mod chat_hub;
 mod extract;
 pub mod guard;
 mod metrics;
@@ -15,6 +16,7 @@ mod pages;
 mod problem;
 mod routes;
 mod state;
+mod webhook;
 
 use std::time::Duration;
 
@@ -26,7 +28,7 @@ use tower_http::trace::TraceLayer;
 
 pub use metrics::{install_recorder, metrics_handle};
 pub use problem::Problem;
-pub use state::{AppState, DEFAULT_TWO_FACTOR_ROLES, Security, Target};
+pub use state::{AppState, DEFAULT_TWO_FACTOR_ROLES, Security, Target, WebhookSecrets};
 
 /// Largest request body accepted (a full batch of events fits with room to spare).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -57,6 +59,8 @@ pub fn app(state: AppState) -> Router {
     if state.runs(Target::Helpdesk) {
         api = api.merge(routes::tickets::router());
         api = api.merge(routes::templates::router());
+        api = api.merge(routes::calls::router());
+        api = api.merge(routes::contacts::router());
     }
     api = api.merge(routes::access::router());
     Router::new()

@@ -85,6 +85,19 @@ pub struct AppState {
     /// Wakes the SLA timers' scheduler after a change that may bring a ticket's next mark
     /// nearer than the one it sleeps for.
     pub sla_wake: Arc<tokio::sync::Notify>,
+    /// The secrets the help desk's webhooks are signed with; a webhook without one is refused.
+    pub webhooks: Arc<WebhookSecrets>,
+    /// The live chats' connections.
+    pub chat: Arc<crate::chat_hub::ChatHub>,
+}
+
+/// Shared secrets of the systems that call Pitboss's webhooks.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookSecrets {
+    /// The telephony system's call events.
+    pub telephony: Option<String>,
+    /// The mail gateway's inbound messages.
+    pub mail: Option<String>,
 }
 
 /// Sign-in, sessions and authorisation.
@@ -132,6 +145,8 @@ impl AppState {
             withdrawals: Arc::default(),
             helpdesk: Arc::new(pitboss_helpdesk::DeskConfig::shipped()),
             sla_wake: Arc::new(tokio::sync::Notify::new()),
+            webhooks: Arc::new(WebhookSecrets::default()),
+            chat: Arc::new(crate::chat_hub::ChatHub::default()),
         }
     }
 

@@ -127,6 +127,13 @@ both_engines!(every_route_refuses_an_unauthenticated_request, |db| async move {
         let reply = env.send(rule.method.clone(), &path, None, None, None).await;
         match rule.access {
             Access::Public => continue,
+            // Without its secret set, a webhook is refused outright.
+            Access::Signed => {
+                assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{} {}", rule.method, rule.path);
+                assert!(reply.text.contains("webhook-not-configured"), "{}", reply.text);
+                checked += 1;
+                continue;
+            }
             Access::SigningIn => {
                 assert_eq!(reply.location.as_deref(), Some("/login"), "{} {}", rule.method, rule.path);
             }

@@ -1024,3 +1024,82 @@ async fn an_agent_answers_an_email_ticket_with_a_template_and_the_reply_goes_out
     assert!(delivered.contains("your balance is 123.45 EUR."), "{delivered}");
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; run by .ci/run"]
+async fn a_visitor_chats_from_the_widget_with_an_agent_in_the_console() {
+    use pitboss_helpdesk::{DeskConfig, queues, templates};
+    let db = pitboss_store::testing::sqlite().await.unwrap();
+    let desk = Arc::new(DeskConfig::shipped());
+    let now = chrono::Utc::now();
+    queues::install_default(&db, &desk, now).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    templates::save(
+        &mut tx,
+        "greeting",
+        "en",
+        "Hello {{ player.name }}, this is {{ agent }} from support.",
+        "lead",
+        now,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let base = format!("http://{}", serve(&db, without_two_factor()).await);
+    operator_with_password(&db, "ada", &["support_agent"], &["main"]).await;
+
+    let driver = chromedriver().await;
+    let agent = browser(&driver).await;
+    signed_in(&agent, &base, "ada").await;
+    agent.goto(&format!("{base}/chat/console")).await.unwrap();
+    assert!(text(&agent, "#chats").await.contains("No chat is waiting"));
+
+    // A visitor on the casino's website writes in.
+    let player = browser(&driver).await;
+    player.goto(&format!("{base}/chat/demo")).await.unwrap();
+    fill(&player, "pbc-name", "Zoe").await;
+    fill(&player, "pbc-text", "My deposit has not arrived").await;
+    tick(&player, "#pbc-send").await;
+    wait_text(&player, "#pbc-log", "My deposit has not arrived").await;
+
+    // It shows up in the console; the agent opens it.
+    let row = wait_text(&agent, "#chats", "Zoe").await;
+    assert!(row.contains("waiting"), "{row}");
+    tick(&agent, "#chats button[data-open-chat]").await;
+    wait_text(&agent, ".chat-log", "My deposit has not arrived").await;
+    assert!(text(&agent, ".chat-state").await.contains("Waiting"));
+
+    // Typing crosses; a canned answer fills the agent's box, rendered for this chat.
+    player.find(Locator::Id("pbc-text")).await.unwrap().send_keys("It was 50 EUR").await.unwrap();
+    wait_text(&agent, ".chat-typing", "typing").await;
+    agent.find(Locator::Css(".chat-canned option[value=greeting]")).await.unwrap().click().await.unwrap();
+    let mut filled = String::new();
+    for _ in 0..50 {
+        filled =
+            agent.find(Locator::Css(".chat-input")).await.unwrap().prop("value").await.unwrap().unwrap_or_default();
+        if !filled.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(filled, "Hello Zoe, this is ada from support.");
+    tick(&agent, ".chat-send").await;
+    wait_text(&player, "#pbc-log", "this is ada from support").await;
+    wait_text(&agent, ".chat-state", "Held by operator:ada").await;
+    wait_text(&agent, ".chat-seen", "Seen by the player").await;
+    tick(&player, "#pbc-send").await;
+    wait_text(&agent, ".chat-log", "It was 50 EUR").await;
+    wait_text(&player, "#pbc-seen", "Seen by support").await;
+
+    // The agent ends it: the visitor is told, and the ticket keeps the transcript.
+    tick(&agent, ".chat-end").await;
+    wait_text(&player, "#pbc-seen", "The chat has ended").await;
+    wait_text(&agent, ".chat-state", "Ended").await;
+    click(&agent, ".chat-panel h3 a").await;
+    let thread = text(&agent, "#thread").await;
+    assert!(thread.contains("My deposit has not arrived") && thread.contains("It was 50 EUR"), "{thread}");
+    assert!(thread.contains("Chat ended by operator:ada"), "{thread}");
+    assert_eq!(text(&agent, "#ticket-status").await, "solved");
+    player.close().await.unwrap();
+    agent.close().await.unwrap();
+}

@@ -15,13 +15,18 @@ use pitboss_web::{AppState, Target};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+const MAIL_SECRET: &str = "mail-gateway-secret";
+const PHONE_SECRET: &str = "telephony-secret";
+
 async fn app(db: &Db) -> (Router, String) {
-    let state = AppState::new(
+    let mut state = AppState::new(
         db.clone(),
         Ingestor::new(db.clone()),
         Arc::new(InProcess::new()),
         Target::parse_list("all").unwrap(),
     );
+    state.webhooks =
+        Arc::new(pitboss_web::WebhookSecrets { telephony: Some(PHONE_SECRET.into()), mail: Some(MAIL_SECRET.into()) });
     pitboss_helpdesk::queues::install_default(db, &state.helpdesk, chrono::Utc::now()).await.unwrap();
     let (_, key) = api_key::create(db, "desk", "admin".parse().unwrap(), "system").await.unwrap();
     (pitboss_web::app(state), key)
@@ -35,6 +40,19 @@ async fn call(app: &Router, key: &str, method: Method, path: &str, body: Option<
     }
     .unwrap();
     let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// Posts a webhook's body, signed with `secret` (none: unsigned).
+async fn signed(app: &Router, path: &str, secret: Option<&str>, body: Vec<u8>) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(Method::POST).uri(path);
+    if let Some(secret) = secret {
+        let signature = pitboss_core::signature::sign(secret, chrono::Utc::now().timestamp(), &body);
+        req = req.header("pitboss-signature", signature);
+    }
+    let res = app.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
     let status = res.status();
     let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
@@ -211,54 +229,101 @@ both_engines!(tickets_are_opened_answered_changed_and_audited, |db| async move {
 
 both_engines!(inbound_mail_arrives_through_the_webhook_and_bad_mail_is_quarantined, |db| async move {
     let (app, key) = app(&db).await;
-    let post = |raw: &'static str| {
-        let req = Request::builder()
-            .method(Method::POST)
-            .uri("/api/v1/helpdesk/inbound-mail")
-            .header(header::AUTHORIZATION, format!("Bearer {key}"))
-            .header(header::CONTENT_TYPE, "message/rfc822")
-            .body(Body::from(raw))
-            .unwrap();
+    let post = |raw: String| {
         let app = app.clone();
-        async move {
-            let res = app.oneshot(req).await.unwrap();
-            let status = res.status();
-            let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
-            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
-        }
+        async move { signed(&app, "/api/v1/helpdesk/inbound-mail", Some(MAIL_SECRET), raw.into_bytes()).await }
     };
-    let (status, receipt) =
-        post("From: zoe@example.com\r\nSubject: Login\r\nMessage-ID: <z1@example.com>\r\n\r\nI cannot log in.\r\n")
-            .await;
+    let login = "From: zoe@example.com\r\nSubject: Login\r\nMessage-ID: <z1@example.com>\r\n\r\nI cannot log in.\r\n";
+    let (status, receipt) = post(login.into()).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
     assert_eq!(receipt["outcome"], "opened");
-    let (_, again) =
-        post("From: zoe@example.com\r\nSubject: Login\r\nMessage-ID: <z1@example.com>\r\n\r\nI cannot log in.\r\n")
-            .await;
+    let (_, again) = post(login.into()).await;
     assert_eq!(again["outcome"], "duplicate");
     let (status, away) =
-        post("From: zoe@example.com\r\nAuto-Submitted: auto-replied\r\nSubject: Away\r\n\r\nAway.\r\n").await;
+        post("From: zoe@example.com\r\nAuto-Submitted: auto-replied\r\nSubject: Away\r\n\r\nAway.\r\n".into()).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(away["outcome"], "quarantined");
     assert!(away["reason"].as_str().unwrap().contains("automatic"), "{away}");
     // Over the mail size limit but under the request limit: kept in quarantine, not refused.
-    let huge: &'static str =
-        format!("From: zoe@example.com\r\nSubject: Huge\r\n\r\n{}\r\n", "x".repeat(11 << 20)).leak();
+    let huge = format!("From: zoe@example.com\r\nSubject: Huge\r\n\r\n{}\r\n", "x".repeat(11 << 20));
     let (status, big) = post(huge).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{big}");
     assert_eq!(big["outcome"], "quarantined");
     let (_, kept) = call(&app, &key, Method::GET, "/api/v1/helpdesk/quarantine", None).await;
     assert_eq!(kept[1]["subject"], "Away");
     assert_eq!(audited(&db, "ticket.mail_in").await, 4);
-    // A gateway's key without the help desk's write scope is refused.
-    let (_, reader) = api_key::create(&db, "gateway", "helpdesk:read".parse().unwrap(), "system").await.unwrap();
+
+    // Unsigned, signed with another secret, or an old signature: refused, audited, nothing taken.
+    let mail = b"From: eve@example.com\r\nSubject: Hi\r\n\r\nx".to_vec();
+    let (status, p) = signed(&app, "/api/v1/helpdesk/inbound-mail", None, mail.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("not signed"), "{p}");
+    let (status, p) = signed(&app, "/api/v1/helpdesk/inbound-mail", Some("guess"), mail.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("does not match"), "{p}");
+    let stale = pitboss_core::signature::sign(MAIL_SECRET, chrono::Utc::now().timestamp() - 3_600, &mail);
     let req = Request::builder()
         .method(Method::POST)
         .uri("/api/v1/helpdesk/inbound-mail")
-        .header(header::AUTHORIZATION, format!("Bearer {reader}"))
-        .body(Body::from("From: a@b.c\r\n\r\nx"))
+        .header("pitboss-signature", stale)
+        .body(Body::from(mail))
         .unwrap();
-    assert_eq!(app.clone().oneshot(req).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.clone().oneshot(req).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(audited(&db, "webhook.rejected").await, 3);
+    assert_eq!(audited(&db, "ticket.mail_in").await, 4);
+});
+
+both_engines!(call_events_are_logged_on_a_phone_ticket_for_the_caller, |db| async move {
+    let (app, key) = app(&db).await;
+    let body = json!({"external_id": "p-ph", "country": "MT", "currency": "EUR", "phone": "+356 9912 3456"});
+    let (_, player) = call(&app, &key, Method::POST, "/api/v1/players", Some(body)).await;
+    let event = |v: Value| {
+        let app = app.clone();
+        async move { signed(&app, "/api/v1/helpdesk/calls", Some(PHONE_SECRET), v.to_string().into_bytes()).await }
+    };
+    let (status, started) = event(json!({"call_id": "c-1", "event": "started", "caller_number": "+35699123456"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    assert_eq!(started["outcome"], "opened");
+    assert_eq!(started["call"]["player_id"], player["id"]);
+    let ticket_id = started["call"]["ticket_id"].as_str().unwrap().to_string();
+    let (_, answered) = event(json!({"call_id": "c-1", "event": "answered", "caller_number": "+35699123456",
+        "agent": "lena"}))
+    .await;
+    assert_eq!(answered["outcome"], "logged");
+    let ended = json!({"call_id": "c-1", "event": "ended", "caller_number": "+35699123456",
+        "duration_seconds": 200, "recording_url": "https://pbx.example/rec/c-1.mp3"});
+    let (_, done) = event(ended.clone()).await;
+    assert_eq!((done["call"]["state"].as_str(), done["call"]["duration_seconds"].as_i64()), (Some("ended"), Some(200)));
+    // The provider sends the last event again: logged once.
+    let (_, again) = event(ended).await;
+    assert_eq!(again["outcome"], "duplicate");
+
+    let (_, ticket) = call(&app, &key, Method::GET, &format!("/api/v1/tickets/{ticket_id}"), None).await;
+    assert_eq!(ticket["channel"], "phone");
+    assert_eq!(ticket["player_id"], player["id"]);
+    let log: Vec<&str> = ticket["messages"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
+    assert!(log.iter().any(|l| l.contains("answered by lena")), "{log:?}");
+    assert!(log.iter().any(|l| l.contains("after 3 min 20 s") && l.contains("c-1.mp3")), "{log:?}");
+    assert_eq!(log.iter().filter(|l| l.contains("ended")).count(), 1, "{log:?}");
+    let (_, calls) = call(&app, &key, Method::GET, &format!("/api/v1/tickets/{ticket_id}/calls"), None).await;
+    assert_eq!(calls[0]["recording_url"], "https://pbx.example/rec/c-1.mp3");
+
+    // An unknown number still gets its ticket; a call nobody answered is missed.
+    let (_, stranger) = event(json!({"call_id": "c-2", "event": "ended", "caller_number": "+441632960001"})).await;
+    assert_eq!(stranger["outcome"], "opened");
+    assert_eq!(stranger["call"]["state"], "missed");
+    assert!(stranger["call"]["player_id"].is_null());
+
+    // Bad input is refused with the field; an unsigned event is refused.
+    let (status, p) = event(json!({"call_id": "c-3", "event": "started", "caller_number": "0800 CASINO"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["field"], "caller_number");
+    let (status, _) = event(json!({"call_id": "c-3", "event": "hung_up", "caller_number": "+35699123456"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let unsigned = json!({"call_id": "c-4", "event": "started", "caller_number": "+35699123456"});
+    let (status, _) = signed(&app, "/api/v1/helpdesk/calls", None, unsigned.to_string().into_bytes()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(audited(&db, "ticket.call_event").await, 5);
 });
 
 both_engines!(templates_are_checked_saved_and_rendered_for_a_ticket, |db| async move {
@@ -333,4 +398,36 @@ both_engines!(templates_are_checked_saved_and_rendered_for_a_ticket, |db| async 
     let (_, reader) = api_key::create(&db, "reader", "helpdesk:read".parse().unwrap(), "system").await.unwrap();
     let t = json!({"name": "x", "language": "en", "body": "x"});
     assert_eq!(call(&app, &reader, Method::POST, "/api/v1/helpdesk/templates", Some(t)).await.0, StatusCode::FORBIDDEN);
+});
+
+both_engines!(a_players_communication_history_lists_mail_replies_and_calls_newest_first, |db| async move {
+    let (app, key) = app(&db).await;
+    let body = json!({"external_id": "p-h", "country": "MT", "currency": "EUR", "email": "hal@example.com",
+        "phone": "+35699000111"});
+    let (_, player) = call(&app, &key, Method::POST, "/api/v1/players", Some(body)).await;
+    let player_id = player["id"].as_str().unwrap();
+    let mail = "From: hal@example.com\r\nSubject: Bonus\r\nMessage-ID: <h1@example.com>\r\n\r\nWhere is my bonus?\r\n";
+    let (_, receipt) = signed(&app, "/api/v1/helpdesk/inbound-mail", Some(MAIL_SECRET), mail.into()).await;
+    let ticket = receipt["ticket_id"].as_str().unwrap().to_string();
+    let write = |kind: &str, text: &str| json!({"kind": kind, "body": text});
+    let path = format!("/api/v1/tickets/{ticket}/messages");
+    let (status, r) = call(&app, &key, Method::POST, &path, Some(write("note", "Checked: bonus expired."))).await;
+    assert!(status.is_success(), "{r}");
+    call(&app, &key, Method::POST, &path, Some(write("reply", "Your bonus expired on Monday."))).await;
+    let event = json!({"call_id": "h-1", "event": "ended", "caller_number": "+35699000111", "duration_seconds": 65,
+        "agent": "lena"});
+    signed(&app, "/api/v1/helpdesk/calls", Some(PHONE_SECRET), event.to_string().into_bytes()).await;
+
+    let (status, contacts) =
+        call(&app, &key, Method::GET, &format!("/api/v1/players/{player_id}/contacts"), None).await;
+    assert_eq!(status, StatusCode::OK, "{contacts}");
+    let kinds: Vec<&str> = contacts.as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    // Newest first; the internal note is not a contact; the call is listed once.
+    assert_eq!(kinds, ["call", "ticket", "email_out", "email_in", "ticket"], "{contacts}");
+    assert!(contacts[0]["summary"].as_str().unwrap().contains("1 min 5 s"), "{contacts}");
+    assert_eq!(contacts[2]["summary"], "Your bonus expired on Monday.");
+    assert_eq!(contacts[3]["who"], "hal@example.com");
+    let (status, _) =
+        call(&app, &key, Method::GET, &format!("/api/v1/players/{player_id}/contacts?limit=0"), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 });

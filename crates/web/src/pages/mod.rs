@@ -9,6 +9,7 @@ mod account;
 mod adjustments;
 mod alerts;
 mod audit;
+mod chat;
 mod disputes;
 mod explain;
 pub mod form;
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .merge(alerts::router())
         .merge(tickets::router())
         .merge(templates::router())
+        .merge(chat::router())
         .merge(explain::router())
 }
 
@@ -191,6 +193,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("htmx.min.js", "text/javascript; charset=utf-8", include_str!("../../static/htmx.min.js")),
     ("app.css", "text/css; charset=utf-8", include_str!("../../static/app.css")),
     ("monitor.js", "text/javascript; charset=utf-8", include_str!("../../static/monitor.js")),
+    ("chat-widget.js", "text/javascript; charset=utf-8", include_str!("../../static/chat-widget.js")),
+    ("chat-console.js", "text/javascript; charset=utf-8", include_str!("../../static/chat-console.js")),
 ];
 
 async fn asset(Path(file): Path<String>) -> Response {

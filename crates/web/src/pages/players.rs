@@ -52,6 +52,8 @@ struct Found {
 }
 
 /// A ticket as the player's page lists it: id, number, opened, subject, channel, status, assignee.
+/// A contact as the player's page lists it: when, kind, who, summary, ticket id and number.
+type PlayerContact = (String, String, String, String, Uuid, i64);
 type PlayerTicket = (uuid::Uuid, i64, String, String, &'static str, &'static str, String);
 
 #[derive(Template)]
@@ -169,6 +171,8 @@ struct PlayerPage {
     alerts: Option<Vec<super::alerts::Row>>,
     /// The player's tickets, newest first: id, number, opened, subject, channel, status, assignee.
     tickets: Option<Vec<PlayerTicket>>,
+    /// The communication history, newest first: when, kind, who, summary, ticket id and number.
+    contacts: Option<Vec<PlayerContact>>,
     can_manage: bool,
     scopes: Vec<&'static str>,
     kinds: Vec<&'static str>,
@@ -315,6 +319,12 @@ async fn player_page(
         }),
         false => None,
     };
+    let contacts = match allowed(Action::TicketRead) && s.runs(crate::Target::Helpdesk) {
+        true => crate::routes::contacts::contacts_of(s, caller, id, None, 50).await.ok().map(|all| {
+            all.into_iter().map(|c| (when(c.at), c.kind, c.who, c.summary, c.ticket_id, c.ticket_number)).collect()
+        }),
+        false => None,
+    };
     let p = masked(s, caller, player);
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let facts = vec![
@@ -348,6 +358,7 @@ async fn player_page(
             segments,
             alerts,
             tickets,
+            contacts,
             can_manage,
             scopes: LockScope::ALL.iter().map(|s| s.as_str()).collect(),
             kinds: LimitKind::ALL.iter().map(|k| k.as_str()).collect(),

@@ -335,11 +335,23 @@ struct TicketPage {
     priorities: Vec<(&'static str, bool)>,
     queues: Vec<(String, String, bool)>,
     tags: String,
+    calls: Vec<CallRow>,
     /// The response templates' names, for the reply form.
     templates: Vec<String>,
     open: bool,
     can_handle: bool,
     error: Option<String>,
+}
+
+/// A call on a ticket's page.
+struct CallRow {
+    number: String,
+    direction: String,
+    state: String,
+    agent: String,
+    at: String,
+    talk: String,
+    recording: Option<String>,
 }
 
 async fn page(State(s): State<AppState>, auth: Authenticated, Path(id): Path<Uuid>, Query(d): Query<Done>) -> Response {
@@ -413,6 +425,19 @@ async fn ticket_page(
             .mail
             .into_iter()
             .map(|m| (m.to_address, m.subject, m.state, m.attempts, m.last_error.unwrap_or_default()))
+            .collect(),
+        calls: detail
+            .calls
+            .into_iter()
+            .map(|c| CallRow {
+                number: c.caller_number,
+                direction: c.direction,
+                state: c.state,
+                agent: c.agent.unwrap_or_default(),
+                at: c.started_at.or(c.ended_at).map(when).unwrap_or_default(),
+                talk: c.duration_seconds.map(|d| format!("{} min {} s", d / 60, d % 60)).unwrap_or_default(),
+                recording: c.recording_url,
+            })
             .collect(),
         history: detail.history.into_iter().map(|c| (when(c.at), c.actor, c.what, c.detail.to_string())).collect(),
         statuses: choices(Status::ALL.iter().filter(|s| **s != Status::New).map(|s| s.as_str()), t.status.as_str()),

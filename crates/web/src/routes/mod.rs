@@ -1,5 +1,8 @@
 pub mod access;
 pub mod alerts;
+pub mod calls;
+pub mod chat;
+pub mod contacts;
 pub mod disputes;
 pub mod events;
 pub mod models;

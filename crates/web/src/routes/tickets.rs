@@ -26,7 +26,7 @@ use crate::extract::{Json, Path, Query};
 use crate::guard::{Authenticated, authorize};
 use crate::routes::ops::authorize_player;
 use crate::routes::players::only_allowed;
-use crate::{AppState, Problem};
+use crate::{AppState, Problem, webhook};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -296,6 +296,8 @@ pub struct TicketDetail {
     pub messages: Vec<TicketMessage>,
     /// The replies sent (or being sent) by email, with their threading headers.
     pub mail: Vec<pitboss_helpdesk::email::OutboundMail>,
+    /// The calls logged on it by the telephony system.
+    pub calls: Vec<pitboss_helpdesk::calls::Call>,
     pub history: Vec<TicketChange>,
     pub sla: SlaView,
 }
@@ -314,13 +316,14 @@ pub async fn fetch(
 
 pub(crate) async fn ticket_detail(s: &AppState, caller: &Caller, id: Uuid) -> Result<TicketDetail, Problem> {
     let ticket = authorized_ticket(s, caller, Action::TicketRead, id).await?;
-    let (messages, history, mail) = tokio::try_join!(
+    let (messages, history, mail, calls) = tokio::try_join!(
         tickets::messages(&s.db, id, true),
         tickets::history(&s.db, id),
-        pitboss_helpdesk::email::outbound(&s.db, id)
+        pitboss_helpdesk::email::outbound(&s.db, id),
+        pitboss_helpdesk::calls::of_ticket(&s.db, id)
     )?;
     let sla = SlaView::of(&ticket, &s.helpdesk, Utc::now());
-    Ok(TicketDetail { ticket, messages, mail, history, sla })
+    Ok(TicketDetail { ticket, messages, mail, calls, history, sla })
 }
 
 /// What to change on a ticket; what is left out stays.
@@ -670,22 +673,28 @@ pub struct MailReceipt {
 }
 
 /// Take one inbound email, the raw MIME message as the body (`Content-Type: message/rfc822`),
-/// as a mail gateway forwards it: threaded onto its ticket (In-Reply-To, References, the
-/// subject's `[#1042]` from its requester), a new ticket, or quarantined with the reason
-/// (unreadable, over 10 MiB, no sender, an auto-reply, a bounce, a loop). Never dropped.
+/// as a mail gateway forwards it, signed with the shared `mail_webhook_secret`
+/// (`Pitboss-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`): threaded onto
+/// its ticket (In-Reply-To, References, the subject's `[#1042]` from its requester), a new
+/// ticket, or quarantined with the reason (unreadable, over 10 MiB, no sender, an auto-reply, a
+/// bounce, a loop). Never dropped.
 #[utoipa::path(post, path = "/api/v1/helpdesk/inbound-mail", tag = "helpdesk",
     request_body(content = String, content_type = "message/rfc822", description = "The raw message"),
-    responses((status = 202, body = MailReceipt), (status = 413, body = Problem, content_type = "application/problem+json")),
-    security(("api_key" = [])))]
+    params(("Pitboss-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">")),
+    responses((status = 202, body = MailReceipt),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "missing, stale or wrong signature"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "mail_webhook_secret is not set")))]
 pub async fn inbound_mail(
     State(s): State<AppState>,
-    auth: Authenticated,
+    caller: webhook::Caller,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, axum::Json<MailReceipt>), Problem> {
-    Ok((StatusCode::ACCEPTED, axum::Json(take_mail(&s, &auth.caller, &body).await?)))
+    caller.verify(&s, "mail", s.webhooks.mail.as_deref(), "mail_webhook_secret", &body).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(take_mail(&s, &caller, &body).await?)))
 }
 
-pub(crate) async fn take_mail(s: &AppState, caller: &Caller, raw: &[u8]) -> Result<MailReceipt, Problem> {
+pub(crate) async fn take_mail(s: &AppState, caller: &webhook::Caller, raw: &[u8]) -> Result<MailReceipt, Problem> {
     use pitboss_helpdesk::email::{self, Received};
     let now = Utc::now();
     let mut tx = s.db.begin().await?;
@@ -708,7 +717,7 @@ pub(crate) async fn take_mail(s: &AppState, caller: &Caller, raw: &[u8]) -> Resu
         Received::Quarantined { id, .. } => id.to_string(),
         _ => receipt.ticket_id.map(|t| t.to_string()).unwrap_or_default(),
     };
-    let record = caller.audit("ticket.mail_in", "ticket", target).details(json!({
+    let record = caller.audit("mail", "ticket.mail_in", "ticket", target).details(json!({
         "outcome": receipt.outcome, "number": receipt.ticket_number, "reason": receipt.reason, "size": raw.len(),
     }));
     audit::record(&mut tx, &record).await?;
