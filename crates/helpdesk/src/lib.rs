@@ -3,12 +3,15 @@
 //! in a calendar with its time zone, opening hours and holidays, paused while a ticket waits on
 //! the player), the policies it measures against ([`policy`]) and the durable timers that warn
 //! and escalate at their due time ([`escalation`]); the settings ([`config`]); email in and out
-//! ([`email`]); response templates ([`templates`]). Chat, phone and the knowledge base come next.
+//! ([`email`]); response templates ([`templates`]); the knowledge base and FAQ ([`kb`]: articles in
+//! Markdown with draft and published versions, full-text search on each engine's own index, and
+//! articles suggested from a ticket's text). Chat and phone come next.
 
 pub mod config;
 pub mod email;
 pub mod error;
 pub mod escalation;
+pub mod kb;
 pub mod policy;
 pub mod queues;
 pub mod sla;
