@@ -54,7 +54,6 @@ async fn archive(db: &Db, id: uuid::Uuid) -> Result<Saved, HelpdeskError> {
     Ok(saved)
 }
 
-
 /// A search as `audience` makes it: the titles found, best first.
 async fn titles(db: &Db, q: &str, audience: Audience, language: Option<&str>) -> Vec<String> {
     let filter = ArticleFilter { q: Some(q.into()), language: language.map(Into::into), ..Default::default() };
@@ -91,9 +90,10 @@ both_engines!(the_public_sees_the_published_version_while_a_draft_is_worked_on, 
     assert!(faq.body_html.contains("<strong>two days</strong>"), "{}", faq.body_html);
 
     // Editing saves version 2 as a draft: the FAQ still shows version 1.
-    let second = edit(&db, first.id, "How long do withdrawals take?", "Withdrawals are paid within **one day**.", Some(1))
-        .await
-        .unwrap();
+    let second =
+        edit(&db, first.id, "How long do withdrawals take?", "Withdrawals are paid within **one day**.", Some(1))
+            .await
+            .unwrap();
     assert_eq!((second.state, second.version), (ArticleState::Published, 2));
     let faq = kb::published(&db, "withdrawal-times", Some("en")).await.unwrap();
     assert_eq!((faq.version, faq.title.as_str()), (1, "How long does a withdrawal take?"));
@@ -130,7 +130,8 @@ both_engines!(the_public_sees_the_published_version_while_a_draft_is_worked_on, 
     assert!(matches!(kb::published(&db, "withdrawal-times", None).await, Err(HelpdeskError::ArticleNotFound(_))));
     assert!(titles(&db, "withdrawals", Audience::Public, None).await.is_empty());
     assert!(titles(&db, "withdrawals", Audience::Agents, None).await.is_empty());
-    let archived = ArticleFilter { q: Some("withdrawals".into()), state: Some(ArticleState::Archived), ..Default::default() };
+    let archived =
+        ArticleFilter { q: Some("withdrawals".into()), state: Some(ArticleState::Archived), ..Default::default() };
     assert_eq!(kb::list(&db, &archived, Audience::Agents).await.unwrap().items.len(), 1);
     assert!(matches!(archive(&db, first.id).await, Err(HelpdeskError::Refused(_))));
     let a = kb::get(&db, first.id).await.unwrap();
@@ -142,9 +143,12 @@ both_engines!(the_public_sees_the_published_version_while_a_draft_is_worked_on, 
 });
 
 both_engines!(slugs_are_one_per_language_and_the_faq_falls_back_to_english, |db| async move {
-    let en = create(&db, article("deposit-methods", "en", "Payments", "Deposit methods", "Cards and wallets.")).await.unwrap();
-    let de =
-        create(&db, article("deposit-methods", "de", "Zahlungen", "Einzahlungsmethoden", "Karten und Wallets.")).await.unwrap();
+    let en = create(&db, article("deposit-methods", "en", "Payments", "Deposit methods", "Cards and wallets."))
+        .await
+        .unwrap();
+    let de = create(&db, article("deposit-methods", "de", "Zahlungen", "Einzahlungsmethoden", "Karten und Wallets."))
+        .await
+        .unwrap();
     let taken = create(&db, article("deposit-methods", "en", "Payments", "Again", "x")).await.unwrap_err();
     assert!(matches!(taken, HelpdeskError::Conflict(_)), "{taken}");
     publish(&db, en.id, None).await.unwrap();
@@ -165,17 +169,46 @@ both_engines!(slugs_are_one_per_language_and_the_faq_falls_back_to_english, |db|
 
 both_engines!(search_ranks_with_the_engines_index_and_quotes_the_match, |db| async move {
     let articles = [
-        ("withdrawal-times", "en", "Payments", "How long does a withdrawal take?", "Withdrawals are paid within two days once the cashier approved them."),
-        ("bonus-rules", "en", "Bonuses", "Bonus rules", "A bonus must be wagered 30 times before any withdrawal of its winnings."),
-        ("verify-account", "en", "Account", "Verifying your account", "Upload a photo of your ID card and a recent utility bill."),
-        ("auszahlung", "de", "Zahlungen", "Wie lange dauert eine Auszahlung?", "Auszahlungen werden innerhalb von zwei Tagen überwiesen."),
+        (
+            "withdrawal-times",
+            "en",
+            "Payments",
+            "How long does a withdrawal take?",
+            "Withdrawals are paid within two days once the cashier approved them.",
+        ),
+        (
+            "bonus-rules",
+            "en",
+            "Bonuses",
+            "Bonus rules",
+            "A bonus must be wagered 30 times before any withdrawal of its winnings.",
+        ),
+        (
+            "verify-account",
+            "en",
+            "Account",
+            "Verifying your account",
+            "Upload a photo of your ID card and a recent utility bill.",
+        ),
+        (
+            "auszahlung",
+            "de",
+            "Zahlungen",
+            "Wie lange dauert eine Auszahlung?",
+            "Auszahlungen werden innerhalb von zwei Tagen überwiesen.",
+        ),
     ];
     for (slug, language, category, title, body) in articles {
         let saved = create(&db, article(slug, language, category, title, body)).await.unwrap();
         publish(&db, saved.id, None).await.unwrap();
     }
     // A draft nobody published yet.
-    create(&db, article("withdrawal-limits", "en", "Payments", "Withdrawal limits", "The most you can withdraw per day.")).await.unwrap();
+    create(
+        &db,
+        article("withdrawal-limits", "en", "Payments", "Withdrawal limits", "The most you can withdraw per day."),
+    )
+    .await
+    .unwrap();
 
     // The title weighs more than the body; a word start finds the longer words.
     assert_eq!(
@@ -193,7 +226,9 @@ both_engines!(search_ranks_with_the_engines_index_and_quotes_the_match, |db| asy
     assert_eq!(titles(&db, "ÜBERWIESEN", Audience::Public, None).await, ["Wie lange dauert eine Auszahlung?"]);
     assert!(titles(&db, "auszahlung", Audience::Public, Some("en")).await.is_empty());
     // Text that is an operator in either engine's syntax is only words.
-    for odd in ["\"withdrawal", "withdrawal OR -bonus", "NEAR(withdrawal", "withdrawal:*", "'withdrawal' & !x", "(((", "***"] {
+    for odd in
+        ["\"withdrawal", "withdrawal OR -bonus", "NEAR(withdrawal", "withdrawal:*", "'withdrawal' & !x", "(((", "***"]
+    {
         kb::list(&db, &ArticleFilter { q: Some(odd.into()), ..Default::default() }, Audience::Public).await.unwrap();
     }
 
@@ -210,7 +245,8 @@ both_engines!(search_ranks_with_the_engines_index_and_quotes_the_match, |db| asy
     assert_eq!(listed.items.iter().map(|a| a.slug.as_str()).collect::<Vec<_>>(), ["withdrawal-times"]);
     let first = kb::list(&db, &ArticleFilter { limit: 2, ..Default::default() }, Audience::Public).await.unwrap();
     assert_eq!((first.items.len(), first.next_offset), (2, Some(2)));
-    let rest = kb::list(&db, &ArticleFilter { limit: 2, offset: 2, ..Default::default() }, Audience::Public).await.unwrap();
+    let rest =
+        kb::list(&db, &ArticleFilter { limit: 2, offset: 2, ..Default::default() }, Audience::Public).await.unwrap();
     assert_eq!((rest.items.len(), rest.next_offset), (2, None));
     let all: Vec<_> = first.items.iter().chain(&rest.items).map(|a| a.category.as_str()).collect();
     assert_eq!(all, ["Account", "Bonuses", "Payments", "Zahlungen"], "the public's list goes by category");
@@ -228,9 +264,8 @@ both_engines!(search_ranks_with_the_engines_index_and_quotes_the_match, |db| asy
         .unwrap();
     assert_eq!(agents.items.len(), 1, "{agents:?}");
     assert_eq!(agents.items[0].version, 2, "the draft is what the agent works on");
-    let public = kb::list(&db, &ArticleFilter { q: Some("30".into()), ..Default::default() }, Audience::Public)
-        .await
-        .unwrap();
+    let public =
+        kb::list(&db, &ArticleFilter { q: Some("30".into()), ..Default::default() }, Audience::Public).await.unwrap();
     assert_eq!(public.items.iter().map(|a| a.version).collect::<Vec<_>>(), [1]);
     assert!(titles(&db, "35", Audience::Public, None).await.is_empty());
     assert_eq!(titles(&db, "35", Audience::Agents, None).await, ["Bonus rules"]);
@@ -243,20 +278,28 @@ both_engines!(suggestions_come_from_the_tickets_words_in_its_language, |db| asyn
         ("withdrawal-times", "en", "How long does a withdrawal take?", "Withdrawals are paid within two days."),
         ("bonus-rules", "en", "Bonus rules", "A bonus must be wagered 30 times."),
         ("verify-account", "en", "Verifying your account", "Upload your ID card to verify your account."),
-        ("auszahlung", "de", "Wie lange dauert eine Auszahlung?", "Auszahlungen werden innerhalb von zwei Tagen überwiesen."),
+        (
+            "auszahlung",
+            "de",
+            "Wie lange dauert eine Auszahlung?",
+            "Auszahlungen werden innerhalb von zwei Tagen überwiesen.",
+        ),
     ] {
         let saved = create(&db, article(slug, language, "Help", title, body)).await.unwrap();
         publish(&db, saved.id, None).await.unwrap();
     }
     // Drafts and archived articles are never suggested, however well they match.
-    create(&db, article("withdrawal-pending", "en", "Help", "Withdrawal pending", "Pending withdrawal pending.")).await.unwrap();
+    create(&db, article("withdrawal-pending", "en", "Help", "Withdrawal pending", "Pending withdrawal pending."))
+        .await
+        .unwrap();
     let gone = create(&db, article("old-withdrawals", "en", "Help", "Withdrawal pending (old)", "Pending withdrawal."))
         .await
         .unwrap();
     publish(&db, gone.id, None).await.unwrap();
     archive(&db, gone.id).await.unwrap();
 
-    let english = ticket(&db, "en", "My withdrawal is still pending", "Hello, I withdrew 200 EUR three days ago. Thanks!").await;
+    let english =
+        ticket(&db, "en", "My withdrawal is still pending", "Hello, I withdrew 200 EUR three days ago. Thanks!").await;
     let found = kb::suggest_for(&db, &english, 5).await.unwrap();
     assert_eq!(found.first().map(|a| a.slug.as_str()), Some("withdrawal-times"), "{found:?}");
     assert!(found.iter().all(|a| a.state == ArticleState::Published && a.language == "en"), "{found:?}");
@@ -322,7 +365,13 @@ both_engines!(what_is_saved_is_checked_first, |db| async move {
     // What is shown never carries a script, whatever the Markdown held.
     let script = create(
         &db,
-        article("safe", "en", "Help", "Safe", "Hi <script>alert(1)</script> [x](javascript:alert(2))\n\n<img src=x onerror=alert(3)>"),
+        article(
+            "safe",
+            "en",
+            "Help",
+            "Safe",
+            "Hi <script>alert(1)</script> [x](javascript:alert(2))\n\n<img src=x onerror=alert(3)>",
+        ),
     )
     .await
     .unwrap();

@@ -57,6 +57,7 @@ pub fn app(state: AppState) -> Router {
     if state.runs(Target::Helpdesk) {
         api = api.merge(routes::tickets::router());
         api = api.merge(routes::templates::router());
+        api = api.merge(routes::kb::router());
     }
     api = api.merge(routes::access::router());
     Router::new()

@@ -82,7 +82,11 @@ pub fn to_plain(markdown: &str) -> String {
     }
     // Whitespace runs become one space within a line and lines stay apart, so that snippets
     // read as sentences.
-    out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
+    out.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -91,7 +95,9 @@ mod tests {
 
     #[test]
     fn markdown_becomes_html() {
-        let html = to_html("# Withdrawals\n\nThey take **two days**. See [limits](/faq/limits).\n\n| a | b |\n|---|---|\n| 1 | 2 |");
+        let html = to_html(
+            "# Withdrawals\n\nThey take **two days**. See [limits](/faq/limits).\n\n| a | b |\n|---|---|\n| 1 | 2 |",
+        );
         assert!(html.contains("<h1>Withdrawals</h1>"), "{html}");
         assert!(html.contains("<strong>two days</strong>"), "{html}");
         assert!(html.contains(r#"<a href="/faq/limits">limits</a>"#), "{html}");
@@ -128,14 +134,18 @@ mod tests {
         assert!(!html.contains("javascript"), "{html}");
         assert!(html.contains("a cat"), "{html}");
         assert!(html.contains(r#"<img src="https://example.com/dog.png" alt="dog" />"#), "{html}");
-        for ok in ["https://example.com/a?b=c:d", "mailto:help@example.com", "tel:+35699999999", "/faq/x", "#top", "faq/a:b"] {
+        for ok in
+            ["https://example.com/a?b=c:d", "mailto:help@example.com", "tel:+35699999999", "/faq/x", "#top", "faq/a:b"]
+        {
             assert!(to_html(&format!("[x]({ok})")).contains("href"), "{ok}");
         }
     }
 
     #[test]
     fn plain_text_has_no_markup_and_no_control_characters() {
-        let plain = to_plain("# How to *withdraw*\n\nGo to **Cashier**,\nthen `Withdraw`.\u{2}\n\n<script>x()</script>\n\n- one\n- two");
+        let plain = to_plain(
+            "# How to *withdraw*\n\nGo to **Cashier**,\nthen `Withdraw`.\u{2}\n\n<script>x()</script>\n\n- one\n- two",
+        );
         assert_eq!(plain, "How to withdraw\nGo to Cashier, then Withdraw.\none\ntwo");
     }
 }

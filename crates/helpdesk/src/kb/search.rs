@@ -136,25 +136,22 @@ pub fn snippet_html(raw: &str) -> String {
 /// most, with the greetings and courtesies players write.
 const STOP_WORDS: &[&str] = &[
     // English
-    "about", "after", "again", "all", "also", "and", "any", "are", "because", "been", "before", "but", "can",
-    "cannot", "could", "dear", "did", "does", "done", "for", "from", "get", "got", "had", "has", "have", "hello",
-    "help", "her", "here", "hey", "him", "his", "how", "into", "its", "just", "know", "like", "more", "much",
-    "not", "now", "off", "only", "our", "out", "please", "regards", "she", "should", "some", "still", "than",
-    "thank", "thanks", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "till",
-    "today", "too", "until", "very", "want", "was", "wants", "were", "what", "when", "where", "which", "while",
-    "who", "why", "will", "with", "would", "yes", "yet", "you", "your", "yours", "hi", "asap", "why", "since",
-    // German
-    "aber", "auch", "auf", "aus", "bei", "bin", "bis", "bitte", "dank", "danke", "das", "dass", "dem", "den",
-    "der", "des", "die", "doch", "ein", "eine", "einen", "einer", "für", "grüße", "gruß", "habe", "haben",
-    "hallo", "hat", "ich", "ihr", "ihre", "ist", "kann", "mein", "meine", "meinen", "mich", "mir", "mit",
-    "nach", "nicht", "noch", "nur", "oder", "schon", "sehr", "sie", "sind", "und", "uns", "von", "war", "warum",
-    "was", "wie", "wir", "wird", "zum", "zur",
-    // French
-    "avec", "bonjour", "cette", "dans", "des", "est", "les", "merci", "mes", "mon", "pas", "pour", "que", "qui",
-    "sur", "une", "vous", "votre",
-    // Spanish, Italian, Portuguese
-    "como", "con", "del", "el", "esta", "gracias", "hola", "las", "los", "mi", "muy", "para", "pero", "por",
-    "que", "una", "ciao", "che", "della", "grazie", "non", "per", "sono", "obrigado", "olá", "uma", "não",
+    "about", "after", "again", "all", "also", "and", "any", "are", "because", "been", "before", "but", "can", "cannot",
+    "could", "dear", "did", "does", "done", "for", "from", "get", "got", "had", "has", "have", "hello", "help", "her",
+    "here", "hey", "him", "his", "how", "into", "its", "just", "know", "like", "more", "much", "not", "now", "off",
+    "only", "our", "out", "please", "regards", "she", "should", "some", "still", "than", "thank", "thanks", "that",
+    "the", "their", "them", "then", "there", "these", "they", "this", "those", "till", "today", "too", "until", "very",
+    "want", "was", "wants", "were", "what", "when", "where", "which", "while", "who", "why", "will", "with", "would",
+    "yes", "yet", "you", "your", "yours", "hi", "asap", "why", "since", // German
+    "aber", "auch", "auf", "aus", "bei", "bin", "bis", "bitte", "dank", "danke", "das", "dass", "dem", "den", "der",
+    "des", "die", "doch", "ein", "eine", "einen", "einer", "für", "grüße", "gruß", "habe", "haben", "hallo", "hat",
+    "ich", "ihr", "ihre", "ist", "kann", "mein", "meine", "meinen", "mich", "mir", "mit", "nach", "nicht", "noch",
+    "nur", "oder", "schon", "sehr", "sie", "sind", "und", "uns", "von", "war", "warum", "was", "wie", "wir", "wird",
+    "zum", "zur", // French
+    "avec", "bonjour", "cette", "dans", "des", "est", "les", "merci", "mes", "mon", "pas", "pour", "que", "qui", "sur",
+    "une", "vous", "votre", // Spanish, Italian, Portuguese
+    "como", "con", "del", "el", "esta", "gracias", "hola", "las", "los", "mi", "muy", "para", "pero", "por", "que",
+    "una", "ciao", "che", "della", "grazie", "non", "per", "sono", "obrigado", "olá", "uma", "não",
 ];
 
 #[cfg(test)]
@@ -163,7 +160,10 @@ mod tests {
 
     #[test]
     fn words_are_lower_cased_letters_and_digits_each_once() {
-        assert_eq!(words("Withdrawal -pending- \"since\" 3 days?! withdrawal"), ["withdrawal", "pending", "since", "3", "days"]);
+        assert_eq!(
+            words("Withdrawal -pending- \"since\" 3 days?! withdrawal"),
+            ["withdrawal", "pending", "since", "3", "days"]
+        );
         assert_eq!(words("Auszahlung über 500€"), ["auszahlung", "über", "500"]);
         assert!(words("  --- \" ' * ").is_empty());
     }

@@ -12,6 +12,7 @@ mod audit;
 mod disputes;
 mod explain;
 pub mod form;
+mod kb;
 mod models;
 mod payments;
 mod players;
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .merge(alerts::router())
         .merge(tickets::router())
         .merge(templates::router())
+        .merge(kb::router())
         .merge(explain::router())
 }
 

@@ -2,6 +2,7 @@ pub mod access;
 pub mod alerts;
 pub mod disputes;
 pub mod events;
+pub mod kb;
 pub mod models;
 pub mod monitor;
 pub mod ops;
