@@ -10,6 +10,9 @@ pub enum HelpdeskError {
     QueueNotFound(String),
     #[error("no player with id {0}")]
     PlayerNotFound(Uuid),
+    /// No knowledge base article as asked for (by id, or by slug and language).
+    #[error("no article {0}")]
+    ArticleNotFound(String),
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
     /// The ticket is not in a state that allows this.

@@ -3,8 +3,10 @@
 //! in a calendar with its time zone, opening hours and holidays, paused while a ticket waits on
 //! the player), the policies it measures against ([`policy`]) and the durable timers that warn
 //! and escalate at their due time ([`escalation`]); the settings ([`config`]); email in and out
-//! ([`email`]); phone calls ([`calls`]); live chat ([`chat`]); response templates ([`templates`]); a player's communication history
-//! ([`timeline`]).
+//! ([`email`]); phone calls ([`calls`]); live chat ([`chat`]); response templates
+//! ([`templates`]); the knowledge base and FAQ ([`kb`]: articles in Markdown with draft and
+//! published versions, full-text search on each engine's own index, and articles suggested from
+//! a ticket's text); a player's communication history ([`timeline`]).
 
 pub mod calls;
 pub mod chat;
@@ -12,6 +14,7 @@ pub mod config;
 pub mod email;
 pub mod error;
 pub mod escalation;
+pub mod kb;
 pub mod policy;
 pub mod queues;
 pub mod sla;

@@ -770,6 +770,18 @@ pub async fn messages(db: &Db, id: Uuid, with_notes: bool) -> Result<Vec<TicketM
     Ok(out)
 }
 
+/// The body of a ticket's first message that is not an internal note (the player's question,
+/// or the agent's account of the call), if it has one.
+pub async fn first_message(db: &Db, id: Uuid) -> Result<Option<String>, HelpdeskError> {
+    let body: Option<String> = db!(db, |c| sqlx::query_scalar(
+        "SELECT body FROM ticket_messages WHERE ticket_id = $1 AND kind <> 'note' ORDER BY created_at, id LIMIT 1"
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(body)
+}
+
 /// A ticket's history, oldest first.
 pub async fn history(db: &Db, id: Uuid) -> Result<Vec<TicketChange>, HelpdeskError> {
     let rows: Vec<(Uuid, String, String, String, i64)> = db!(db, |c| {

@@ -1,7 +1,7 @@
 //! The guard in front of every route: who is calling, and may they?
 //!
 //! [`ROUTES`] names every route's access rule: public (probes, the API description, sign-in
-//! pages, static assets), part of signing in (the second-factor pages, which check their own
+//! pages, static assets, the FAQ's published articles), part of signing in (the second-factor pages, which check their own
 //! session stage), or a Cedar action. The guard looks the matched route up, authenticates the
 //! caller (an API key header, or the session cookie with its CSRF token on every state-changing
 //! request), asks the policies about the action on the route's module, and only then lets the
@@ -28,7 +28,7 @@ use crate::{AppState, Problem};
 /// How a route may be reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// By anyone: probes, the API description, sign-in pages and static assets.
+    /// By anyone: probes, the API description, sign-in pages, static assets and the FAQ.
     Public,
     /// By a session part-way through signing in; the handler checks the stage.
     SigningIn,
@@ -145,6 +145,14 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::POST, "/helpdesk/templates", Policy(A::HelpdeskManage)),
     rule(Method::POST, "/helpdesk/templates/{id}/remove", Policy(A::HelpdeskManage)),
     rule(Method::POST, "/tickets/{id}/template-preview", Policy(A::TicketHandle)),
+    rule(Method::GET, "/kb", Policy(A::TicketRead)),
+    rule(Method::POST, "/kb", Policy(A::HelpdeskManage)),
+    rule(Method::GET, "/kb/new", Policy(A::HelpdeskManage)),
+    rule(Method::GET, "/kb/{id}", Policy(A::TicketRead)),
+    rule(Method::POST, "/kb/{id}", Policy(A::HelpdeskManage)),
+    rule(Method::POST, "/kb/{id}/publish", Policy(A::HelpdeskManage)),
+    rule(Method::POST, "/kb/{id}/archive", Policy(A::HelpdeskManage)),
+    rule(Method::GET, "/tickets/{id}/suggestions", Policy(A::TicketRead)),
     rule(Method::GET, "/segments", Policy(A::SegmentRead)),
     rule(Method::POST, "/segments", Policy(A::SegmentManage)),
     rule(Method::GET, "/segments/new", Policy(A::SegmentManage)),
@@ -249,6 +257,16 @@ pub static ROUTES: &[RouteRule] = &[
     rule(Method::POST, "/api/v1/helpdesk/templates", Policy(A::HelpdeskManage)),
     rule(Method::DELETE, "/api/v1/helpdesk/templates/{id}", Policy(A::HelpdeskManage)),
     rule(Method::POST, "/api/v1/tickets/{id}/template-preview", Policy(A::TicketHandle)),
+    rule(Method::GET, "/api/v1/kb/articles", Policy(A::TicketRead)),
+    rule(Method::POST, "/api/v1/kb/articles", Policy(A::HelpdeskManage)),
+    rule(Method::GET, "/api/v1/kb/articles/{id}", Policy(A::TicketRead)),
+    rule(Method::PUT, "/api/v1/kb/articles/{id}", Policy(A::HelpdeskManage)),
+    rule(Method::POST, "/api/v1/kb/articles/{id}/publish", Policy(A::HelpdeskManage)),
+    rule(Method::POST, "/api/v1/kb/articles/{id}/archive", Policy(A::HelpdeskManage)),
+    rule(Method::GET, "/api/v1/tickets/{id}/suggestions", Policy(A::TicketRead)),
+    // the casino website's FAQ: published articles only, which are public by being published
+    rule(Method::GET, "/api/v1/faq", Public),
+    rule(Method::GET, "/api/v1/faq/{slug}", Public),
 ];
 
 /// The rule for a matched route, if there is one.

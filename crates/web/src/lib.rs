@@ -61,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         api = api.merge(routes::templates::router());
         api = api.merge(routes::calls::router());
         api = api.merge(routes::contacts::router());
+        api = api.merge(routes::kb::router());
     }
     api = api.merge(routes::access::router());
     Router::new()

@@ -153,7 +153,9 @@ impl From<pitboss_helpdesk::HelpdeskError> for Problem {
     fn from(e: pitboss_helpdesk::HelpdeskError) -> Problem {
         use pitboss_helpdesk::HelpdeskError as E;
         match e {
-            E::TicketNotFound(_) | E::QueueNotFound(_) | E::PlayerNotFound(_) => Problem::not_found(e.to_string()),
+            E::TicketNotFound(_) | E::QueueNotFound(_) | E::PlayerNotFound(_) | E::ArticleNotFound(_) => {
+                Problem::not_found(e.to_string())
+            }
             E::Invalid { field, .. } => Problem::validation(field, e.to_string()),
             E::Refused(_) | E::Conflict(_) => Problem::new(StatusCode::CONFLICT, "conflict", e.to_string()),
             E::RateLimited(_) => Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", e.to_string()),

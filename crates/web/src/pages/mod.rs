@@ -13,6 +13,7 @@ mod chat;
 mod disputes;
 mod explain;
 pub mod form;
+mod kb;
 mod models;
 mod payments;
 mod players;
@@ -52,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .merge(tickets::router())
         .merge(templates::router())
         .merge(chat::router())
+        .merge(kb::router())
         .merge(explain::router())
 }
 

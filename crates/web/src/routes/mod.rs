@@ -5,6 +5,7 @@ pub mod chat;
 pub mod contacts;
 pub mod disputes;
 pub mod events;
+pub mod kb;
 pub mod models;
 pub mod monitor;
 pub mod ops;
