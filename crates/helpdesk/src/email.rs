@@ -36,11 +36,6 @@ use crate::tickets::{self, Channel, MessageKind, NewTicket, Status, Ticket, Tick
 
 /// The largest inbound message taken.
 pub const MAX_MAIL_BYTES: usize = 10 * 1024 * 1024;
-/// The largest attachment kept.
-pub const MAX_ATTACHMENT_BYTES: usize = 5 * 1024 * 1024;
-/// Attachments never kept, by file extension: programs and scripts.
-const FORBIDDEN_EXTENSIONS: &[&str] =
-    &["exe", "bat", "cmd", "com", "js", "vbs", "scr", "msi", "jar", "ps1", "sh", "dll", "lnk", "hta", "iso"];
 /// How much of a quarantined message is kept to look at.
 const EXCERPT_BYTES: usize = 64 * 1024;
 
@@ -53,13 +48,15 @@ pub const MAX_ATTEMPTS: i64 = 8;
 /// The consumer's name on the bus.
 pub const CONSUMER: &str = "helpdesk-mail";
 
-/// An attachment as read: kept (later, with the attachment store) or refused with the reason.
+/// An attachment as read: kept on the ticket, or refused with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
     pub name: String,
     pub content_type: String,
     pub size: usize,
     pub refused: Option<String>,
+    /// The bytes, for a file that is kept.
+    pub content: Vec<u8>,
 }
 
 /// An inbound message, read.
@@ -124,15 +121,9 @@ pub fn read(raw: &[u8], ours: &str) -> Result<InboundMail, String> {
                 .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("octet-stream")))
                 .unwrap_or_else(|| "application/octet-stream".into());
             let size = part.contents().len();
-            let extension = name.rsplit_once('.').map(|(_, e)| e.to_lowercase()).unwrap_or_default();
-            let refused = if size > MAX_ATTACHMENT_BYTES {
-                Some(format!("over the size limit ({size} bytes, at most {MAX_ATTACHMENT_BYTES})"))
-            } else if FORBIDDEN_EXTENSIONS.contains(&extension.as_str()) {
-                Some(format!("a forbidden type (.{extension})"))
-            } else {
-                None
-            };
-            Attachment { name, content_type, size, refused }
+            let refused = crate::attachments::refusal(&name, size);
+            let content = if refused.is_none() { part.contents().to_vec() } else { Vec::new() };
+            Attachment { name, content_type, size, refused, content }
         })
         .collect::<Vec<_>>();
     if body.is_empty() && attachments.is_empty() {
@@ -210,9 +201,10 @@ pub async fn receive(
     if let Some(id) = threaded {
         let ticket = tickets::get_in(tx, id).await?;
         if ticket.status != Status::Closed {
-            let (ticket, _) =
+            let (ticket, message) =
                 tickets::player_message(tx, desk, id, MessageKind::Player, &text, mail.message_id.as_deref(), now)
                     .await?;
+            keep_files(tx, &mail, ticket.id, Some(message.id), now).await?;
             return Ok(Received::Added(ticket));
         }
         let follow_up = format!("{text}\n\n(A reply to the closed ticket #{}.)", ticket.number);
@@ -251,7 +243,30 @@ async fn open(
         email_message_id: mail.message_id.clone(),
         language: None,
     };
-    Ok(Received::Opened(tickets::create(tx, desk, &new, &mail.from, now).await?))
+    let ticket = tickets::create(tx, desk, &new, &mail.from, now).await?;
+    let first: Option<Uuid> = tx!(tx, |c| sqlx::query_scalar(
+        "SELECT id FROM ticket_messages WHERE ticket_id = $1 ORDER BY created_at, id LIMIT 1"
+    )
+    .bind(ticket.id)
+    .fetch_optional(c)
+    .await)?;
+    keep_files(tx, mail, ticket.id, first, now).await?;
+    Ok(Received::Opened(ticket))
+}
+
+/// Keeps the mail's accepted attachments on the ticket, with the message they came with.
+async fn keep_files(
+    tx: &mut Tx,
+    mail: &InboundMail,
+    ticket: Uuid,
+    message: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<(), HelpdeskError> {
+    for a in mail.attachments.iter().filter(|a| a.refused.is_none() && !a.content.is_empty()) {
+        let file = crate::attachments::NewFile { name: &a.name, content_type: &a.content_type, content: &a.content };
+        crate::attachments::add(tx, ticket, message, &file, &mail.from, now).await?;
+    }
+    Ok(())
 }
 
 /// The ticket one of these Message-IDs was sent or received on.

@@ -3,11 +3,12 @@
 //! in a calendar with its time zone, opening hours and holidays, paused while a ticket waits on
 //! the player), the policies it measures against ([`policy`]) and the durable timers that warn
 //! and escalate at their due time ([`escalation`]); the settings ([`config`]); email in and out
-//! ([`email`]); phone calls ([`calls`]); live chat ([`chat`]); response templates
+//! ([`email`]) with the files attached ([`attachments`]); phone calls ([`calls`]); live chat ([`chat`]); response templates
 //! ([`templates`]); the knowledge base and FAQ ([`kb`]: articles in Markdown with draft and
 //! published versions, full-text search on each engine's own index, and articles suggested from
 //! a ticket's text); a player's communication history ([`timeline`]).
 
+pub mod attachments;
 pub mod calls;
 pub mod chat;
 pub mod config;

@@ -60,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         api = api.merge(routes::tickets::router());
         api = api.merge(routes::templates::router());
         api = api.merge(routes::calls::router());
+        api = api.merge(routes::attachments::router());
         api = api.merge(routes::contacts::router());
         api = api.merge(routes::kb::router());
     }

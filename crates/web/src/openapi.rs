@@ -93,6 +93,8 @@ impl Modify for ApiKeyAuth {
         routes::templates::remove,
         routes::templates::preview,
         routes::calls::call_event,
+        routes::attachments::upload,
+        routes::attachments::download,
         routes::calls::ticket_calls,
         routes::contacts::contacts,
         routes::kb::list,

@@ -431,3 +431,53 @@ both_engines!(a_players_communication_history_lists_mail_replies_and_calls_newes
         call(&app, &key, Method::GET, &format!("/api/v1/players/{player_id}/contacts?limit=0"), None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 });
+
+both_engines!(files_come_with_mail_and_from_agents_and_download_as_files, |db| async move {
+    let (app, key) = app(&db).await;
+    let mail = "From: ivy@example.com\r\nSubject: My ID\r\nMessage-ID: <i1@example.com>\r\nMIME-Version: 1.0\r\n\
+        Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nHere is my ID.\r\n\
+        --b\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=\"id.png\"\r\n\
+        Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n\
+        --b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"setup.exe\"\r\n\r\nMZ\r\n\
+        --b--\r\n";
+    let (status, receipt) = signed(&app, "/api/v1/helpdesk/inbound-mail", Some(MAIL_SECRET), mail.into()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+    let ticket = receipt["ticket_id"].as_str().unwrap().to_string();
+    let (_, detail) = call(&app, &key, Method::GET, &format!("/api/v1/tickets/{ticket}"), None).await;
+    let files = detail["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{detail}");
+    assert_eq!((files[0]["name"].as_str(), files[0]["size"].as_i64()), (Some("id.png"), Some(8)));
+    let body = detail["messages"][0]["body"].as_str().unwrap();
+    assert!(body.contains("setup.exe") && body.contains("forbidden type"), "{body}");
+
+    // The file downloads as a file, never as a page.
+    let url = format!("/api/v1/tickets/{ticket}/attachments/{}", files[0]["id"].as_str().unwrap());
+    let req = Request::builder().uri(&url).header(header::AUTHORIZATION, format!("Bearer {key}")).body(Body::empty());
+    let res = app.clone().oneshot(req.unwrap()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let disposition = res.headers()[header::CONTENT_DISPOSITION].to_str().unwrap().to_string();
+    assert!(disposition.starts_with("attachment; filename=\"id.png\""), "{disposition}");
+    assert_eq!(res.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    assert_eq!(&bytes[..], b"\x89PNG\r\n\x1a\n");
+
+    // An agent adds a statement; a script is refused with the reason.
+    let upload = |name: &str, content: &'static [u8]| {
+        Request::builder()
+            .method(Method::POST)
+            .uri(format!("/api/v1/tickets/{ticket}/attachments?name={name}"))
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .header(header::CONTENT_TYPE, "application/pdf")
+            .body(Body::from(content))
+            .unwrap()
+    };
+    let res = app.clone().oneshot(upload("statement.pdf", b"%PDF-1.4")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = app.clone().oneshot(upload("run.js", b"alert(1)")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, detail) = call(&app, &key, Method::GET, &format!("/api/v1/tickets/{ticket}"), None).await;
+    assert_eq!(detail["files"].as_array().unwrap().len(), 2);
+    assert_eq!(audited(&db, "ticket.attach").await, 1);
+    let missing = format!("/api/v1/tickets/{ticket}/attachments/{}", uuid::Uuid::now_v7());
+    assert_eq!(call(&app, &key, Method::GET, &missing, None).await.0, StatusCode::NOT_FOUND);
+});

@@ -197,6 +197,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("monitor.js", "text/javascript; charset=utf-8", include_str!("../../static/monitor.js")),
     ("chat-widget.js", "text/javascript; charset=utf-8", include_str!("../../static/chat-widget.js")),
     ("chat-console.js", "text/javascript; charset=utf-8", include_str!("../../static/chat-console.js")),
+    ("attach.js", "text/javascript; charset=utf-8", include_str!("../../static/attach.js")),
 ];
 
 async fn asset(Path(file): Path<String>) -> Response {

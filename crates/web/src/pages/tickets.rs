@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}", get(page).post(change))
         .route("/tickets/{id}/messages", post(write))
         .route("/tickets/{id}/merge", post(merge))
+        .route("/tickets/{id}/attachments/{file}", get(file))
         .route("/helpdesk", get(setup))
         .route("/helpdesk/queues", post(save_queue))
         .route("/helpdesk/routing", post(add_route))
@@ -336,12 +337,24 @@ struct TicketPage {
     queues: Vec<(String, String, bool)>,
     tags: String,
     calls: Vec<CallRow>,
+    /// Files: id, name, type, size, added by, when.
+    files: Vec<TicketFile>,
     /// The response templates' names, for the reply form.
     templates: Vec<String>,
     open: bool,
     can_handle: bool,
     error: Option<String>,
 }
+
+/// Downloads one of the ticket's files.
+async fn file(State(s): State<AppState>, auth: Authenticated, Path((id, file)): Path<(Uuid, Uuid)>) -> Response {
+    match crate::routes::attachments::file_response(&s, &auth.caller, id, file).await {
+        Ok(r) => r,
+        Err(p) => message(status_of(&p), "Tickets", p.detail, &format!("/tickets/{id}"), "Back to the ticket"),
+    }
+}
+
+type TicketFile = (Uuid, String, String, String, String, String);
 
 /// A call on a ticket's page.
 struct CallRow {
@@ -437,6 +450,20 @@ async fn ticket_page(
                 at: c.started_at.or(c.ended_at).map(when).unwrap_or_default(),
                 talk: c.duration_seconds.map(|d| format!("{} min {} s", d / 60, d % 60)).unwrap_or_default(),
                 recording: c.recording_url,
+            })
+            .collect(),
+        files: detail
+            .files
+            .into_iter()
+            .map(|f| {
+                (
+                    f.id,
+                    f.name,
+                    f.content_type,
+                    format!("{} KiB", (f.size + 1023) / 1024),
+                    f.added_by,
+                    when(f.created_at),
+                )
             })
             .collect(),
         history: detail.history.into_iter().map(|c| (when(c.at), c.actor, c.what, c.detail.to_string())).collect(),

@@ -1,5 +1,6 @@
 pub mod access;
 pub mod alerts;
+pub mod attachments;
 pub mod calls;
 pub mod chat;
 pub mod contacts;

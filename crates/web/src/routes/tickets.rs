@@ -298,6 +298,8 @@ pub struct TicketDetail {
     pub mail: Vec<pitboss_helpdesk::email::OutboundMail>,
     /// The calls logged on it by the telephony system.
     pub calls: Vec<pitboss_helpdesk::calls::Call>,
+    /// The files on it.
+    pub files: Vec<pitboss_helpdesk::attachments::FileInfo>,
     pub history: Vec<TicketChange>,
     pub sla: SlaView,
 }
@@ -316,14 +318,15 @@ pub async fn fetch(
 
 pub(crate) async fn ticket_detail(s: &AppState, caller: &Caller, id: Uuid) -> Result<TicketDetail, Problem> {
     let ticket = authorized_ticket(s, caller, Action::TicketRead, id).await?;
-    let (messages, history, mail, calls) = tokio::try_join!(
+    let (messages, history, mail, calls, files) = tokio::try_join!(
         tickets::messages(&s.db, id, true),
         tickets::history(&s.db, id),
         pitboss_helpdesk::email::outbound(&s.db, id),
-        pitboss_helpdesk::calls::of_ticket(&s.db, id)
+        pitboss_helpdesk::calls::of_ticket(&s.db, id),
+        pitboss_helpdesk::attachments::of_ticket(&s.db, id)
     )?;
     let sla = SlaView::of(&ticket, &s.helpdesk, Utc::now());
-    Ok(TicketDetail { ticket, messages, mail, calls, history, sla })
+    Ok(TicketDetail { ticket, messages, mail, calls, files, history, sla })
 }
 
 /// What to change on a ticket; what is left out stays.
