@@ -88,6 +88,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "Shared secret the mail gateway signs the inbound-mail webhook with (Pitboss-Signature). Unset: the webhook is refused.",
     ),
     (
+        "chat_widget_secret",
+        "Shared secret the casino website signs a signed-in player's external id with for the chat widget (data-player-signature). Unset: chats are from visitors, not linked to a player.",
+    ),
+    (
         "oidc",
         "Single sign-on ([oidc] table: issuer_url, client_id, client_secret, redirect_url, groups_claim, role_map).",
     ),
@@ -141,6 +145,7 @@ pub struct Settings {
     pub helpdesk_config: Option<PathBuf>,
     pub telephony_webhook_secret: Option<String>,
     pub mail_webhook_secret: Option<String>,
+    pub chat_widget_secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -183,6 +188,7 @@ impl Default for Settings {
             helpdesk_config: None,
             telephony_webhook_secret: None,
             mail_webhook_secret: None,
+            chat_widget_secret: None,
         }
     }
 }

@@ -77,6 +77,7 @@ pub async fn start(settings: &Settings, db: Db) -> anyhow::Result<Running> {
     state.webhooks = Arc::new(pitboss_web::WebhookSecrets {
         telephony: settings.telephony_webhook_secret.clone().filter(|s| !s.is_empty()),
         mail: settings.mail_webhook_secret.clone().filter(|s| !s.is_empty()),
+        chat_widget: settings.chat_widget_secret.clone().filter(|s| !s.is_empty()),
     });
     // Each module's consumers, with what they keep, for the error when the bus refuses one.
     let mut consumers: Vec<(&str, Arc<dyn pitboss_bus::Handler>, &str)> = Vec::new();

@@ -98,6 +98,8 @@ pub struct WebhookSecrets {
     pub telephony: Option<String>,
     /// The mail gateway's inbound messages.
     pub mail: Option<String>,
+    /// The casino website's signature of a signed-in player's id, for the chat widget.
+    pub chat_widget: Option<String>,
 }
 
 /// Sign-in, sessions and authorisation.

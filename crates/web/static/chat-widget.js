@@ -1,4 +1,7 @@
 // The casino website's chat widget: <script src="https://<pitboss>/static/chat-widget.js" defer></script>
+// For a signed-in player, the page adds data-player="<external id>" and
+// data-player-signature="t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<external id>">" signed
+// with chat_widget_secret, and the chat is the player's.
 // It talks to Pitboss over one WebSocket (/chat/widget) and keeps the chat's id and token in
 // the tab's session storage, so a reload picks the conversation up again.
 (function () {
@@ -95,7 +98,10 @@
     var body = text.value.trim();
     if (!body) return;
     if (saved) send({ type: "say", body: body });
-    else send({ type: "start", name: name.value, message: body });
+    else send({
+      type: "start", name: name.value, message: body,
+      player: script.dataset.player || null, player_signature: script.dataset.playerSignature || null
+    });
     text.value = "";
   });
   text.addEventListener("input", function () {

@@ -19,13 +19,17 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+const WIDGET_SECRET: &str = "casino-site-secret";
+
 async fn serve(db: &Db) -> (SocketAddr, String) {
-    let state = AppState::new(
+    let mut state = AppState::new(
         db.clone(),
         Ingestor::new(db.clone()),
         Arc::new(InProcess::new()),
         Target::parse_list("all").unwrap(),
     );
+    state.webhooks =
+        Arc::new(pitboss_web::WebhookSecrets { chat_widget: Some(WIDGET_SECRET.into()), ..Default::default() });
     pitboss_helpdesk::queues::install_default(db, &state.helpdesk, chrono::Utc::now()).await.unwrap();
     let (_, key) = api_key::create(db, "desk", "admin".parse().unwrap(), "system").await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -142,4 +146,31 @@ both_engines!(a_visitor_and_an_agent_chat_live_and_the_ticket_keeps_the_transcri
         .unwrap();
         assert_eq!(n, i64::from(action != "chat.take"), "{action}");
     }
+});
+
+both_engines!(a_signed_in_players_chat_is_linked_to_their_profile, |db| async move {
+    let (addr, _) = serve(&db).await;
+    let mut tx = db.begin().await.unwrap();
+    let mut new = pitboss_players::NewPlayer::new("p-42", "MT", "EUR".parse().unwrap());
+    new.first_name = Some("Ada".into());
+    let player = pitboss_players::create(&mut tx, new, chrono::Utc::now()).await.unwrap();
+    tx.commit().await.unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let start =
+        |signature: String| json!({"type": "start", "message": "Hi", "player": "p-42", "player_signature": signature});
+
+    // A forged or missing signature opens nothing.
+    let mut widget = connect(&format!("ws://{addr}/chat/widget"), None).await.unwrap();
+    send(&mut widget, start(pitboss_core::signature::sign("guess", now, b"p-42"))).await;
+    let refused = expect(&mut widget, "error").await;
+    assert_eq!(refused["status"], 401, "{refused}");
+    let chats: i64 =
+        db!(&db, |c| sqlx::query_scalar("SELECT COUNT(*) FROM helpdesk_chats").fetch_one(c).await).unwrap();
+    assert_eq!(chats, 0);
+
+    // Signed by the casino's page an hour ago: the player's own chat, in their name.
+    send(&mut widget, start(pitboss_core::signature::sign(WIDGET_SECRET, now - 3_600, b"p-42"))).await;
+    let started = expect(&mut widget, "started").await;
+    assert_eq!(started["chat"]["player_id"], json!(player.id));
+    assert_eq!(started["chat"]["visitor"], "Ada");
 });

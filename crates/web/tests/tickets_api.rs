@@ -25,8 +25,11 @@ async fn app(db: &Db) -> (Router, String) {
         Arc::new(InProcess::new()),
         Target::parse_list("all").unwrap(),
     );
-    state.webhooks =
-        Arc::new(pitboss_web::WebhookSecrets { telephony: Some(PHONE_SECRET.into()), mail: Some(MAIL_SECRET.into()) });
+    state.webhooks = Arc::new(pitboss_web::WebhookSecrets {
+        telephony: Some(PHONE_SECRET.into()),
+        mail: Some(MAIL_SECRET.into()),
+        chat_widget: None,
+    });
     pitboss_helpdesk::queues::install_default(db, &state.helpdesk, chrono::Utc::now()).await.unwrap();
     let (_, key) = api_key::create(db, "desk", "admin".parse().unwrap(), "system").await.unwrap();
     (pitboss_web::app(state), key)

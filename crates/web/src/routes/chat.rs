@@ -40,6 +40,12 @@ enum Incoming {
         #[serde(default)]
         name: String,
         message: String,
+        /// A signed-in player's external id, as the casino's page gives it to the widget.
+        #[serde(default)]
+        player: Option<String>,
+        /// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<player>">` with `chat_widget_secret`.
+        #[serde(default)]
+        player_signature: Option<String>,
     },
     Take,
     Say {
@@ -180,11 +186,15 @@ async fn serve_socket(s: &AppState, mut socket: WebSocket, mut role: Role) {
 async fn player_frame(s: &AppState, current: &mut Option<Chat>, frame: Incoming) -> Result<Option<Value>, Problem> {
     let now = Utc::now();
     let Some(c) = current.clone() else {
-        let Incoming::Start { name, message } = frame else {
+        let Incoming::Start { name, message, player, player_signature } = frame else {
             return Err(Problem::bad_request("start the chat first: {\"type\": \"start\", \"message\": \"...\"}"));
         };
         let mut tx = s.db.begin().await?;
-        let (started, token) = chat::start(&mut tx, &s.helpdesk, None, &name, &message, now).await?;
+        let player = match player.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            Some(external) => Some(signed_player(s, &mut tx, external, player_signature.as_deref()).await?),
+            None => None,
+        };
+        let (started, token) = chat::start(&mut tx, &s.helpdesk, player, &name, &message, now).await?;
         tx.commit().await?;
         s.sla_wake.notify_one();
         let first = history(s, &started, false).await;
@@ -215,6 +225,29 @@ async fn player_frame(s: &AppState, current: &mut Option<Chat>, frame: Incoming)
         Incoming::Take | Incoming::Transfer { .. } => return Err(Problem::bad_request("only an agent can do that")),
     }
     Ok(None)
+}
+
+/// How long the casino's signature of a player's id holds: a page may stay open that long.
+const PLAYER_SIGNATURE_SECONDS: i64 = 24 * 3600;
+
+/// The player the casino's website says is chatting, its signature checked.
+async fn signed_player(
+    s: &AppState,
+    tx: &mut pitboss_store::Tx,
+    external: &str,
+    signature: Option<&str>,
+) -> Result<pitboss_players::Player, Problem> {
+    let refused = |why: String| Problem::new(axum::http::StatusCode::UNAUTHORIZED, "unauthenticated", why);
+    let Some(secret) = s.webhooks.chat_widget.as_deref() else {
+        return Err(refused("players cannot be identified in chats: chat_widget_secret is not set".into()));
+    };
+    let now = Utc::now().timestamp();
+    pitboss_core::signature::verify_within(secret, signature, external.as_bytes(), now, PLAYER_SIGNATURE_SECONDS)
+        .map_err(|why| refused(format!("the player's identity: {why}")))?;
+    let Some((id, _)) = pitboss_players::id_by_external(tx, external).await? else {
+        return Err(Problem::not_found(format!("there is no player '{external}'")));
+    };
+    Ok(pitboss_players::get_in(tx, id).await?)
 }
 
 /// An agent's socket on one chat.
