@@ -129,6 +129,21 @@ pub async fn of_ticket(db: &Db, ticket: Uuid) -> Result<Vec<FileInfo>, HelpdeskE
     Ok(rows.into_iter().map(from_row).collect())
 }
 
+/// The files that go out with one of a ticket's messages, with their bytes.
+pub async fn of_message(db: &Db, ticket: Uuid, message: Uuid) -> Result<Vec<(FileInfo, Vec<u8>)>, HelpdeskError> {
+    let sql = format!(
+        "SELECT {COLUMNS}, content FROM ticket_attachments WHERE ticket_id = $1 AND message_id = $2 ORDER BY created_at, id"
+    );
+    type WithContent = (Uuid, Uuid, Option<Uuid>, String, String, i64, String, String, i64, Vec<u8>);
+    let rows: Vec<WithContent> = db!(db, |c| sqlx::query_as(&sql).bind(ticket).bind(message).fetch_all(c).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, t, m, name, kind, size, sha, by, at, bytes)| {
+            (from_row((id, t, m, name, kind, size, sha, by, at)), bytes)
+        })
+        .collect())
+}
+
 /// One of a ticket's files with its bytes; none when the ticket has no such file.
 pub async fn content(db: &Db, ticket: Uuid, id: Uuid) -> Result<Option<(FileInfo, Vec<u8>)>, HelpdeskError> {
     let sql = format!("SELECT {COLUMNS} FROM ticket_attachments WHERE ticket_id = $1 AND id = $2");

@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use mail_parser::{MessageParser, MimeHeaders};
 use pitboss_bus::{BusError, Handler, Message};
@@ -421,6 +422,13 @@ pub(crate) async fn queue_reply(
         serde_json::to_string(&references).unwrap_or_else(|_| "[]".into()),
         to_micros(now),
     )?;
+    // The files agents added since the last reply go out with this one.
+    exec!(
+        tx,
+        "UPDATE ticket_attachments SET message_id = $1 WHERE ticket_id = $2 AND message_id IS NULL",
+        id,
+        ticket.id,
+    )?;
     due(tx, id, now).await
 }
 
@@ -502,7 +510,7 @@ impl MailSender {
         Ok(MailSender { smtp, from })
     }
 
-    async fn send(&self, mail: &OutboundMail) -> Result<(), String> {
+    async fn send(&self, mail: &OutboundMail, files: &[(crate::attachments::FileInfo, Vec<u8>)]) -> Result<(), String> {
         let Some(smtp) = &self.smtp else { return Err("no SMTP server is configured (setting smtp_url)".into()) };
         let to: Mailbox = mail.to_address.parse().map_err(|e| format!("{}: {e}", mail.to_address))?;
         let angle = |id: &str| format!("<{}>", id.trim_matches(['<', '>']));
@@ -517,10 +525,18 @@ impl MailSender {
         if !mail.references.is_empty() {
             builder = builder.references(mail.references.iter().map(|r| angle(r)).collect::<Vec<_>>().join(" "));
         }
-        let message = builder
-            .header(lettre::message::header::ContentType::TEXT_PLAIN)
-            .body(mail.body.clone())
-            .map_err(|e| e.to_string())?;
+        let message = if files.is_empty() {
+            builder.header(ContentType::TEXT_PLAIN).body(mail.body.clone())
+        } else {
+            let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(mail.body.clone()));
+            for (file, bytes) in files {
+                let kind = ContentType::parse(&file.content_type)
+                    .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("a valid type"));
+                parts = parts.singlepart(lettre::message::Attachment::new(file.name.clone()).body(bytes.clone(), kind));
+            }
+            builder.multipart(parts)
+        }
+        .map_err(|e| e.to_string())?;
         smtp.send(message).await.map(|_| ()).map_err(|e| format!("SMTP: {e}"))
     }
 }
@@ -534,7 +550,8 @@ pub async fn deliver(db: &Db, sender: &MailSender, id: Uuid, now: DateTime<Utc>)
     if mail.state != "pending" {
         return Ok(());
     }
-    let outcome = sender.send(&mail).await;
+    let files = crate::attachments::of_message(db, mail.ticket_id, mail.id).await?;
+    let outcome = sender.send(&mail, &files).await;
     let mut tx = db.begin().await?;
     match outcome {
         Ok(()) => {

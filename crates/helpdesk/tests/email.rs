@@ -186,6 +186,15 @@ async fn a_reply_goes_out_through_smtp_threaded_and_the_answer_comes_back_to_its
     let transport = Arc::new(InProcess::new());
     let sender = MailSender::new(Some(&smtp), desk.mail_from.clone()).unwrap();
     transport.subscribe(CONSUMER, MailConsumer::new(db.clone(), Arc::new(sender))).await.unwrap();
+    // The agent adds a checklist before answering: it goes out with the reply.
+    let mut tx = db.begin().await.unwrap();
+    let checklist = pitboss_helpdesk::attachments::NewFile {
+        name: "checklist.pdf",
+        content_type: "application/pdf",
+        content: b"%PDF-1.4 checklist",
+    };
+    pitboss_helpdesk::attachments::add(&mut tx, t.id, None, &checklist, "operator:lena", Utc::now()).await.unwrap();
+    tx.commit().await.unwrap();
     answer(&db, &desk, t.id, "A passport or an identity card, and a utility bill.").await;
     Relay::new(db.clone(), transport).flush().await.unwrap();
     let sent = email::outbound(&db, t.id).await.unwrap().remove(0);
@@ -210,6 +219,10 @@ async fn a_reply_goes_out_through_smtp_threaded_and_the_answer_comes_back_to_its
     assert_eq!(parsed.in_reply_to().as_text(), Some(format!("k1-{address}").as_str()));
     assert!(parsed.subject().unwrap().contains(&t.token()), "{:?}", parsed.subject());
     assert_eq!(parsed.from().and_then(|a| a.first()).and_then(|a| a.address()), Some("support@casino.test"));
+    use mail_parser::MimeHeaders;
+    let attached = parsed.attachments().next().expect("the checklist went out with the reply");
+    assert_eq!((attached.attachment_name(), attached.contents()), (Some("checklist.pdf"), &b"%PDF-1.4 checklist"[..]));
+    assert!(parsed.body_text(0).unwrap().contains("utility bill"));
 
     // The player's mail program answers it: the answer lands on the same ticket.
     let answer_mail = format!(
