@@ -72,6 +72,8 @@ type Row = (Uuid, Uuid, i64, Option<Uuid>, String, Option<String>, String, i64, 
 
 const COLUMNS: &str = "c.id, c.ticket_id, t.number, c.player_id, c.visitor, c.agent, c.state, c.started_at, \
                        c.ended_at, c.player_read_at, c.agent_read_at";
+/// A chat with its ticket (for the ticket's number).
+const FROM: &str = "FROM helpdesk_chats c JOIN tickets t ON t.id = c.ticket_id";
 
 fn from_row(r: Row) -> Chat {
     let (id, ticket_id, ticket_number, player_id, visitor, agent, state, started, ended, player_read, agent_read) = r;
@@ -91,14 +93,14 @@ fn from_row(r: Row) -> Chat {
 }
 
 async fn get_in(tx: &mut Tx, id: Uuid) -> Result<Chat, HelpdeskError> {
-    let sql = format!("SELECT {COLUMNS} FROM helpdesk_chats c JOIN tickets t ON t.id = c.ticket_id WHERE c.id = $1");
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE c.id = $1");
     let row: Option<Row> = tx!(tx, |c| sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?;
     row.map(from_row).ok_or_else(|| HelpdeskError::Refused(format!("there is no chat {id}")))
 }
 
 /// A chat by id.
 pub async fn get(db: &Db, id: Uuid) -> Result<Chat, HelpdeskError> {
-    let sql = format!("SELECT {COLUMNS} FROM helpdesk_chats c JOIN tickets t ON t.id = c.ticket_id WHERE c.id = $1");
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE c.id = $1");
     let row: Option<Row> = db!(db, |c| sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?;
     row.map(from_row).ok_or_else(|| HelpdeskError::Refused(format!("there is no chat {id}")))
 }
@@ -315,8 +317,7 @@ pub async fn end(
 /// The chats an agent's console shows: every waiting chat, and the ones they hold.
 pub async fn console(db: &Db, agent: &str) -> Result<Vec<Chat>, HelpdeskError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM helpdesk_chats c JOIN tickets t ON t.id = c.ticket_id \
-         WHERE c.state = 'waiting' OR (c.state = 'active' AND c.agent = $1) ORDER BY c.started_at"
+        "SELECT {COLUMNS} {FROM} WHERE c.state = 'waiting' OR (c.state = 'active' AND c.agent = $1) ORDER BY c.started_at"
     );
     let rows: Vec<Row> = db!(db, |c| sqlx::query_as(&sql).bind(agent).fetch_all(c).await)?;
     Ok(rows.into_iter().map(from_row).collect())

@@ -35,7 +35,8 @@ use uuid::Uuid;
 
 use crate::error::HelpdeskError;
 
-/// The language suggestions and the FAQ fall back to when there is nothing in the one asked for.
+/// The language suggestions, the FAQ and response templates fall back to when there is nothing
+/// in the one asked for.
 pub const FALLBACK_LANGUAGE: &str = "en";
 /// Largest article body, in bytes of Markdown.
 pub const MAX_BODY_BYTES: usize = 100 * 1024;

@@ -18,8 +18,8 @@ use uuid::Uuid;
 
 use crate::error::HelpdeskError;
 
-/// The language a template falls back to when there is none in the ticket's.
-pub const FALLBACK_LANGUAGE: &str = "en";
+/// The language a template falls back to when there is none in the ticket's: the help desk's one.
+pub use crate::kb::FALLBACK_LANGUAGE;
 
 /// Longest template body, in characters.
 pub const MAX_BODY_CHARS: usize = 20_000;
@@ -183,6 +183,13 @@ pub async fn list(db: &Db) -> Result<Vec<ResponseTemplate>, HelpdeskError> {
     let sql = format!("SELECT {COLUMNS} FROM response_templates ORDER BY name, language");
     let rows: Vec<Row> = db!(db, |c| sqlx::query_as(&sql).fetch_all(c).await)?;
     Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// The templates' names, each once, in order: what an agent picks from.
+pub async fn names(db: &Db) -> Result<Vec<String>, HelpdeskError> {
+    Ok(db!(db, |c| sqlx::query_scalar("SELECT DISTINCT name FROM response_templates ORDER BY name")
+        .fetch_all(c)
+        .await)?)
 }
 
 /// The template `name` in `language`, else in [`FALLBACK_LANGUAGE`], else in any language.

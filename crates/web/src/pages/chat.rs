@@ -54,9 +54,7 @@ async fn console(State(s): State<AppState>, auth: Authenticated) -> Response {
         Ok(rows) => (rows, None),
         Err(e) => (Vec::new(), Some(e)),
     };
-    let mut canned: Vec<String> =
-        pitboss_helpdesk::templates::list(&s.db).await.unwrap_or_default().into_iter().map(|t| t.name).collect();
-    canned.dedup();
+    let canned = pitboss_helpdesk::templates::names(&s.db).await.unwrap_or_default();
     render(&ConsolePage { shell: Shell::new(&s, &auth, "/tickets"), rows, canned, error })
 }
 

@@ -419,9 +419,7 @@ async fn ticket_page(
         ("Reopened", format!("{} times", t.reopen_count)),
     ];
     let queue_list = queues::list(&s.db).await.unwrap_or_default();
-    let mut templates: Vec<String> =
-        pitboss_helpdesk::templates::list(&s.db).await.unwrap_or_default().into_iter().map(|t| t.name).collect();
-    templates.dedup();
+    let templates = pitboss_helpdesk::templates::names(&s.db).await.unwrap_or_default();
     let status = error.as_ref().map_or(StatusCode::OK, |(s, _)| *s);
     let page = TicketPage {
         shell: Shell::new(s, auth, "/tickets").notice(notice),
